@@ -25,7 +25,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   fi
 fi
 VPY="$VENV/bin/python"
-"$VPY" -m pip install -q --upgrade 'pip<25' 'setuptools<70' wheel
+"$VPY" -m pip install -q --upgrade 'pip<25' wheel
 if "$VPY" -c 'import torch' 2>/dev/null; then
   echo "[setup] keeping installed torch $("$VPY" -c 'import torch; print(torch.__version__)')"
 else
@@ -33,6 +33,9 @@ else
 fi
 "$VPY" -m pip install -q -r requirements/runtime.txt -r requirements/tests.txt
 "$VPY" -m pip install -q 'mmengine>=0.10.4,<0.11'
+# mmcv's setup.py imports pkg_resources (gone from recent setuptools); torch
+# may have pulled a newer setuptools in, so pin it back right before the build.
+"$VPY" -m pip install -q 'setuptools<70'
 if ! "$VPY" -c 'import mmcv, mmcv.ops' 2>/dev/null; then
   if "$VPY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
     export MMCV_WITH_OPS=1 FORCE_CUDA=1

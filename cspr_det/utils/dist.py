@@ -1,0 +1,45 @@
+"""Distributed set-up that also works on CPU-only machines.
+
+mmengine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` and the
+default ``MMDistributedDataParallel`` wrapper passes ``device_ids=[LOCAL_RANK]``;
+both fail without CUDA. On CPU we create the gloo process group ourselves before
+the Runner is built (mmengine then skips its own initialisation) and make DDP
+run without device ids.
+"""
+import os
+
+import torch
+import torch.distributed as dist
+from mmengine.config import Config
+
+
+def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
+    """Prepare ``cfg`` for multi-process CPU training if needed.
+
+    Args:
+        cfg: The config; ``env_cfg.dist_cfg`` and ``model_wrapper_cfg`` are
+            updated in place on CPU.
+        launcher: 'none', 'pytorch', 'slurm' or 'mpi'.
+
+    Returns:
+        True when a CPU (gloo) process group was initialised here.
+    """
+    if launcher == 'none' or torch.cuda.is_available():
+        return False
+    if launcher == 'slurm' and 'RANK' not in os.environ:
+        os.environ.setdefault('RANK', os.environ.get('SLURM_PROCID', '0'))
+        os.environ.setdefault('WORLD_SIZE', os.environ.get('SLURM_NTASKS', '1'))
+        os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
+        os.environ.setdefault('MASTER_PORT', '29500')
+        os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
+    if not dist.is_initialized():
+        dist.init_process_group(backend='gloo')
+    env_cfg = cfg.get('env_cfg', {})
+    env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
+    cfg.env_cfg = env_cfg
+    wrapper = dict(cfg.get('model_wrapper_cfg') or {})
+    wrapper.setdefault('type', 'MMDistributedDataParallel')
+    wrapper['device_ids'] = None
+    wrapper.setdefault('broadcast_buffers', False)
+    cfg.model_wrapper_cfg = wrapper
+    return True

@@ -1,0 +1,78 @@
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]``.
+
+``--dump-detections FILE`` writes every image's raw detections (original pixel
+coordinates) with its ground truth to JSON, so the FROC can be re-scored under
+other protocol options with ``tools/analysis_tools/rescore_detections.py``.
+"""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from cspr_det.utils.cli import (CLIError, add_common_args,  # noqa: E402
+                                check_data_roots, load_config, run_cli)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test a cspr_det model')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    add_common_args(parser)
+    parser.add_argument(
+        '--dump-detections',
+        help='write raw detections and ground truth of every test image to '
+        'this JSON file')
+    parser.add_argument(
+        '--out', help='dump mmengine predictions to a pickle file')
+    return parser.parse_args(argv)
+
+
+def _evaluator_metrics(evaluator):
+    if isinstance(evaluator, (list, tuple)):
+        return list(evaluator)
+    metrics = evaluator.get('metrics', evaluator) if 'type' not in evaluator \
+        or evaluator.get('type') == 'Evaluator' else evaluator
+    return metrics if isinstance(metrics, list) else [metrics]
+
+
+def main(args) -> int:
+    import cspr_det  # noqa: F401
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from cspr_det.utils.dist import setup_cpu_distributed
+
+    cfg = load_config(args)
+    if not osp.isfile(args.checkpoint):
+        raise CLIError(f'checkpoint not found: {args.checkpoint}')
+    cfg.load_from = args.checkpoint
+    check_data_roots(cfg, ('test_dataloader', ))
+    evaluator = cfg.test_evaluator
+    for metric in _evaluator_metrics(evaluator):
+        if metric.get('type', '').endswith('DeepLesionFROCMetric'):
+            metric.setdefault('out_dir', cfg.work_dir)
+            if args.dump_detections:
+                metric['dump_detections'] = args.dump_detections
+    if args.dump_detections and not any(
+            m.get('type', '').endswith('DeepLesionFROCMetric')
+            for m in _evaluator_metrics(evaluator)):
+        raise CLIError('--dump-detections needs a DeepLesionFROCMetric in '
+                       'test_evaluator')
+    if args.out:
+        if not args.out.endswith(('.pkl', '.pickle')):
+            raise CLIError('--out must end with .pkl or .pickle')
+        dump = dict(type='DumpResults', out_file_path=args.out)
+        if isinstance(cfg.test_evaluator, (list, tuple)):
+            cfg.test_evaluator = list(cfg.test_evaluator) + [dump]
+        else:
+            cfg.test_evaluator = [cfg.test_evaluator, dump]
+    setup_cpu_distributed(cfg, args.launcher)
+    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
+    runner.test()
+    return 0
+
+
+if __name__ == '__main__':
+    cli_args = parse_args()
+    run_cli(lambda: main(cli_args), debug=cli_args.debug)

@@ -1,0 +1,73 @@
+"""Train a model from a config: ``python tools/train.py CONFIG [options]``."""
+import argparse
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from cspr_det.utils.cli import (CLIError, add_common_args,  # noqa: E402
+                                check_data_roots, load_config, run_cli)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a cspr_det model')
+    parser.add_argument('config', help='config file path')
+    add_common_args(parser)
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from the given checkpoint, or from the latest one in the '
+        'work dir when no path is given')
+    parser.add_argument(
+        '--amp', action='store_true', help='mixed-precision training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the lr by (total batch size / base batch size)')
+    return parser.parse_args(argv)
+
+
+def main(args) -> int:
+    import cspr_det  # noqa: F401  (registries, checkpoint loader)
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from cspr_det.utils.dist import setup_cpu_distributed
+
+    cfg = load_config(args)
+    if args.amp:
+        if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
+            pass
+        else:
+            cfg.optim_wrapper.type = 'AmpOptimWrapper'
+            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
+            raise CLIError('--auto-scale-lr needs auto_scale_lr.base_batch_size '
+                           'in the config')
+        cfg.auto_scale_lr.enable = True
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        if not osp.isfile(args.resume):
+            raise CLIError(f'checkpoint to resume from not found: {args.resume}')
+        cfg.resume = True
+        cfg.load_from = args.resume
+    if cfg.get('load_from') and not args.resume and not osp.isfile(cfg.load_from):
+        raise CLIError(f'load_from checkpoint not found: {cfg.load_from}')
+    check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
+    setup_cpu_distributed(cfg, args.launcher)
+    if 'runner_type' in cfg:
+        runner = RUNNERS.build(cfg)
+    else:
+        runner = Runner.from_cfg(cfg)
+    runner.train()
+    return 0
+
+
+if __name__ == '__main__':
+    cli_args = parse_args()
+    run_cli(lambda: main(cli_args), debug=cli_args.debug)
