@@ -1,1 +1,5 @@
 from .transforms import *  # noqa: F401,F403
+from .deeplesion_dataset import DeepLesionDataset  # noqa: E402
+from .synthetic import make_synthetic_deeplesion  # noqa: E402
+
+__all__ = ['DeepLesionDataset', 'make_synthetic_deeplesion']

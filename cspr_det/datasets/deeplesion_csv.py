@@ -240,7 +240,8 @@ def parse_deeplesion_row(row: Sequence[str], where: str = 'row') -> dict:
         raise DeepLesionRowError(
             'zero_size_box', f'{where}: Bounding_boxes '
             f'{cell["Bounding_boxes"]!r} has zero or negative size')
-    if x1 < -0.5 or y1 < -0.5 or x2 > width - 0.5 or y2 > height - 0.5:
+    # 0-based corners may touch the image border with 1 px tolerance
+    if x1 < -1 or y1 < -1 or x2 > width or y2 > height:
         raise DeepLesionRowError(
             'box_outside_image', f'{where}: Bounding_boxes '
             f'{cell["Bounding_boxes"]!r} (1-based) leaves the {height}x'
@@ -486,6 +487,7 @@ def convert_deeplesion_csv(csv_path: str,
     """
     import json
     records, rejected = read_deeplesion_csv(csv_path)
+    num_rows = len(records) + len(rejected)
     cocos, info = records_to_coco(records, drop_noisy=drop_noisy)
     rejected = rejected + info['rejected']
     os.makedirs(out_dir, exist_ok=True)
@@ -503,9 +505,8 @@ def convert_deeplesion_csv(csv_path: str,
     return dict(
         files=files,
         splits=splits,
-        rows=len(records) + len(
-            [r for r in rejected if r['reason'] != 'inconsistent_image']),
-        rows_ok=len(records) - len(info['rejected']),
+        rows=num_rows,
+        rows_ok=num_rows - len(rejected),
         drop_noisy=drop_noisy,
         noisy_dropped=info['noisy_dropped'],
         images_dropped=info['images_dropped'],

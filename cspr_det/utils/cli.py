@@ -90,7 +90,8 @@ def run_cli(main: Callable[[], Optional[int]], debug: bool = False) -> None:
     except USER_ERRORS as exc:
         if debug or os.environ.get('CSPR_DET_DEBUG'):
             traceback.print_exc()
-        msg = str(exc).strip().strip('"').splitlines()
+        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        msg = str(text).strip().strip('"\'').splitlines()
         print(f'error: {type(exc).__name__}: {msg[0] if msg else exc!r} '
               '(run with --debug for the traceback)', file=sys.stderr)
         sys.exit(1)

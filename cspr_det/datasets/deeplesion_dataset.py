@@ -1,0 +1,132 @@
+"""NIH DeepLesion key-slice detection dataset."""
+import copy
+import os.path as osp
+from typing import List, Optional
+
+from mmdet.datasets import BaseDetDataset
+from mmengine.fileio import load
+
+from cspr_det.registry import DATASETS
+from .deeplesion_csv import LESION_TYPES
+
+
+@DATASETS.register_module()
+class DeepLesionDataset(BaseDetDataset):
+    """DeepLesion lesion detection on key slices.
+
+    Reads the COCO-style files written by
+    ``tools/dataset_converters/deeplesion.py`` (``deeplesion_{train,val,
+    test}.json``, one per official split). Every image is a key slice; the
+    3D context is loaded by :class:`LoadDeepLesionSlices` from the series
+    folder.
+
+    ``data_list`` entries hold ``img_path`` (key slice PNG), ``img_id``,
+    ``height``, ``width``, ``series_dir`` (folder of the series),
+    ``key_slice`` (int), ``slice_interval`` (mm), ``spacing`` ([x, y, z]
+    mm), ``slice_range`` ([first, last] slice index available around the
+    key slice), ``dicom_window`` ([min, max] HU) and ``instances``: a list of
+    ``dict(bbox=[x1, y1, x2, y2] (0-based floats), bbox_label=0,
+    ignore_flag=0, lesion_type, noisy, recist, diameters)``.
+
+    Args:
+        ann_file (str): Converted annotation file (relative to
+            ``data_root`` unless absolute).
+        data_root (str): Dataset root, e.g. ``'data/deeplesion/'``.
+        data_prefix (dict): ``img`` = folder of the series folders relative
+            to ``data_root``. Defaults to ``dict(img='Images_png/')``.
+        drop_noisy (bool): Drop lesions flagged ``Possibly_noisy`` and the
+            images left without lesions (the classic 4,817-image test
+            protocol). Defaults to False (keep them: 4,831 images).
+        **kwargs: Other :class:`mmdet.datasets.BaseDetDataset` arguments
+            (``pipeline``, ``test_mode``, ``filter_cfg``,
+            ``serialize_data``, ``backend_args``, ...). ``filter_cfg`` accepts
+            ``filter_empty_gt`` and ``min_size`` (pixels) as in mmdet's
+            COCO dataset.
+    """
+
+    METAINFO = dict(
+        classes=('lesion', ),
+        palette=[(220, 20, 60)],
+        lesion_types=LESION_TYPES,
+    )
+
+    def __init__(self,
+                 ann_file: str = '',
+                 data_root: Optional[str] = None,
+                 data_prefix: dict = dict(img='Images_png/'),
+                 drop_noisy: bool = False,
+                 **kwargs) -> None:
+        self.drop_noisy = drop_noisy
+        super().__init__(
+            ann_file=ann_file,
+            data_root=data_root,
+            data_prefix=copy.deepcopy(data_prefix),
+            **kwargs)
+
+    def load_data_list(self) -> List[dict]:
+        """Parse the converted annotation file into ``data_list``."""
+        if not osp.isfile(self.ann_file) and '://' not in self.ann_file:
+            raise FileNotFoundError(
+                f'DeepLesion annotation file not found: {self.ann_file} '
+                '(create it with tools/dataset_converters/deeplesion.py)')
+        coco = load(self.ann_file, backend_args=self.backend_args)
+        for key in ('images', 'annotations'):
+            if key not in coco:
+                raise KeyError(
+                    f'{self.ann_file} has no {key!r}: not a DeepLesion '
+                    'annotation file')
+        anns_per_image = {}
+        for ann in coco['annotations']:
+            anns_per_image.setdefault(ann['image_id'], []).append(ann)
+        img_prefix = self.data_prefix.get('img', self.data_root or '')
+        data_list = []
+        for img in coco['images']:
+            instances = []
+            for ann in anns_per_image.get(img['id'], []):
+                if self.drop_noisy and ann.get('noisy', 0):
+                    continue
+                x, y, w, h = ann['bbox']
+                instances.append(
+                    dict(
+                        bbox=[float(x),
+                              float(y),
+                              float(x + w),
+                              float(y + h)],
+                        bbox_label=0,
+                        ignore_flag=0,
+                        lesion_type=int(ann.get('lesion_type', -1)),
+                        noisy=int(ann.get('noisy', 0)),
+                        recist=list(ann.get('recist', [])),
+                        diameters=list(ann.get('diameters', []))))
+            if self.drop_noisy and not instances:
+                continue
+            series = img.get('series') or osp.dirname(img['file_name'])
+            data_list.append(
+                dict(
+                    img_path=osp.join(img_prefix, img['file_name']),
+                    img_id=img['id'],
+                    height=img['height'],
+                    width=img['width'],
+                    series_dir=osp.join(img_prefix, series),
+                    key_slice=int(img['key_slice']),
+                    slice_interval=float(img['slice_interval']),
+                    spacing=list(img['spacing']),
+                    slice_range=list(img['slice_range']),
+                    dicom_window=list(img['dicom_window']),
+                    instances=instances))
+        return data_list
+
+    def filter_data(self) -> List[dict]:
+        """Apply ``filter_cfg`` (``filter_empty_gt``, ``min_size``)."""
+        if self.test_mode or not self.filter_cfg:
+            return self.data_list
+        filter_empty_gt = self.filter_cfg.get('filter_empty_gt', False)
+        min_size = self.filter_cfg.get('min_size', 0)
+        valid = []
+        for info in self.data_list:
+            if filter_empty_gt and not info['instances']:
+                continue
+            if min(info['width'], info['height']) < min_size:
+                continue
+            valid.append(info)
+        return valid

@@ -1,0 +1,246 @@
+"""Load a DeepLesion key slice with its neighbours as an (H, W, S*K) stack."""
+import math
+import os.path as osp
+import warnings
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import mmengine.fileio as fileio
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from cspr_det.registry import TRANSFORMS
+from ..deeplesion_csv import HU_OFFSET, slice_file_name
+
+
+class SliceReadError(IOError):
+    """A CT slice PNG that is missing or cannot be decoded."""
+
+
+def decode_ct_png(content: bytes, path: str) -> np.ndarray:
+    """Decode 16-bit DeepLesion PNG bytes into an HU array.
+
+    Args:
+        content (bytes): File content.
+        path (str): File name used in error messages.
+
+    Returns:
+        np.ndarray: (H, W) float32 Hounsfield units (pixel - 32768).
+
+    Raises:
+        SliceReadError: If the bytes are not a decodable single-channel
+            16-bit image.
+    """
+    buf = np.frombuffer(content, dtype=np.uint8)
+    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+    if img is None:
+        raise SliceReadError(f'cannot decode CT slice {path} '
+                             '(truncated or not an image)')
+    if img.ndim == 3:  # a few copies store grey PNGs with 3 equal channels
+        img = img[..., 0]
+    if img.dtype != np.uint16:
+        raise SliceReadError(
+            f'CT slice {path} is {img.dtype}, expected 16-bit PNG '
+            '(HU + 32768)')
+    return img.astype(np.float32) - HU_OFFSET
+
+
+@TRANSFORMS.register_module()
+class LoadDeepLesionSlices(BaseTransform):
+    """Load the key slice and its z-neighbours of a DeepLesion sample.
+
+    The S slices are centred on the key slice and spaced ``slice_interval``
+    mm apart (ordered from -z to +z). A neighbour that does not fall on a
+    real slice is linearly interpolated (in HU) between the two nearest real
+    slices of the series; positions beyond the available slices (the
+    ``slice_range`` of the sample, i.e. the contiguous run of slices shipped
+    around the key slice) repeat the nearest existing slice. Each HU window
+    ``(lo, hi)`` is mapped linearly to 0..255 and clipped; channels are
+    window-major: ``[w0 s0 .. w0 s(S-1), w1 s0, ...]``.
+
+    Broken or missing PNGs are replaced by the nearest readable slice of the
+    run with a warning naming the file (``strict=True`` raises instead), so a
+    damaged file never stops a training run. Every PNG is decoded at most
+    once per call.
+
+    Required keys: ``img_path`` (key slice PNG), ``key_slice``; optional:
+    ``series_dir`` (default: folder of ``img_path``), ``slice_interval``
+    (mm, native spacing between slices), ``slice_range`` ([first, last]).
+
+    Added keys: ``img`` (H, W, S*K) float32, ``img_shape``, ``ori_shape``,
+    ``num_slices`` (S), ``num_windows`` (K), ``num_decoded_slices`` (PNGs
+    decoded for this sample), ``slice_positions`` (S floats, slice index of
+    every stacked slice before fallback).
+
+    Args:
+        num_slices (int): Number of stacked slices S (odd). Defaults to 9.
+        slice_interval (float, optional): Target spacing in mm between
+            stacked slices. None stacks the native neighbours (key +- 1,
+            +- 2, ...). Defaults to 2.5.
+        windows (Sequence[Sequence[float]]): HU windows ``(lo, hi)``, each
+            giving S channels. Defaults to ``((-1024, 1050),)``.
+        strict (bool): Raise on a missing/broken slice instead of falling
+            back. Defaults to False.
+        backend_args (dict, optional): mmengine file backend arguments.
+    """
+
+    def __init__(self,
+                 num_slices: int = 9,
+                 slice_interval: Optional[float] = 2.5,
+                 windows: Sequence[Sequence[float]] = ((-1024, 1050), ),
+                 strict: bool = False,
+                 backend_args: Optional[dict] = None) -> None:
+        if not isinstance(num_slices, int) or num_slices < 1 or \
+                num_slices % 2 == 0:
+            raise ValueError(
+                f'num_slices must be a positive odd int, got {num_slices!r}')
+        if slice_interval is not None and not slice_interval > 0:
+            raise ValueError(
+                f'slice_interval must be > 0 mm or None, got {slice_interval}')
+        windows = tuple(tuple(float(v) for v in w) for w in windows)
+        if not windows or any(len(w) != 2 or not w[0] < w[1]
+                              for w in windows):
+            raise ValueError(
+                f'windows must be a non-empty list of (lo, hi) HU pairs with '
+                f'lo < hi, got {windows!r}')
+        self.num_slices = num_slices
+        self.slice_interval = slice_interval
+        self.windows = windows
+        self.strict = strict
+        self.backend_args = backend_args
+
+    # ------------------------------------------------------------------ #
+    def slice_positions(self, key: int, native_interval: Optional[float]
+                        ) -> List[float]:
+        """Slice-index positions (floats) of the S stacked slices."""
+        half = self.num_slices // 2
+        if self.slice_interval is None or not native_interval:
+            step = 1.0
+        else:
+            step = self.slice_interval / float(native_interval)
+        # round away float noise so 2.5/2.5 lands exactly on a slice
+        return [round(key + k * step, 6) for k in range(-half, half + 1)]
+
+    @staticmethod
+    def interpolation_plan(position: float, first: int,
+                           last: int) -> List[Tuple[int, float]]:
+        """(slice index, weight) pairs giving the slice at ``position``.
+
+        Linear interpolation between the two nearest slices; positions
+        outside ``[first, last]`` repeat the end slice.
+        """
+        pos = min(max(position, first), last)
+        lo = int(math.floor(pos))
+        w = pos - lo
+        if w < 1e-6 or lo >= last:
+            return [(lo, 1.0)]
+        return [(lo, 1.0 - w), (lo + 1, w)]
+
+    def _read(self, index: int, series_dir: str, cache: Dict[int, object],
+              counter: List[int]) -> Optional[np.ndarray]:
+        """Decode one slice (cached); None (or raise if strict) if
+        unreadable."""
+        if index in cache:
+            value = cache[index]
+            return value if isinstance(value, np.ndarray) else None
+        path = osp.join(series_dir, slice_file_name(index))
+        try:
+            content = fileio.get(path, backend_args=self.backend_args)
+            counter[0] += 1
+            value = decode_ct_png(content, path)
+        except (OSError, ValueError) as e:  # FileNotFoundError included
+            msg = e if isinstance(e, SliceReadError) else \
+                f'cannot read CT slice {path}: {e}'
+            if self.strict:
+                raise SliceReadError(str(msg)) from e
+            cache[index] = str(msg)
+            return None
+        cache[index] = value
+        return value
+
+    def _read_with_fallback(self, index: int, key: int, first: int,
+                            last: int, series_dir: str, cache: dict,
+                            counter: List[int],
+                            shape: Optional[tuple]) -> np.ndarray:
+        img = self._read(index, series_dir, cache, counter)
+        if img is not None and (shape is None or img.shape == shape):
+            return img
+        if img is not None:  # decodable but wrong size
+            msg = (f'CT slice {osp.join(series_dir, slice_file_name(index))} '
+                   f'has shape {img.shape}, expected {shape}')
+            if self.strict:
+                raise SliceReadError(msg)
+            cache[index] = msg
+        reason = cache[index]
+        # nearest readable slice of the run; ties go towards the key slice
+        candidates = sorted(
+            (i for i in range(first, last + 1) if i != index),
+            key=lambda i: (abs(i - index), abs(i - key)))
+        for cand in candidates:
+            alt = self._read(cand, series_dir, cache, counter)
+            if alt is not None and (shape is None or alt.shape == shape):
+                warnings.warn(f'{reason}; using slice {cand} instead')
+                return alt
+        raise SliceReadError(
+            f'{reason}; no readable slice in {series_dir} between {first} '
+            f'and {last} to fall back to')
+
+    def transform(self, results: dict) -> dict:
+        """Load the slice stack.
+
+        Args:
+            results (dict): Sample dict (see class docstring).
+
+        Returns:
+            dict: ``results`` with ``img`` (H, W, S*K) float32 in 0..255.
+        """
+        img_path = results['img_path']
+        series_dir = results.get('series_dir') or osp.dirname(img_path)
+        key = results.get('key_slice')
+        if key is None:
+            key = int(osp.splitext(osp.basename(img_path))[0])
+        key = int(key)
+        first, last = results.get('slice_range') or (key, key)
+        first, last = int(min(first, key)), int(max(last, key))
+        native = results.get('slice_interval')
+        if self.slice_interval is not None and not native:
+            warnings.warn(f'{img_path}: no slice_interval in the sample; '
+                          'stacking native neighbours')
+
+        cache: Dict[int, object] = {}
+        counter = [0]
+        key_img = self._read_with_fallback(key, key, first, last, series_dir,
+                                           cache, counter, None)
+        shape = key_img.shape
+        positions = self.slice_positions(key, native)
+        stack = np.empty((shape[0], shape[1], self.num_slices), np.float32)
+        for s, pos in enumerate(positions):
+            plan = self.interpolation_plan(pos, first, last)
+            acc = None
+            for index, weight in plan:
+                img = self._read_with_fallback(index, key, first, last,
+                                               series_dir, cache, counter,
+                                               shape)
+                acc = img * weight if acc is None else acc + img * weight
+            stack[..., s] = acc
+
+        channels = []
+        for lo, hi in self.windows:
+            channels.append(
+                np.clip((stack - lo) * (255.0 / (hi - lo)), 0, 255))
+        img = np.concatenate(channels, axis=2).astype(np.float32)
+
+        results['img'] = img
+        results['img_shape'] = img.shape[:2]
+        results['ori_shape'] = img.shape[:2]
+        results['num_slices'] = self.num_slices
+        results['num_windows'] = len(self.windows)
+        results['num_decoded_slices'] = counter[0]
+        results['slice_positions'] = positions
+        return results
+
+    def __repr__(self) -> str:
+        return (f'{self.__class__.__name__}(num_slices={self.num_slices}, '
+                f'slice_interval={self.slice_interval}, '
+                f'windows={self.windows}, strict={self.strict}, '
+                f'backend_args={self.backend_args})')
