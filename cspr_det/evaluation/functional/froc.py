@@ -14,11 +14,15 @@ Semantics (the classic 3DCE / MULAN evaluation):
   (every image counts, with or without lesions or detections).
 * The curve has one point per detection, preceded by ``(0, 0)``.
 * The sensitivity at a rate ``f`` is interpolated linearly between the last
-  point whose FP rate is below ``f`` and the first point whose FP rate is at
-  least ``f``; at an exact rate this is the sensitivity at the moment the FP
-  that reaches ``f`` is counted (scipy ``interp1d`` on the curve, as the
-  classic code does). For ``f`` beyond the last observed FP rate the
-  sensitivity is clamped to the final sensitivity (never extrapolated).
+  point whose FP rate is below ``f`` and the first point whose FP rate is
+  above it. When points have exactly the rate ``f`` (``f * images`` is an
+  integer), the default (``exact_rate='last'``) reads the last of them: the
+  sensitivity just before the next FP, which is what the classic code gives
+  (scipy's ``interp1d`` delegates to ``numpy.interp``, which returns the last
+  of repeated abscissae). ``exact_rate='first'`` reads the first of them: the
+  sensitivity at the moment the FP reaching ``f`` is counted. For ``f``
+  beyond the last observed FP rate the sensitivity is clamped to the final
+  sensitivity (never extrapolated); ``clamped`` flags those rates.
 """
 from typing import Dict, Optional, Sequence, Tuple
 
@@ -188,7 +192,8 @@ def froc(pred_boxes: Sequence[np.ndarray],
          fps: Sequence[float] = DEFAULT_FPS,
          iou_thr: float = 0.5,
          overlap: str = 'iou',
-         plus_one: bool = False) -> Dict:
+         plus_one: bool = False,
+         exact_rate: str = 'last') -> Dict:
     """Key-slice FROC (DeepLesion protocol) over a set of images.
 
     See the module docstring for the exact semantics.
@@ -206,6 +211,9 @@ def froc(pred_boxes: Sequence[np.ndarray],
             box).
         plus_one: Inclusive-pixel widths ``x2 - x1 + 1`` as the classic
             3DCE code.
+        exact_rate: Which point a rate that the curve reaches exactly reads:
+            ``'last'`` (default, the classic code as it runs) or ``'first'``;
+            see :func:`interpolate_sensitivity`.
 
     Returns:
         dict with
@@ -246,6 +254,9 @@ def froc(pred_boxes: Sequence[np.ndarray],
     if overlap not in OVERLAP_MODES:
         raise ValueError(
             f"overlap must be one of {OVERLAP_MODES}, got '{overlap}'")
+    if exact_rate not in EXACT_RATE_RULES:
+        raise ValueError(f'exact_rate must be one of {EXACT_RATE_RULES}, '
+                         f"got '{exact_rate}'")
 
     dets, scores, gts = [], [], []
     for i in range(num_images):
@@ -319,7 +330,7 @@ def froc(pred_boxes: Sequence[np.ndarray],
     if num_gt > 0:
         curve_sens = tp_cum / float(num_gt)
         sens, clamped = interpolate_sensitivity(curve_fps, curve_sens,
-                                                fps_arr)
+                                                fps_arr, exact_rate)
     else:
         curve_sens = np.full(num_det + 1, np.nan)
         sens = np.full(fps_arr.shape, np.nan)
@@ -349,6 +360,7 @@ def froc(pred_boxes: Sequence[np.ndarray],
         iou_thr=float(iou_thr),
         overlap=overlap,
         plus_one=bool(plus_one),
+        exact_rate=exact_rate,
     )
 
 
@@ -389,8 +401,8 @@ def stratum_froc(result: Dict,
     else:
         curve_sens = np.cumsum(
             np.bincount(sub[found], minlength=curve_fps.size)) / float(n)
-        sens, clamped = interpolate_sensitivity(curve_fps, curve_sens,
-                                                fps_arr)
+        sens, clamped = interpolate_sensitivity(
+            curve_fps, curve_sens, fps_arr, result.get('exact_rate', 'last'))
     return dict(
         fps=fps_arr,
         sens=sens,

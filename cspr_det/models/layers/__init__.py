@@ -1,1 +1,15 @@
+"""Building blocks of the pseudo-3D and 3D backbones."""
+from .basic_block_3d import BasicBlock3D
+from .bottleneck_3d import Bottleneck3D
+from .centred_depth_max_pool import CentredDepthMaxPool, centred_depth_out_size
+from .depth_collapse import COLLAPSE_MODES, DepthCollapse
+from .p3d_basic_block import P3DBasicBlock
+from .p3d_bottleneck import P3DBottleneck
+from .p3d_unit import P3D_TYPES, P3DUnit, p3d_type_of_block
 
+__all__ = [
+    'BasicBlock3D', 'Bottleneck3D', 'CentredDepthMaxPool',
+    'centred_depth_out_size', 'COLLAPSE_MODES', 'DepthCollapse',
+    'P3DBasicBlock', 'P3DBottleneck', 'P3D_TYPES', 'P3DUnit',
+    'p3d_type_of_block'
+]

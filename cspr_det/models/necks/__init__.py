@@ -1,1 +1,6 @@
+"""Necks for 5D feature maps and the 3DCE baseline."""
+from .depth_collapse_neck import DepthCollapseNeck
+from .fpn3d import FPN3D
+from .three_dce_fusion import ThreeDCEFusion
 
+__all__ = ['DepthCollapseNeck', 'FPN3D', 'ThreeDCEFusion']

@@ -1,0 +1,258 @@
+"""Key mapping of the legacy CSPR / MP3D checkpoints to cspr_det modules.
+
+The released checkpoints were not available when this was written; the
+legacy layouts below are assumptions derived from the public reference code
+(an mmcls 0.6 fork for the CSPR 3D ResNet, an mmdet 2.x fork for MP3D/P3D)
+and are stated explicitly so that a mismatch shows up as unmatched keys in
+the strict load report, never silently.
+
+CSPR 3D ResNet (mmcls 0.6 ``ImageClassifier`` with ``ResNet3D``):
+    ``backbone.conv1.weight`` ``(64, 1, 7, 7, 7)``; ``backbone.bn1.*``
+    (``gn1`` with GroupNorm); ``backbone.layer{i}.{j}.conv1/conv2.weight``
+    (3x3x3), ``.bn1/.bn2.*``, ``(conv3, bn3 for bottlenecks)``,
+    ``.downsample.0.weight`` (1x1x1), ``.downsample.1.*``;
+    ``head.fc.weight`` ``(num_classes, 512)``, ``head.fc.bias``.
+    Mapping: ``backbone.`` removed, ``bnK``/``gnK`` -> ``normK``; ``head.*``
+    passed through unchanged.
+
+MP3D / P3D (mmdet 2.x fork, ``modified_P3D`` / ``P3D``):
+    stem ``backbone.conv1_custom.weight`` ``(64, 1, 1, 7, 7)`` and
+    ``backbone.norm1.*``; bottleneck blocks ``conv1`` (1x1x1), ``norm_1``,
+    ``conv2`` (S, (1,3,3)), ``norm_2``, ``conv3`` (T, (3,1,1)), ``norm_3``,
+    ``conv4`` (1x1x1), ``norm_4``, ``downsample.0/1``; basic blocks ('18ba')
+    ``conv1`` (S), ``norm_1``, ``conv2`` (T), ``norm_2``, ``conv3`` (S),
+    ``norm_3``, ``conv4`` (T), ``norm_4``; depth collapse
+    ``backbone.groupconv_{1..4}.weight`` ``(C, D, 1, 1)`` (GTM) or
+    ``backbone.conv3d_all_{1..4}.weight`` ``(C, C, D, 1, 1)``. Other
+    detector keys (``neck.*``, ``rpn_head.*``, ``roi_head.*``) are passed
+    through unchanged, so the whole detector checkpoint converts at once.
+    The reference network used stride-in-conv1 bottlenecks and a
+    ``(3, 3, 3)`` stem max-pool: build the target with ``style='caffe'`` and
+    ``stem_pool_kernel=(3, 3, 3)`` (see :func:`infer_mp3d_config`).
+"""
+import re
+from typing import Dict, List, Mapping, Optional, Tuple
+
+import torch
+import torch.nn as nn
+
+from .state_dict_io import StateDict, strip_key
+
+_P3D_DEPTHS = {
+    ('basic', (2, 2, 2, 2)): '18ba',
+    ('basic', (3, 4, 6, 3)): '34ba',
+    ('bottleneck', (3, 4, 6, 3)): 63,
+    ('bottleneck', (3, 4, 23, 3)): 131,
+    ('bottleneck', (3, 8, 36, 3)): 199,
+}
+_R3D_DEPTHS = {
+    ('basic', (2, 2, 2, 2)): 18,
+    ('basic', (3, 4, 6, 3)): 34,
+    ('bottleneck', (3, 4, 6, 3)): 50,
+}
+
+
+def _split_backbone(
+        state_dict: Mapping[str, torch.Tensor]
+) -> Tuple[StateDict, StateDict]:
+    """Split into backbone keys (prefix removed) and the rest (unchanged)."""
+    backbone, rest = {}, {}
+    for k, v in state_dict.items():
+        plain = k[len('module.'):] if k.startswith('module.') else k
+        if plain.startswith('backbone.'):
+            backbone[strip_key(plain)] = v
+        else:
+            rest[plain] = v
+    return backbone, rest
+
+
+def convert_cspr_resnet3d(
+        state_dict: Mapping[str, torch.Tensor]
+) -> Tuple[StateDict, StateDict]:
+    """Map a legacy CSPR 3D ResNet (mmcls 0.6) state dict.
+
+    Returns:
+        ``(backbone, others)``: backbone tensors named as
+        :class:`~cspr_det.models.backbones.ResNet3D` (no prefix) and all
+        non-backbone tensors (``head.fc.*`` ...) unchanged.
+    """
+    backbone, rest = _split_backbone(state_dict)
+    out = {}
+    for k, v in backbone.items():
+        out[re.sub(r'(^|\.)(bn|gn)(\d)\.', r'\1norm\3.', k)] = v
+    return out, rest
+
+
+_BOTTLENECK_MAP = {
+    'conv1': 'conv1', 'norm_1': 'norm1',
+    'conv2': 'conv2.conv_s', 'norm_2': 'conv2.norm_s',
+    'conv3': 'conv2.conv_t', 'norm_3': 'conv2.norm_t',
+    'conv4': 'conv3', 'norm_4': 'norm3',
+}
+_BASIC_MAP = {
+    'conv1': 'conv1.conv_s', 'norm_1': 'conv1.norm_s',
+    'conv2': 'conv1.conv_t', 'norm_2': 'conv1.norm_t',
+    'conv3': 'conv2.conv_s', 'norm_3': 'conv2.norm_s',
+    'conv4': 'conv2.conv_t', 'norm_4': 'conv2.norm_t',
+}
+_BLOCK_KEY = re.compile(r'^(layer[1-4]\.\d+)\.(conv\d|norm_\d)\.(.+)$')
+
+
+def _block_kind(backbone: Mapping[str, torch.Tensor]) -> str:
+    w = backbone.get('layer1.0.conv1.weight')
+    if w is None:
+        raise ValueError('legacy P3D checkpoint has no '
+                         'backbone.layer1.0.conv1.weight')
+    return 'basic' if tuple(w.shape[2:]) == (1, 3, 3) else 'bottleneck'
+
+
+def _stage_blocks(backbone: Mapping[str, torch.Tensor]) -> Tuple[int, ...]:
+    counts = []
+    for i in range(1, 5):
+        ids = {
+            int(m.group(1))
+            for m in (re.match(rf'^layer{i}\.(\d+)\.', k) for k in backbone)
+            if m
+        }
+        counts.append(max(ids) + 1 if ids else 0)
+    return tuple(counts)
+
+
+def convert_mp3d(
+        state_dict: Mapping[str, torch.Tensor]
+) -> Tuple[StateDict, StateDict]:
+    """Map a legacy MP3D / P3D (mmdet 2.x fork) state dict.
+
+    Returns:
+        ``(backbone, others)``: backbone tensors named as
+        :class:`~cspr_det.models.backbones.MP3DResNet` /
+        :class:`~cspr_det.models.backbones.P3DResNet` (no prefix) and all
+        non-backbone tensors unchanged. Legacy backbone keys that fit no rule
+        are kept under their legacy name, so a strict load reports them.
+    """
+    backbone, rest = _split_backbone(state_dict)
+    table = _BASIC_MAP if _block_kind(backbone) == 'basic' \
+        else _BOTTLENECK_MAP
+    out = {}
+    for k, v in backbone.items():
+        m = _BLOCK_KEY.match(k)
+        if m:
+            out[f'{m.group(1)}.{table[m.group(2)]}.{m.group(3)}'] = v
+            continue
+        m = re.match(r'^(?:groupconv|conv3d_all)_([1-4])\.weight$', k)
+        if m:
+            out[f'collapse{m.group(1)}.conv.weight'] = v
+            continue
+        if k.startswith('conv1_custom.'):
+            out['conv1.' + k[len('conv1_custom.'):]] = v
+            continue
+        out[k] = v
+    return out, rest
+
+
+def infer_mp3d_config(state_dict: Mapping[str, torch.Tensor],
+                      baseline: bool = False) -> dict:
+    """Backbone config that a legacy MP3D/P3D checkpoint fits.
+
+    Infers depth (block type and blocks per stage), ``base_channels``,
+    ``in_channels``, the norm (BN if running statistics are present, else
+    GN with 32 groups), the collapse mode and ``num_slices`` (from the GTM /
+    dense-conv weights; ``'center'`` if neither is present, the reference's
+    centre crop) and sets the reference's ``style='caffe'`` and
+    ``stem_pool_kernel=(3, 3, 3)``.
+
+    Args:
+        state_dict: Legacy (unconverted) state dict.
+        baseline: Build ``P3DResNet`` (depth pooling) instead of
+            ``MP3DResNet``.
+    """
+    backbone, _ = _split_backbone(state_dict)
+    kind = _block_kind(backbone)
+    blocks = _stage_blocks(backbone)
+    depth = _P3D_DEPTHS.get((kind, blocks))
+    if depth is None:
+        raise ValueError(f'unknown legacy P3D layout: {kind} blocks {blocks}')
+    stem = backbone['conv1_custom.weight']
+    has_stats = any(k.endswith('running_mean') for k in backbone)
+    cfg = dict(
+        type='cspr_det.P3DResNet' if baseline else 'cspr_det.MP3DResNet',
+        depth=depth,
+        in_channels=int(stem.shape[1]),
+        base_channels=int(stem.shape[0]),
+        style='caffe',
+        stem_pool_kernel=(3, 3, 3),
+        norm_cfg=dict(type='BN3d', requires_grad=True) if has_stats else
+        dict(type='GN', num_groups=32, requires_grad=True))
+    if baseline:
+        cfg['num_slices'] = None
+        return cfg
+    if 'groupconv_1.weight' in backbone:
+        cfg.update(collapse='gtm',
+                   num_slices=int(backbone['groupconv_1.weight'].shape[1]))
+    elif 'conv3d_all_1.weight' in backbone:
+        cfg.update(collapse='conv',
+                   num_slices=int(backbone['conv3d_all_1.weight'].shape[2]))
+    else:
+        cfg.update(collapse='center', num_slices=None)
+    return cfg
+
+
+def infer_cspr_resnet3d_config(
+        state_dict: Mapping[str, torch.Tensor]) -> dict:
+    """ResNet3D config that a legacy CSPR checkpoint fits (depth from the
+    block layout, widths from the stem, BN vs GN from running stats)."""
+    backbone, _ = _split_backbone(state_dict)
+    w = backbone.get('layer1.0.conv1.weight')
+    if w is None:
+        raise ValueError('legacy ResNet3D checkpoint has no '
+                         'backbone.layer1.0.conv1.weight')
+    kind = 'bottleneck' if tuple(w.shape[2:]) == (1, 1, 1) else 'basic'
+    depth = _R3D_DEPTHS.get((kind, _stage_blocks(backbone)))
+    if depth is None:
+        raise ValueError(f'unknown legacy ResNet3D layout: {kind} blocks '
+                         f'{_stage_blocks(backbone)}')
+    stem = backbone['conv1.weight']
+    has_stats = any(k.endswith('running_mean') for k in backbone)
+    return dict(
+        type='cspr_det.ResNet3D',
+        depth=depth,
+        in_channels=int(stem.shape[1]),
+        base_channels=int(stem.shape[0]),
+        stem_kernel=tuple(stem.shape[2:]),
+        norm_cfg=dict(type='BN3d', requires_grad=True) if has_stats else
+        dict(type='GN', num_groups=32, requires_grad=True))
+
+
+def load_strict_with_report(model: nn.Module,
+                            state_dict: Mapping[str, torch.Tensor]
+                            ) -> Dict[str, List[str]]:
+    """Compare ``state_dict`` with ``model`` key by key and shape by shape,
+    and load it only if everything matches.
+
+    Returns:
+        ``dict(loaded=[...], missing=[...], unexpected=[...],
+        mismatched=[...])``. Nothing is loaded unless ``missing``,
+        ``unexpected`` and ``mismatched`` are all empty.
+    """
+    target = model.state_dict()
+    report = dict(loaded=[], missing=[], unexpected=[], mismatched=[])
+    for k, t in target.items():
+        if k not in state_dict:
+            report['missing'].append(k)
+        elif tuple(state_dict[k].shape) != tuple(t.shape):
+            report['mismatched'].append(
+                f'{k}: checkpoint {tuple(state_dict[k].shape)} vs model '
+                f'{tuple(t.shape)}')
+        else:
+            report['loaded'].append(k)
+    report['unexpected'] = [k for k in state_dict if k not in target]
+    if not (report['missing'] or report['unexpected']
+            or report['mismatched']):
+        model.load_state_dict(dict(state_dict), strict=True)
+    return report
+
+
+def report_is_clean(report: Mapping[str, List[str]]) -> bool:
+    """True when a :func:`load_strict_with_report` report has no problem."""
+    return not (report.get('missing') or report.get('unexpected')
+                or report.get('mismatched'))

@@ -1,0 +1,243 @@
+"""Tests of DeepLesionFROCMetric on hand-made data samples, its report files,
+the detection dump and tools/analysis_tools/rescore_detections.py."""
+import csv
+import importlib.util
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+import torch
+from mmdet.structures import DetDataSample
+from mmengine.evaluator import Evaluator
+from mmengine.registry import init_default_scope
+from mmengine.structures import InstanceData
+
+from cspr_det.evaluation import DeepLesionFROCMetric
+from cspr_det.evaluation.metrics.deeplesion_froc_metric import (
+    load_detection_dump, size_bin_names)
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _lesion(bbox, lesion_type, noisy, long_px):
+    return dict(bbox=list(bbox), lesion_type=lesion_type, noisy=noisy,
+                diameters=[long_px, long_px / 2], bbox_label=0,
+                ignore_flag=0)
+
+
+# img, slice interval, spacing, lesions, detections (box, score)
+#   img 0 (1 mm, 0.8 mm/px): L0 liver [0,0,10,10] 15 px = 12 mm,
+#                            L1 lung noisy [20,20,30,30]
+#   img 1 (5 mm, 0.5 mm/px): L2 lung [0,0,10,10] 80 px = 40 mm
+#   img 2 (1 mm, 1 mm/px):   L3 liver noisy [0,0,10,10] 5 px = 5 mm (only a
+#                            noisy lesion: dropped with 'drop')
+#   img 3 (2 mm, 1 mm/px):   L4 unknown type [40,40,50,50] 20 px = 20 mm
+FAKE = [
+    (1.0, [0.8, 0.8, 1.0],
+     [_lesion([0, 0, 10, 10], 4, 0, 15), _lesion([20, 20, 30, 30], 5, 1, 10)],
+     [([0, 0, 10, 10], 0.9), ([20, 20, 30, 30], 0.35)]),
+    (5.0, [0.5, 0.5, 5.0], [_lesion([0, 0, 10, 10], 5, 0, 80)],
+     [([100, 100, 110, 110], 0.8), ([0, 0, 10, 10], 0.3)]),
+    (1.0, [1.0, 1.0, 1.0], [_lesion([0, 0, 10, 10], 4, 1, 5)],
+     [([0, 0, 10, 10], 0.7)]),
+    (2.0, [1.0, 1.0, 2.0], [_lesion([40, 40, 50, 50], -1, 0, 20)],
+     [([60, 60, 70, 70], 0.6), ([40, 40, 50, 50], 0.2)]),
+]
+
+
+def fake_samples(as_dict=True):
+    samples = []
+    for i, (interval, spacing, lesions, dets) in enumerate(FAKE):
+        ds = DetDataSample(metainfo=dict(
+            img_id=f'00000{i}_01_01_010', img_path=f'img{i}.png',
+            ori_shape=(512, 512), instances=lesions,
+            slice_interval=interval, spacing=spacing))
+        pred = InstanceData()
+        pred.bboxes = torch.tensor([d[0] for d in dets], dtype=torch.float32)
+        pred.scores = torch.tensor([d[1] for d in dets])
+        pred.labels = torch.zeros(len(dets), dtype=torch.long)
+        ds.pred_instances = pred
+        samples.append(ds.to_dict() if as_dict else ds)
+    return samples
+
+
+def run_metric(as_dict=True, batches=(2, 2), **kwargs):
+    kwargs.setdefault('save_files', False)
+    metric = DeepLesionFROCMetric(**kwargs)
+    samples = fake_samples(as_dict)
+    start = 0
+    for n in batches:
+        metric.process({}, samples[start:start + n])
+        start += n
+    return metric, metric.evaluate(len(samples))
+
+
+def test_drop_protocol_hand_computed():
+    # noisy='drop': L1, L3 removed, image 2 removed with its detection;
+    # the detection on the removed noisy L1 becomes an FP. 3 images, 3
+    # lesions. Sorted walk (FPs, found):
+    #  .9 img0 L0 (0,1) | .8 img1 FP (1,1) | .6 img3 FP (2,1)
+    #  .35 img0 FP (3,1) | .3 img1 L2 (3,2) | .2 img3 L4 (3,3)
+    # rates /3: 0 0 1/3 2/3 1 1 1; sens /3: 0 1 1 1 1 2 3
+    # @0.5: between (1/3, 1/3) and (2/3, 1/3) -> 1/3
+    # @1 exact: last point at rate 1 -> 1; @2.. clamped -> 1
+    _, res = run_metric(noisy='drop')
+    assert res['deeplesion/num_images'] == 3
+    assert res['deeplesion/num_lesions'] == 3
+    assert res['deeplesion/sens@0.5'] == pytest.approx(1 / 3)
+    for f in (1, 2, 4, 8, 16):
+        assert res[f'deeplesion/sens@{f}'] == pytest.approx(1.0)
+    assert res['deeplesion/mean_sens'] == pytest.approx((1 / 3 + 3) / 4)
+    # strata (FP axis of all images): liver L0 found at point 1 -> 1 at
+    # every rate; lung L2 found at point 5: 0 @0.5, 1 from @1 -> mean .75
+    assert res['deeplesion/type_liver'] == pytest.approx(1.0)
+    assert res['deeplesion/type_lung'] == pytest.approx(0.75)
+    assert 'deeplesion/type_bone' not in res  # no bone lesion
+    # sizes: L0 12 mm and L4 20 mm -> 10-30 (1/2 @0.5 then 1): .875;
+    # L2 40 mm -> >30: .75; no lesion < 10 mm left
+    assert res['deeplesion/size_10-30mm'] == pytest.approx(0.875)
+    assert res['deeplesion/size_>30mm'] == pytest.approx(0.75)
+    assert 'deeplesion/size_<10mm' not in res
+    # slice intervals: 1 mm: L0 -> 1; 5 mm: L2 -> .75; 2 mm: L4 (point 6)
+    # -> 0 @0.5 then 1 -> .75
+    assert res['deeplesion/interval_1mm'] == pytest.approx(1.0)
+    assert res['deeplesion/interval_5mm'] == pytest.approx(0.75)
+    assert res['deeplesion/interval_2mm'] == pytest.approx(0.75)
+    # COCO AP50: TP FP FP FP TP TP for 3 lesions: precision 1 up to recall
+    # 1/3 (34 of the 101 recall thresholds), then max(2/5, 3/6) = .5
+    assert res['deeplesion/ap50'] == pytest.approx((34 + 67 * 0.5) / 101)
+
+
+def test_keep_protocol_changes_the_image_count():
+    # noisy='keep': 4 images, 5 lesions. Walk:
+    #  .9 L0 (0,1) | .8 FP (1,1) | .7 L3 (1,2) | .6 FP (2,2) | .35 L1 (2,3)
+    #  | .3 L2 (2,4) | .2 L4 (2,5); rates /4: 0 0 .25 .25 .5 .5 .5 .5
+    # @0.5 exact: last point at .5 -> 5/5; with exact_rate='first' the 2nd
+    # FP's point -> 2/5. Beyond .5 clamped -> 1.
+    _, res = run_metric(noisy='keep')
+    assert res['deeplesion/num_images'] == 4
+    assert res['deeplesion/num_lesions'] == 5
+    assert res['deeplesion/sens@0.5'] == pytest.approx(1.0)
+    assert res['deeplesion/size_<10mm'] == pytest.approx(1.0)  # L3
+    _, first = run_metric(noisy='keep', exact_rate='first')
+    assert first['deeplesion/sens@0.5'] == pytest.approx(0.4)
+
+
+def test_detdatasample_objects_and_dicts_agree():
+    _, a = run_metric(as_dict=True, compute_ap50=False)
+    _, b = run_metric(as_dict=False, batches=(1, 3), compute_ap50=False)
+    assert a == b
+    assert 'deeplesion/ap50' not in a
+
+
+def test_options_reach_the_froc():
+    # IoBB with a low threshold turns image 1's FP into nothing new... keep
+    # it simple: a threshold above 1 is rejected, iobb runs, plus_one runs
+    _, iobb = run_metric(overlap='iobb', plus_one=True, compute_ap50=False,
+                         fps=(0.5, 1), lesion_type_names={4: 'LIVER'})
+    assert iobb['deeplesion/sens@0.5'] == pytest.approx(1 / 3)
+    assert 'deeplesion/type_LIVER' in iobb
+    assert 'deeplesion/type_type5' in iobb  # a code without a name
+    assert 'deeplesion/sens@2' not in iobb
+    with pytest.raises(ValueError, match='iou_thr'):
+        DeepLesionFROCMetric(iou_thr=1.5)
+    with pytest.raises(ValueError, match='noisy'):
+        DeepLesionFROCMetric(noisy='ignore')
+    with pytest.raises(ValueError, match='overlap'):
+        DeepLesionFROCMetric(overlap='dice')
+
+
+def test_missing_instances_meta_gives_a_clear_error():
+    metric = DeepLesionFROCMetric()
+    sample = fake_samples()[0]
+    del sample['instances']
+    with pytest.raises(KeyError, match="meta_keys must include 'instances'"):
+        metric.process({}, [sample])
+
+
+def test_builds_from_config_in_mmdet_scope():
+    init_default_scope('mmdet')
+    evaluator = Evaluator(
+        dict(type='cspr_det.DeepLesionFROCMetric', noisy='keep',
+             compute_ap50=False, save_files=False))
+    evaluator.process(fake_samples(), {})
+    res = evaluator.evaluate(4)
+    assert res['deeplesion/num_images'] == 4
+
+
+def test_report_files(tmp_path):
+    metric, res = run_metric(out_dir=str(tmp_path), save_files=True)
+    for name in ('froc.json', 'froc.csv', 'froc_curve.png'):
+        assert (tmp_path / name).stat().st_size > 0
+    report = json.loads((tmp_path / 'froc.json').read_text())
+    assert report['protocol']['noisy'] == 'drop'
+    assert report['dropped_images'] == 1
+    assert report['dropped_noisy_lesions'] == 2
+    assert report['metrics']['mean_sens'] == pytest.approx(
+        res['deeplesion/mean_sens'])
+    assert report['clamped'] == [False, False, True, True, True, True]
+    with open(tmp_path / 'froc.csv') as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]['stratum'] == 'all' and rows[0]['num_lesions'] == '3'
+    assert float(rows[0]['sens@0.5']) == pytest.approx(1 / 3)
+    names = [r['stratum'] for r in rows]
+    assert {'liver', 'lung', '10-30mm', '>30mm', 'interval_1mm'} <= set(
+        names)
+    png = (tmp_path / 'froc_curve.png').read_bytes()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n'
+
+
+def test_work_dir_attribute_is_used(tmp_path):
+    metric = DeepLesionFROCMetric(compute_ap50=False)
+    metric.work_dir = str(tmp_path)
+    metric.process({}, fake_samples())
+    metric.evaluate(4)
+    assert (tmp_path / 'froc.csv').exists()
+    off = DeepLesionFROCMetric(out_dir=str(tmp_path / 'x'), save_files=False,
+                               compute_ap50=False)
+    assert off.resolve_out_dir() is None
+
+
+def _load_tool():
+    path = osp.join(REPO, 'tools', 'analysis_tools',
+                    'rescore_detections.py')
+    spec = importlib.util.spec_from_file_location('rescore_detections', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_dump_and_rescore_round_trip(tmp_path, capsys):
+    dump = tmp_path / 'dets' / 'dump.json'
+    _, drop = run_metric(dump_detections=str(dump))
+    records, meta = load_detection_dump(str(dump))
+    assert len(records) == 4  # the dump keeps every image and lesion
+    assert meta['protocol_at_dump']['noisy'] == 'drop'
+    assert sum(len(r['instances']) for r in records) == 5
+    tool = _load_tool()
+    out = tool.main(tool.parse_args([str(dump), '--out-dir',
+                                     str(tmp_path / 'rescored')]))
+    assert out == {k.split('/', 1)[1]: v for k, v in drop.items()}
+    assert 'noisy=drop' in capsys.readouterr().out
+    assert (tmp_path / 'rescored' / 'froc_curve.png').exists()
+    # another protocol from the same dump equals the metric run with it
+    _, keep = run_metric(noisy='keep', overlap='iobb', iou_thr=0.3)
+    out = tool.main(tool.parse_args([str(dump), '--noisy', 'keep',
+                                     '--overlap', 'iobb', '--iou-thr',
+                                     '0.3']))
+    assert out == {k.split('/', 1)[1]: v for k, v in keep.items()}
+
+
+def test_rescore_rejects_a_bad_file(tmp_path):
+    bad = tmp_path / 'bad.json'
+    bad.write_text(json.dumps({'images': []}))
+    with pytest.raises(ValueError, match='not a cspr_det detection dump'):
+        load_detection_dump(str(bad))
+    with pytest.raises(FileNotFoundError, match='not found'):
+        load_detection_dump(str(tmp_path / 'missing.json'))
+
+
+def test_size_bin_names():
+    assert size_bin_names((10, 30)) == ['<10mm', '10-30mm', '>30mm']
+    assert size_bin_names((5, 12.5)) == ['<5mm', '5-12.5mm', '>12.5mm']

@@ -1,0 +1,85 @@
+"""Extract the backbone weights of a checkpoint into a standalone file.
+
+    python tools/misc/extract_backbone.py CKPT OUT [--prefix backbone.] [--keep-prefix]
+
+Writes ``{'state_dict': {...}, 'meta': {...}}`` holding only the tensors
+whose key starts with ``--prefix`` (default ``backbone.``). By default the
+prefix is **stripped** (keys like ``conv1.weight``), so the file can be
+loaded directly into a backbone, e.g. with
+``init_cfg=dict(type='Pretrained', checkpoint=OUT)`` (no prefix) or
+``init_cfg=dict(type='cspr_det.PretrainedBackbone', checkpoint=OUT)`` (which
+accepts both forms). ``--keep-prefix`` keeps the keys unchanged (then use
+``prefix='backbone.'`` when loading). Optimizer state and message-hub data
+are dropped, which makes the file much smaller than a training checkpoint.
+"""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+
+
+def extract(ckpt_path: str, out_path: str, prefix: str = 'backbone.',
+            keep_prefix: bool = False) -> int:
+    """Write the backbone tensors of ``ckpt_path`` to ``out_path``.
+
+    Returns:
+        int: Number of tensors written.
+    """
+    import torch
+
+    import cspr_det  # noqa: F401  (checkpoint loader for torch >= 2.6)
+    from cspr_det.models.classifiers.pretrained_backbone import \
+        read_state_dict
+
+    state = read_state_dict(ckpt_path)
+    picked = {
+        (k if keep_prefix else k[len(prefix):]): v.clone()
+        for k, v in state.items() if k.startswith(prefix)
+    }
+    if not picked:
+        raise ValueError(
+            f'no key of {ckpt_path} starts with {prefix!r}; first keys: '
+            f'{sorted(state)[:5]}')
+    meta = dict(
+        source=osp.abspath(ckpt_path),
+        prefix=prefix,
+        prefix_kept=keep_prefix,
+        num_tensors=len(picked))
+    out_dir = osp.dirname(osp.abspath(out_path))
+    os.makedirs(out_dir, exist_ok=True)
+    torch.save(dict(state_dict=picked, meta=meta), out_path)
+    return len(picked)
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Extract backbone.* weights from a checkpoint')
+    parser.add_argument('checkpoint', help='pre-training checkpoint (.pth)')
+    parser.add_argument('out', help='output file (.pth)')
+    parser.add_argument('--prefix', default='backbone.',
+                        help='key prefix to extract (default backbone.)')
+    parser.add_argument('--keep-prefix', action='store_true',
+                        help='keep the prefix in the written keys')
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not osp.isfile(args.checkpoint):
+        print(f'error: checkpoint not found: {args.checkpoint}',
+              file=sys.stderr)
+        return 1
+    try:
+        n = extract(args.checkpoint, args.out, args.prefix, args.keep_prefix)
+    except ValueError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
+    print(f'wrote {n} tensors ({"prefix kept" if args.keep_prefix else "prefix stripped"}) '
+          f'to {args.out}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
