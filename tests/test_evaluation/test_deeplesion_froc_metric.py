@@ -5,7 +5,6 @@ import importlib.util
 import json
 import os.path as osp
 
-import numpy as np
 import pytest
 import torch
 from mmdet.structures import DetDataSample
@@ -81,8 +80,8 @@ def test_drop_protocol_hand_computed():
     #  .35 img0 FP (3,1) | .3 img1 L2 (3,2) | .2 img3 L4 (3,3)
     # rates /3: 0 0 1/3 2/3 1 1 1; sens /3: 0 1 1 1 1 2 3
     # @0.5: between (1/3, 1/3) and (2/3, 1/3) -> 1/3
-    # @1 exact: last point at rate 1 -> 1; @2.. clamped -> 1
-    _, res = run_metric(noisy='drop')
+    # @1 exact: last point at rate 1 -> 1 (exact_rate='last'); @2.. clamped
+    _, res = run_metric(noisy='drop', exact_rate='last')
     assert res['deeplesion/num_images'] == 3
     assert res['deeplesion/num_lesions'] == 3
     assert res['deeplesion/sens@0.5'] == pytest.approx(1 / 3)
@@ -113,15 +112,18 @@ def test_keep_protocol_changes_the_image_count():
     # noisy='keep': 4 images, 5 lesions. Walk:
     #  .9 L0 (0,1) | .8 FP (1,1) | .7 L3 (1,2) | .6 FP (2,2) | .35 L1 (2,3)
     #  | .3 L2 (2,4) | .2 L4 (2,5); rates /4: 0 0 .25 .25 .5 .5 .5 .5
-    # @0.5 exact: last point at .5 -> 5/5; with exact_rate='first' the 2nd
-    # FP's point -> 2/5. Beyond .5 clamped -> 1.
-    _, res = run_metric(noisy='keep')
+    # @0.5 exact: with exact_rate='last' the last point at .5 -> 5/5; with
+    # exact_rate='first' (the default) the 2nd FP's point -> 2/5. Beyond .5
+    # clamped -> 1.
+    _, res = run_metric(noisy='keep', exact_rate='last')
     assert res['deeplesion/num_images'] == 4
     assert res['deeplesion/num_lesions'] == 5
     assert res['deeplesion/sens@0.5'] == pytest.approx(1.0)
     assert res['deeplesion/size_<10mm'] == pytest.approx(1.0)  # L3
     _, first = run_metric(noisy='keep', exact_rate='first')
     assert first['deeplesion/sens@0.5'] == pytest.approx(0.4)
+    _, default = run_metric(noisy='keep')
+    assert default['deeplesion/sens@0.5'] == pytest.approx(0.4)
 
 
 def test_detdatasample_objects_and_dicts_agree():
@@ -132,11 +134,15 @@ def test_detdatasample_objects_and_dicts_agree():
 
 
 def test_options_reach_the_froc():
-    # IoBB with a low threshold turns image 1's FP into nothing new... keep
-    # it simple: a threshold above 1 is rejected, iobb runs, plus_one runs
-    _, iobb = run_metric(overlap='iobb', plus_one=True, compute_ap50=False,
-                         fps=(0.5, 1), lesion_type_names={4: 'LIVER'})
+    # the detections match the lesions exactly, so IoBB with +1 widths
+    # gives the same numbers; the protocol is recorded in the report
+    metric, iobb = run_metric(overlap='iobb', plus_one=True,
+                              compute_ap50=False, fps=(0.5, 1),
+                              lesion_type_names={4: 'LIVER'})
     assert iobb['deeplesion/sens@0.5'] == pytest.approx(1 / 3)
+    protocol = metric.last_report['protocol']
+    assert protocol['overlap'] == 'iobb' and protocol['plus_one']
+    assert protocol['fps'] == [0.5, 1.0]
     assert 'deeplesion/type_LIVER' in iobb
     assert 'deeplesion/type_type5' in iobb  # a code without a name
     assert 'deeplesion/sens@2' not in iobb
@@ -241,3 +247,51 @@ def test_rescore_rejects_a_bad_file(tmp_path):
 def test_size_bin_names():
     assert size_bin_names((10, 30)) == ['<10mm', '10-30mm', '>30mm']
     assert size_bin_names((5, 12.5)) == ['<5mm', '5-12.5mm', '>12.5mm']
+
+
+class _Replay(torch.utils.data.Dataset):
+    """The fake samples as a dataset (predictions already attached)."""
+
+    def __init__(self):
+        self.samples = fake_samples(as_dict=False)
+
+    def __len__(self):
+        return len(self.samples)
+
+    def __getitem__(self, idx):
+        return dict(inputs=torch.zeros(1, 4, 4),
+                    data_samples=self.samples[idx])
+
+
+class _EchoModel(torch.nn.Module):
+    """Returns the data samples with their stored predictions."""
+
+    def __init__(self):
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def test_step(self, data):
+        return data['data_samples']
+
+    val_step = test_step
+
+
+def test_runner_test_loop_writes_to_the_log_dir(tmp_path):
+    from mmengine.runner import Runner
+
+    runner = Runner(
+        model=_EchoModel(),
+        work_dir=str(tmp_path),
+        test_dataloader=dict(
+            dataset=_Replay(), batch_size=3, num_workers=0,
+            sampler=dict(type='DefaultSampler', shuffle=False)),
+        test_evaluator=dict(type='cspr_det.DeepLesionFROCMetric',
+                            compute_ap50=False),
+        test_cfg=dict(type='TestLoop'),
+        default_scope='mmdet')
+    res = runner.test()
+    # the drop walk of test_drop_protocol_hand_computed with the default rule
+    # 'first': @0.5 -> 1/3, @1 (3rd FP's point) -> 1/3, @2, @4 clamped -> 1
+    assert res['deeplesion/mean_sens'] == pytest.approx((2 / 3 + 2) / 4)
+    assert osp.isfile(osp.join(runner.log_dir, 'froc.csv'))
+    assert osp.isfile(osp.join(runner.log_dir, 'froc_curve.png'))

@@ -24,15 +24,15 @@ def worked_example():
     image 2: no lesion
     image 3: lesion  D=[50,50,60,60]
 
-    Detections in score order and what they do:
-      d1 0.9 img0 [0,0,10,10]      IoU(A)=1           -> finds A   (fp 0, found 1)
-      d2 0.8 img2 [0,0,5,5]        no lesion          -> FP 1      (fp 1, found 1)
-      d3 0.7 img0 [1,0,11,10]      IoU(A)=90/110=.82  -> duplicate (fp 1, found 1)
-      d4 0.6 img1 [0,0,10,10]      IoU(C)=1           -> finds C   (fp 1, found 2)
-      d5 0.5 img3 [0,0,10,10]      IoU(D)=0           -> FP 2      (fp 2, found 2)
-      d6 0.4 img0 [20,20,30,30]    IoU(B)=1           -> finds B   (fp 2, found 3)
-      d7 0.3 img1 [100,100,110,110] IoU(C)=0          -> FP 3      (fp 3, found 3)
-      d8 0.2 img3 [50,50,60,60]    IoU(D)=1           -> finds D   (fp 3, found 4)
+    Detections in score order and what they do (FPs, found after it):
+      d1 .9 img0 [0,0,10,10]       IoU(A)=1          finds A    (0, 1)
+      d2 .8 img2 [0,0,5,5]         no lesion         FP 1       (1, 1)
+      d3 .7 img0 [1,0,11,10]       IoU(A)=90/110=.82 duplicate  (1, 1)
+      d4 .6 img1 [0,0,10,10]       IoU(C)=1          finds C    (1, 2)
+      d5 .5 img3 [0,0,10,10]       IoU(D)=0          FP 2       (2, 2)
+      d6 .4 img0 [20,20,30,30]     IoU(B)=1          finds B    (2, 3)
+      d7 .3 img1 [100,100,110,110] IoU(C)=0          FP 3       (3, 3)
+      d8 .2 img3 [50,50,60,60]     IoU(D)=1          finds D    (3, 4)
 
     Curve (FPs/image = fp/4, sensitivity = found/4), point 0 = (0, 0):
       fps : 0, 0,   .25, .25, .25, .5, .5,  .75, .75
@@ -75,7 +75,7 @@ def test_worked_example_curve_and_counts():
     np.testing.assert_array_equal(res['lesion_image'], [0, 0, 1, 3])
 
 
-def test_worked_example_sensitivities_default_rule():
+def test_worked_example_sensitivities_last_rule():
     # exact_rate='last': an exact rate reads the last point at that rate.
     # f=0.125 (not exact): between (0, .25) [last point < f] and (.25, .25)
     #   [first point > f]                                     -> .25
@@ -84,7 +84,8 @@ def test_worked_example_sensitivities_default_rule():
     # f=0.6: between (.5, .75) and (.75, .75)                  -> .75
     # f=0.75 = last observed rate (exact, not clamped): (.75, 1) -> 1
     # f=1, 2: beyond the last observed rate .75: clamped to the final 1
-    res = froc(*worked_example(), fps=(0.125, 0.25, 0.5, 0.6, 0.75, 1, 2))
+    res = froc(*worked_example(), fps=(0.125, 0.25, 0.5, 0.6, 0.75, 1, 2),
+               exact_rate='last')
     np.testing.assert_allclose(res['sens'], [.25, .5, .75, .75, 1, 1, 1])
     np.testing.assert_array_equal(res['clamped'],
                                   [0, 0, 0, 0, 0, 1, 1])
@@ -94,8 +95,8 @@ def test_worked_example_sensitivities_default_rule():
 
 
 def test_worked_example_sensitivities_first_rule():
-    # exact_rate='first': an exact rate reads the point where the FP that
-    # reaches it is counted.
+    # exact_rate='first' (the default): an exact rate reads the point where
+    # the FP that reaches it is counted.
     # f=0.25: the 1st FP is point 2 (.25, .25)                 -> .25
     # f=0.5: the 2nd FP is point 5 (.5, .5)                    -> .5
     # f=0.75: the 3rd FP is point 7 (.75, .75)                 -> .75
@@ -103,15 +104,18 @@ def test_worked_example_sensitivities_first_rule():
     res = froc(*worked_example(), fps=(0.125, 0.25, 0.5, 0.6, 0.75, 1),
                exact_rate='first')
     np.testing.assert_allclose(res['sens'], [.25, .25, .5, .75, .75, 1])
+    default = froc(*worked_example(), fps=(0.125, 0.25, 0.5, 0.6, 0.75, 1))
+    np.testing.assert_allclose(default['sens'], res['sens'])
 
 
 def test_default_fps_and_mean():
-    # default rates 0.5 1 2 4 8 16: .75 then clamped to 1 from rate 1 on
+    # default rates 0.5 1 2 4 8 16, default rule 'first': rate .5 reads the
+    # point where the 2nd FP is counted (.5), then clamped to 1 from rate 1 on
     res = froc(*worked_example())
     np.testing.assert_allclose(res['fps'], [0.5, 1, 2, 4, 8, 16])
-    np.testing.assert_allclose(res['sens'], [.75, 1, 1, 1, 1, 1])
+    np.testing.assert_allclose(res['sens'], [.5, 1, 1, 1, 1, 1])
     np.testing.assert_array_equal(res['clamped'], [0, 1, 1, 1, 1, 1])
-    assert res['mean_sens'] == pytest.approx((.75 + 1 + 1 + 1) / 4)
+    assert res['mean_sens'] == pytest.approx((.5 + 1 + 1 + 1) / 4)
 
 
 def test_mean_sens_nan_without_rates_in_range():
@@ -370,15 +374,16 @@ def test_agrees_with_loop_reference(overlap, plus_one):
 
 
 def test_default_rule_matches_classic_scipy_interp1d():
-    # The classic code: interp1d(fp_per_img, sens)(f) for f <= last rate,
-    # sens[-1] beyond.
+    # The classic code: interp1d(fp_per_img, sens, fill_value='extrapolate')
+    # (f) for f <= last rate; we clamp to sens[-1] beyond instead.
     rng = np.random.default_rng(7)
     for _ in range(30):
         pred, scores, gts = _random_case(rng, 4)
         if sum(len(g) for g in gts) == 0 or sum(map(len, pred)) < 2:
             continue
         res = froc(pred, scores, gts, fps=(0.25, 0.5, 0.75, 1, 2, 4))
-        f = interpolate.interp1d(res['curve_fps'], res['curve_sens'])
+        f = interpolate.interp1d(res['curve_fps'], res['curve_sens'],
+                                 fill_value='extrapolate')
         expect = [float(f(a)) if a <= res['max_fps'] else
                   res['curve_sens'][-1] for a in res['fps']]
         np.testing.assert_allclose(res['sens'], expect)
@@ -403,7 +408,7 @@ def test_curve_is_monotone_and_never_beyond_final():
 
 
 def test_stratum_froc():
-    res = froc(*worked_example(), fps=(0.25, 0.5, 1))
+    res = froc(*worked_example(), fps=(0.25, 0.5, 1), exact_rate='last')
     # lesions A, B (image 0), found at points 1 and 6; FP axis unchanged:
     # f=.25 -> last point at .25 is point 4: only A found -> 1/2
     # f=.5  -> point 6: A and B -> 1; f=1 clamped -> 1

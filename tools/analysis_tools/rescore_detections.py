@@ -37,7 +37,7 @@ def parse_args(argv=None):
         '--noisy', choices=['drop', 'keep'], default='drop',
         help='drop: classic 3DCE/MULAN protocol; keep: MVP-Net/MP3D')
     parser.add_argument(
-        '--exact-rate', choices=['last', 'first'], default='last',
+        '--exact-rate', choices=['first', 'last'], default='first',
         help='point read at rates the curve reaches exactly (last = the '
         'classic code)')
     parser.add_argument(
@@ -60,8 +60,8 @@ def parse_args(argv=None):
 def main(args) -> dict:
     """Re-score ``args.dump``; prints the table and returns the metrics."""
     from cspr_det.evaluation.metrics.deeplesion_froc_metric import (
-        DEEPLESION_TYPE_NAMES, evaluate_froc_records, format_table, load_detection_dump,
-        write_report_files)
+        DEEPLESION_TYPE_NAMES, evaluate_froc_records, format_table,
+        load_detection_dump, write_report_files)
 
     records, meta = load_detection_dump(args.dump)
     # lesion type names as configured in the metric that wrote the dump

@@ -35,7 +35,7 @@ PRESETS: Dict[str, dict] = dict(
         series_per_study=(1, 1),
         keys_per_series=(2, 4),
         slice_intervals=((1.0, 0.1), (2.0, 0.3), (5.0, 0.6)),
-        split_fractions=(0.68, 0.12, 0.2)),
+        split_fractions=(0.72, 0.12, 0.16)),
     # loader benchmark: 512 x 512, alternating 1 mm and 5 mm series
     bench=dict(
         num_patients=4,
@@ -328,7 +328,7 @@ def _plan_series(rng, cfg, phantom, patient, study, series_id, split, dz,
         for i, t in enumerate(queue):
             lo, hi = _TYPE_Z[t]
             if z_lo is None or (lo < z_hi and hi > z_lo):
-                return queue.pop(i)
+                return int(queue.pop(i))
         ok = [
             t for t in range(1, 9) if z_lo is None
             or (_TYPE_Z[t][0] < z_hi and _TYPE_Z[t][1] > z_lo)
@@ -357,8 +357,10 @@ def _plan_series(rng, cfg, phantom, patient, study, series_id, split, dz,
         mask = _type_mask(t, labels, r_in, xr, geo).astype(np.uint8)
         a, b = _sample_size(rng, spacing, cfg['lesion_diameter_mm'],
                             cfg['min_lesion_px'])
+        # bone lesions may break through the cortex
+        shrink = 0.3 if t == 1 else 0.8
         for _ in range(4):
-            rad = max(1, int(round(0.8 * b / spacing)))
+            rad = max(1, int(round(shrink * b / spacing)))
             kern = cv2.getStructuringElement(cv2.MORPH_ELLIPSE,
                                              (2 * rad + 1, 2 * rad + 1))
             ok = cv2.erode(mask, kern)
@@ -405,7 +407,9 @@ def _plan_series(rng, cfg, phantom, patient, study, series_id, split, dz,
         z = zc if i == 0 else float(rng.uniform(lo, max(lo, hi)))
         k = int(np.clip(round((z - z0) / dz) + 1, 1, n_total))
         les = place(t, k, lesions)
-        if les is None:  # fall back to a soft-tissue lesion
+        if les is None:  # fall back to a soft-tissue lesion; the type stays
+            if t not in type_queue[split]:  # queued for a later series
+                type_queue[split].insert(0, t)
             les = place(7, k, lesions)
         if les is None:
             continue

@@ -81,6 +81,11 @@ class LoadDeepLesionSlices(BaseTransform):
             giving S channels. Defaults to ``((-1024, 1050),)``.
         strict (bool): Raise on a missing/broken slice instead of falling
             back. Defaults to False.
+        skip_unreadable (bool): When no slice of the run can be read (e.g.
+            the series folder is missing), warn and return None instead of
+            raising, so mmengine's dataset draws another sample (training
+            only; test-mode datasets reject None). Ignored if ``strict``.
+            Defaults to False.
         backend_args (dict, optional): mmengine file backend arguments.
     """
 
@@ -89,6 +94,7 @@ class LoadDeepLesionSlices(BaseTransform):
                  slice_interval: Optional[float] = 2.5,
                  windows: Sequence[Sequence[float]] = ((-1024, 1050), ),
                  strict: bool = False,
+                 skip_unreadable: bool = False,
                  backend_args: Optional[dict] = None) -> None:
         if not isinstance(num_slices, int) or num_slices < 1 or \
                 num_slices % 2 == 0:
@@ -107,6 +113,7 @@ class LoadDeepLesionSlices(BaseTransform):
         self.slice_interval = slice_interval
         self.windows = windows
         self.strict = strict
+        self.skip_unreadable = skip_unreadable
         self.backend_args = backend_args
 
     # ------------------------------------------------------------------ #
@@ -185,15 +192,25 @@ class LoadDeepLesionSlices(BaseTransform):
             f'{reason}; no readable slice in {series_dir} between {first} '
             f'and {last} to fall back to')
 
-    def transform(self, results: dict) -> dict:
+    def transform(self, results: dict) -> Optional[dict]:
         """Load the slice stack.
 
         Args:
             results (dict): Sample dict (see class docstring).
 
         Returns:
-            dict: ``results`` with ``img`` (H, W, S*K) float32 in 0..255.
+            dict | None: ``results`` with ``img`` (H, W, S*K) float32 in
+            0..255; None if nothing is readable and ``skip_unreadable``.
         """
+        try:
+            return self._load(results)
+        except SliceReadError as e:
+            if self.strict or not self.skip_unreadable:
+                raise
+            warnings.warn(f'{e}; skipping the sample')
+            return None
+
+    def _load(self, results: dict) -> dict:
         img_path = results['img_path']
         series_dir = results.get('series_dir') or osp.dirname(img_path)
         key = results.get('key_slice')
@@ -243,4 +260,5 @@ class LoadDeepLesionSlices(BaseTransform):
         return (f'{self.__class__.__name__}(num_slices={self.num_slices}, '
                 f'slice_interval={self.slice_interval}, '
                 f'windows={self.windows}, strict={self.strict}, '
+                f'skip_unreadable={self.skip_unreadable}, '
                 f'backend_args={self.backend_args})')

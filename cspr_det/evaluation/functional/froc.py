@@ -16,11 +16,13 @@ Semantics (the classic 3DCE / MULAN evaluation):
 * The sensitivity at a rate ``f`` is interpolated linearly between the last
   point whose FP rate is below ``f`` and the first point whose FP rate is
   above it. When points have exactly the rate ``f`` (``f * images`` is an
-  integer), the default (``exact_rate='last'``) reads the last of them: the
-  sensitivity just before the next FP, which is what the classic code gives
-  (scipy's ``interp1d`` delegates to ``numpy.interp``, which returns the last
-  of repeated abscissae). ``exact_rate='first'`` reads the first of them: the
-  sensitivity at the moment the FP reaching ``f`` is counted. For ``f``
+  integer), the default (``exact_rate='first'``) reads the first of them:
+  the sensitivity at the moment the FP reaching ``f`` is counted, which is
+  what the classic code gives (``interp1d(fp_per_img, sens,
+  fill_value='extrapolate')``: with extrapolation enabled scipy does not
+  delegate to ``numpy.interp`` but searches with ``side='left'``).
+  ``exact_rate='last'`` reads the last of them: the sensitivity just before
+  the next FP (what ``numpy.interp`` would give). For ``f``
   beyond the last observed FP rate the sensitivity is clamped to the final
   sensitivity (never extrapolated); ``clamped`` flags those rates.
 """
@@ -112,7 +114,7 @@ def pairwise_overlaps(det: np.ndarray,
 def interpolate_sensitivity(curve_fps: np.ndarray,
                             curve_sens: np.ndarray,
                             fps: Sequence[float],
-                            exact_rate: str = 'last'
+                            exact_rate: str = 'first'
                             ) -> Tuple[np.ndarray, np.ndarray]:
     """Read sensitivities off an FROC curve.
 
@@ -121,15 +123,14 @@ def interpolate_sensitivity(curve_fps: np.ndarray,
     first point whose FP rate is ``> f``. For a rate that points of the curve
     have exactly (a plateau of points at FP rate ``f``):
 
+    * ``exact_rate='first'`` (default): the first point of the plateau, i.e.
+      the sensitivity at the moment the FP that reaches ``f`` is counted
+      (linear interpolation between the last point ``< f`` and the first
+      ``>= f``). This is what the classic 3DCE/MULAN code computes with
+      ``scipy.interpolate.interp1d(..., fill_value='extrapolate')``.
     * ``exact_rate='last'``: the last point of the plateau, i.e. the
       sensitivity just before the next FP is counted (the highest sensitivity
-      reached with at most ``f`` FPs per image). This is what the classic
-      3DCE/MULAN code computes: ``scipy.interpolate.interp1d`` on float64
-      data delegates to ``numpy.interp``, which returns the last of repeated
-      abscissae.
-    * ``exact_rate='first'``: the first point of the plateau, i.e. the
-      sensitivity at the moment the FP that reaches ``f`` is counted (linear
-      interpolation between the last point ``< f`` and the first ``>= f``).
+      reached with at most ``f`` FPs per image; ``numpy.interp``'s reading).
 
     Rates beyond the last FP rate of the curve get the final sensitivity
     (clamped, never extrapolated).
@@ -193,14 +194,15 @@ def froc(pred_boxes: Sequence[np.ndarray],
          iou_thr: float = 0.5,
          overlap: str = 'iou',
          plus_one: bool = False,
-         exact_rate: str = 'last') -> Dict:
+         exact_rate: str = 'first') -> Dict:
     """Key-slice FROC (DeepLesion protocol) over a set of images.
 
     See the module docstring for the exact semantics.
 
     Args:
         pred_boxes: One ``(n_i, 4)`` array per image, detected boxes
-            x1, y1, x2, y2 in pixels (an empty array for no detection).
+            x1, y1, x2, y2 in pixels (an empty array for no detection). An
+            inverted box has zero area and overlaps nothing.
         pred_scores: One ``(n_i,)`` array per image, detection scores.
         gt_boxes: One ``(m_i, 4)`` array per image, lesion boxes
             x1, y1, x2, y2 in pixels (an empty array for no lesion).
@@ -212,7 +214,7 @@ def froc(pred_boxes: Sequence[np.ndarray],
         plus_one: Inclusive-pixel widths ``x2 - x1 + 1`` as the classic
             3DCE code.
         exact_rate: Which point a rate that the curve reaches exactly reads:
-            ``'last'`` (default, the classic code as it runs) or ``'first'``;
+            ``'first'`` (default, the classic code as it runs) or ``'last'``;
             see :func:`interpolate_sensitivity`.
 
     Returns:
@@ -402,7 +404,7 @@ def stratum_froc(result: Dict,
         curve_sens = np.cumsum(
             np.bincount(sub[found], minlength=curve_fps.size)) / float(n)
         sens, clamped = interpolate_sensitivity(
-            curve_fps, curve_sens, fps_arr, result.get('exact_rate', 'last'))
+            curve_fps, curve_sens, fps_arr, result.get('exact_rate', 'first'))
     return dict(
         fps=fps_arr,
         sens=sens,

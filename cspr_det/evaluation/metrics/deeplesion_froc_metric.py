@@ -219,7 +219,7 @@ def evaluate_froc_records(
         overlap: str = 'iou',
         plus_one: bool = False,
         noisy: str = 'drop',
-        exact_rate: str = 'last',
+        exact_rate: str = 'first',
         size_bins_mm: Optional[Sequence[float]] = (10, 30),
         lesion_type_names=DEEPLESION_TYPE_NAMES,
         compute_ap50: bool = True) -> Tuple[Dict[str, float], dict]:
@@ -497,8 +497,8 @@ class DeepLesionFROCMetric(BaseMetric):
         noisy: ``'drop'`` (classic 3DCE/MULAN protocol: noisy lesions and
             the images left without lesion are removed, with their
             detections) or ``'keep'`` (MVP-Net/MP3D protocol).
-        exact_rate: Reading at rates the curve reaches exactly, ``'last'``
-            (classic code) or ``'first'``; see
+        exact_rate: Reading at rates the curve reaches exactly, ``'first'``
+            (classic code) or ``'last'``; see
             :func:`cspr_det.evaluation.interpolate_sensitivity`.
         size_bins_mm: Long-diameter strata edges in mm (long diameter =
             ``diameters[0] * spacing[0]``); None disables them.
@@ -525,7 +525,7 @@ class DeepLesionFROCMetric(BaseMetric):
                  overlap: str = 'iou',
                  plus_one: bool = False,
                  noisy: str = 'drop',
-                 exact_rate: str = 'last',
+                 exact_rate: str = 'first',
                  size_bins_mm: Optional[Sequence[float]] = (10, 30),
                  lesion_type_names: Union[Sequence[str], Dict[int, str],
                                           None] = DEEPLESION_TYPE_NAMES,

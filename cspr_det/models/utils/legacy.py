@@ -136,7 +136,7 @@ def convert_mp3d(
     out = {}
     for k, v in backbone.items():
         m = _BLOCK_KEY.match(k)
-        if m:
+        if m and m.group(2) in table:
             out[f'{m.group(1)}.{table[m.group(2)]}.{m.group(3)}'] = v
             continue
         m = re.match(r'^(?:groupconv|conv3d_all)_([1-4])\.weight$', k)

@@ -1,0 +1,204 @@
+"""Synthetic DeepLesion: official format, CT-like content, determinism."""
+import csv
+import hashlib
+import importlib.util
+import json
+import os
+import os.path as osp
+import re
+from collections import defaultdict
+
+import cv2
+import numpy as np
+import pytest
+
+from cspr_det.datasets.deeplesion_csv import (DL_INFO_HEADER,
+                                              convert_deeplesion_csv,
+                                              read_deeplesion_csv)
+from cspr_det.datasets.synthetic import PRESETS, make_synthetic_deeplesion
+from cspr_det.datasets.synthetic.make_synthetic_deeplesion import tube_centre
+
+TINY = dict(
+    num_patients=9,
+    image_size=64,
+    seed=3,
+    studies_per_patient=(1, 1),
+    keys_per_series=(3, 4),
+    split_fractions=(0.34, 0.33, 0.33),
+    noisy_fraction=0.1,
+    min_lesion_px=3,
+    context_mm=12)
+
+
+@pytest.fixture(scope='module')
+def tiny(tmp_path_factory):
+    root = str(tmp_path_factory.mktemp('synthetic'))
+    summary = make_synthetic_deeplesion(root, **TINY)
+    return root, summary
+
+
+def _hu(path):
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    assert img is not None and img.dtype == np.uint16, path
+    return img.astype(np.float32) - 32768
+
+
+def test_csv_is_in_the_official_format(tiny):
+    root, summary = tiny
+    with open(osp.join(root, 'DL_info.csv'), newline='') as f:
+        text = f.read()
+    lines = text.split('\n')
+    assert lines[0] == ','.join(DL_INFO_HEADER) and '\r' not in text
+    # vector cells: one quoted field, values separated by ", "
+    vec = r'"-?[\d.]+(, -?[\d.]+){%d}"'
+    pattern = re.compile(
+        r'^\d{6}_\d{2}_\d{2}_\d{3,4}\.png,\d+,\d+,\d+,\d+,' +
+        ','.join(vec % n for n in (7, 3, 1, 2)) + r',-?\d,[01],' +
+        ','.join(vec % n for n in (1, 2, 1, 1)) + r',[FM],(\d+)?,[123]$')
+    rows = [ln for ln in lines[1:] if ln]
+    assert rows and all(pattern.match(ln) for ln in rows), rows[0]
+    records, rejected = read_deeplesion_csv(osp.join(root, 'DL_info.csv'))
+    assert not rejected and len(records) == len(rows)
+    conv = convert_deeplesion_csv(
+        osp.join(root, 'DL_info.csv'), osp.join(root, 'ann'))
+    assert not conv['rejected']
+    assert conv['splits'] == {
+        k: dict(images=v['images'], lesions=v['lesions'], noisy=v['noisy'])
+        for k, v in summary['splits'].items()
+    }
+
+
+def test_csv_content(tiny):
+    root, summary = tiny
+    records, _ = read_deeplesion_csv(osp.join(root, 'DL_info.csv'))
+    split_of_patient = defaultdict(set)
+    per_image = defaultdict(int)
+    for r in records:
+        split_of_patient[r['patient']].add(r['split'])
+        per_image[r['file_name']] += 1
+        # box (0-based) = RECIST extent +- 5 px, clipped to the image
+        xs, ys = r['recist'][0::2], r['recist'][1::2]
+        x1, y1, x2, y2 = r['bbox_xyxy']
+        assert x1 == pytest.approx(max(0, min(xs) - 5), abs=2e-3)
+        assert y2 == pytest.approx(min(63, max(ys) + 5), abs=2e-3)
+        # diameters = lengths of the RECIST axes
+        long_ = np.hypot(xs[1] - xs[0], ys[1] - ys[0])
+        short = np.hypot(xs[3] - xs[2], ys[3] - ys[2])
+        assert r['diameters'] == pytest.approx([long_, short], abs=2e-3)
+        assert long_ >= short >= 2.9
+        assert r['slice_range'][0] <= r['key_slice'] <= r['slice_range'][1]
+        assert r['spacing'][0] == r['spacing'][1] > 0
+        assert r['dicom_window'][0] < r['dicom_window'][1]
+        if r['split'] == 1:
+            assert r['lesion_type'] == -1
+        else:
+            assert 1 <= r['lesion_type'] <= 8
+    assert all(len(s) == 1 for s in split_of_patient.values())
+    assert {r['split'] for r in records} == {1, 2, 3}
+    assert {r['slice_interval'] for r in records} <= {1.0, 2.0, 5.0}
+    assert len({r['slice_interval'] for r in records}) >= 2
+    for split in (2, 3):
+        assert {r['lesion_type']
+                for r in records if r['split'] == split} == set(range(1, 9))
+    assert any(r['noisy'] for r in records)
+    assert max(per_image.values()) >= 2  # several lesions on one slice
+    assert summary['series_with_gaps'] >= 1 and summary['tubes'] >= 1
+
+
+def test_folders_hold_exactly_the_slice_runs(tiny):
+    root, _ = tiny
+    records, _ = read_deeplesion_csv(osp.join(root, 'DL_info.csv'))
+    runs = defaultdict(set)
+    for r in records:
+        runs[r['series']].add(tuple(r['slice_range']))
+    gaps = 0
+    for series, rs in runs.items():
+        expected = {i for lo, hi in rs for i in range(lo, hi + 1)}
+        files = os.listdir(osp.join(root, 'Images_png', series))
+        assert {int(f[:-4]) for f in files} == expected
+        gaps += len(rs) > 1
+    assert gaps >= 1  # disjoint runs in one folder
+
+
+def test_images_look_like_ct(tiny):
+    root, _ = tiny
+    with open(osp.join(root, 'synthetic_truth.json')) as f:
+        truth = json.load(f)
+    lesion_err, tube_err = [], []
+    for s in truth['series']:
+        folder = osp.join(root, 'Images_png', s['series'])
+        sp, size = s['spacing'], TINY['image_size']
+
+        def px(v):
+            return int(round(v / sp + (size - 1) / 2))
+
+        for les in s['lesions']:
+            hu = _hu(osp.join(folder, f'{les["key"]:03d}.png'))
+            assert hu.min() >= -1024 and hu.max() <= 3071
+            assert hu[:3, :3].mean() == pytest.approx(-1000, abs=25)  # air
+            lesion_err.append(hu[px(les['cy']), px(les['cx'])] -
+                              les['target'])
+        for tube in s['tubes']:
+            vals = []
+            for lo, hi in s['runs']:
+                for k in range(lo, hi + 1):
+                    z = s['z0'] + (k - 1) * s['slice_interval']
+                    tx, ty = tube_centre(tube, z)
+                    hu = _hu(osp.join(folder, f'{k:03d}.png'))
+                    vals.append(hu[px(ty), px(tx)])
+            tube_err.append(np.mean(vals) - tube['target'])
+    # noise is 10-20 HU; lesion and tube centres carry their target HU
+    assert np.mean(np.abs(lesion_err)) < 25
+    assert tube_err and np.mean(np.abs(tube_err)) < 20
+
+
+def test_deterministic_by_seed(tmp_path):
+    kw = dict(TINY, num_patients=2, keys_per_series=(1, 2))
+
+    def digest(root):
+        h = hashlib.sha1()
+        for dirpath, _, files in sorted(os.walk(root)):
+            for name in sorted(files):
+                with open(osp.join(dirpath, name), 'rb') as f:
+                    h.update(name.encode() + f.read())
+        return h.hexdigest()
+
+    a = make_synthetic_deeplesion(str(tmp_path / 'a'), **kw)
+    b = make_synthetic_deeplesion(str(tmp_path / 'b'), **kw)
+    c = make_synthetic_deeplesion(str(tmp_path / 'c'), **dict(kw, seed=4))
+    assert a['splits'] == b['splits']
+    assert digest(tmp_path / 'a') == digest(tmp_path / 'b')
+    with open(tmp_path / 'a' / 'DL_info.csv') as fa, \
+            open(tmp_path / 'c' / 'DL_info.csv') as fc:
+        assert fa.read() != fc.read()
+    assert c['patients'] == 2
+
+
+def test_presets_and_bad_arguments(tmp_path):
+    assert PRESETS['demo']['image_size'] <= 160
+    assert PRESETS['bench']['image_size'] == 512
+    with pytest.raises(ValueError, match='preset'):
+        make_synthetic_deeplesion(str(tmp_path), preset='huge')
+    with pytest.raises(TypeError, match='unknown'):
+        make_synthetic_deeplesion(str(tmp_path), colour='red')
+    with pytest.raises(ValueError, match='image_size'):
+        make_synthetic_deeplesion(str(tmp_path), image_size=8)
+
+
+def test_cli(tmp_path, capsys):
+    path = osp.join(
+        osp.dirname(__file__), '..', '..', 'tools', 'misc',
+        'make_synthetic_deeplesion.py')
+    spec = importlib.util.spec_from_file_location('mk_syn', path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert mod.main([
+        '--out-dir',
+        str(tmp_path), '--num-patients', '1', '--image-size', '48',
+        '--seed', '1'
+    ]) == 0
+    out = capsys.readouterr().out
+    assert 'train' in out and (tmp_path / 'DL_info.csv').is_file()
+    with open(tmp_path / 'DL_info.csv', newline='') as f:
+        rows = list(csv.reader(f))
+    assert len(rows) >= 2 and all(len(r) == 18 for r in rows)

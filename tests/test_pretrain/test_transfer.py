@@ -1,0 +1,175 @@
+"""Pre-training checkpoint -> backbone of a downstream model."""
+import importlib.util
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+from mmengine.registry import init_default_scope
+
+from cspr_det.registry import MODELS
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+
+def _load_tool(relpath):
+    spec = importlib.util.spec_from_file_location(
+        osp.splitext(osp.basename(relpath))[0], osp.join(REPO, relpath))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+extract_backbone = _load_tool('tools/misc/extract_backbone.py')
+
+
+def _pretrain_ckpt(tmp_path, backbone, in_channels, name='vdt.pth'):
+    """A randomised VDT classifier saved like an mmengine checkpoint."""
+    torch.manual_seed(0)
+    model = MODELS.build(
+        dict(
+            type='cspr_det.VDTClassifier',
+            backbone=backbone,
+            head=dict(
+                type='cspr_det.LinearClsHead3D',
+                num_classes=5,
+                in_channels=in_channels)))
+    state = model.state_dict()
+    for v in state.values():  # every tensor distinguishable from init
+        if v.dtype.is_floating_point:
+            v.copy_(torch.randn_like(v))
+    path = osp.join(str(tmp_path), name)
+    torch.save(dict(meta=dict(epoch=1), state_dict=state), path)
+    return path, {
+        k[len('backbone.'):]: v
+        for k, v in state.items() if k.startswith('backbone.')
+    }
+
+
+def _assert_all_equal(module, expected, skip=()):
+    got = module.state_dict()
+    checked = 0
+    for k, v in got.items():
+        if any(s in k for s in skip):
+            continue
+        torch.testing.assert_close(v, expected[k], msg=k)
+        checked += 1
+    return checked
+
+
+TINY = dict(type='cspr_det.ResNet3D', depth=18, base_channels=4)
+
+
+def test_pretrained_backbone_loads_every_tensor(tmp_path, capsys):
+    init_default_scope('mmdet')
+    ckpt, expected = _pretrain_ckpt(tmp_path, dict(TINY, out_indices=(3, )),
+                                    32)
+    MMLogger.get_instance('test_transfer', log_level='INFO')
+    target = MODELS.build(
+        dict(
+            TINY,
+            init_cfg=dict(
+                type='cspr_det.PretrainedBackbone',
+                checkpoint=ckpt,
+                prefix='backbone.')))
+    target.init_weights()
+    n = _assert_all_equal(target, expected)
+    assert n == len(expected) == len(target.state_dict())
+    out = capsys.readouterr().out
+    assert f'loaded {n}/{n} tensors into ResNet3D' in out
+    assert 'missing 0, unexpected 0' in out
+
+    # mmengine's own Pretrained init also works with the prefix
+    target2 = MODELS.build(
+        dict(TINY, init_cfg=dict(
+            type='Pretrained', checkpoint=ckpt, prefix='backbone.')))
+    target2.init_weights()
+    assert _assert_all_equal(target2, expected) == n
+
+
+def test_shape_mismatch_raises_and_exclude(tmp_path):
+    init_default_scope('mmdet')
+    ckpt, _ = _pretrain_ckpt(tmp_path, dict(TINY, out_indices=(3, )), 32)
+    wider = MODELS.build(
+        dict(
+            TINY,
+            base_channels=8,
+            init_cfg=dict(type='cspr_det.PretrainedBackbone',
+                          checkpoint=ckpt)))
+    with pytest.raises(ValueError, match='different shape'):
+        wider.init_weights()
+    # only the stem conv differs -> excluded, everything else loads
+    other = MODELS.build(
+        dict(
+            TINY,
+            stem_kernel=(3, 7, 7),
+            init_cfg=dict(
+                type='cspr_det.PretrainedBackbone',
+                checkpoint=ckpt,
+                exclude=[r'^conv1\.'])))
+    other.init_weights()
+    src = torch.load(ckpt, weights_only=False)['state_dict']
+    got = other.state_dict()
+    torch.testing.assert_close(got['layer1.0.conv1.weight'],
+                               src['backbone.layer1.0.conv1.weight'])
+    assert got['conv1.weight'].shape == (4, 1, 3, 7, 7)
+
+
+def test_mp3d_transfer_into_detection_config(tmp_path):
+    """VDT MP3D-18ba (3 slices) -> the DeepLesion MP3D-18ba detector
+    (9 slices): every backbone tensor but the slice-count dependent GTM
+    weights is loaded (GTMs keep their mean initialisation)."""
+    init_default_scope('mmdet')
+    pre = dict(
+        type='cspr_det.MP3DResNet',
+        depth='18ba',
+        num_slices=3,
+        collapse='gtm',
+        out_indices=(3, ),
+        norm_cfg=dict(type='GN', num_groups=32, requires_grad=True))
+    ckpt, expected = _pretrain_ckpt(tmp_path, pre, 512)
+    cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'deeplesion',
+                 'faster-rcnn_mp3d18ba-gtm_fpn_8xb2-24e_deeplesion-9slice.py'))
+    cfg.model.backbone.init_cfg = dict(
+        type='cspr_det.PretrainedBackbone',
+        checkpoint=ckpt,
+        prefix='backbone.',
+        exclude=['collapse'])
+    detector = MODELS.build(cfg.model)
+    detector.init_weights()
+    backbone = detector.backbone
+    n = _assert_all_equal(backbone, expected, skip=('collapse', ))
+    assert n == len([k for k in expected if 'collapse' not in k])
+    gtm = [v for k, v in backbone.state_dict().items() if 'collapse' in k]
+    assert gtm and all(torch.allclose(v, torch.full_like(v, 1 / 9))
+                       for v in gtm)
+
+
+@pytest.mark.parametrize('keep', [False, True])
+def test_extract_backbone_tool(tmp_path, keep):
+    init_default_scope('mmdet')
+    ckpt, expected = _pretrain_ckpt(tmp_path, dict(TINY, out_indices=(3, )),
+                                    32)
+    out = osp.join(str(tmp_path), 'bb.pth')
+    if keep:  # through the command line
+        cmd = [sys.executable, osp.join(REPO, 'tools', 'misc',
+                                        'extract_backbone.py'), ckpt, out,
+               '--keep-prefix']
+        res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
+        assert res.returncode == 0, res.stderr
+        assert f'wrote {len(expected)} tensors' in res.stdout
+    else:  # in-process
+        assert extract_backbone.main([ckpt, out]) == 0
+    saved = torch.load(out, weights_only=False)['state_dict']
+    assert all(k.startswith('backbone.') == keep for k in saved)
+    target = MODELS.build(
+        dict(TINY, init_cfg=dict(
+            type='cspr_det.PretrainedBackbone', checkpoint=out)))
+    target.init_weights()
+    assert _assert_all_equal(target, expected) == len(expected)
+    with pytest.raises(ValueError, match='neck.'):
+        extract_backbone.extract(ckpt, out, prefix='neck.')

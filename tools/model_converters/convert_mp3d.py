@@ -1,0 +1,72 @@
+"""Convert a legacy MP3D / P3D checkpoint (mmdet 2.x fork) to cspr_det.
+
+Legacy layout assumed (see cspr_det/models/utils/legacy.py): stem
+``backbone.conv1_custom`` + ``backbone.norm1``; blocks ``conv1..conv4`` /
+``norm_1..norm_4`` (S and T convs as separate layers); GTM
+``backbone.groupconv_{1..4}`` or dense ``backbone.conv3d_all_{1..4}``.
+The target MP3DResNet/P3DResNet config (depth, widths, BN/GN, collapse,
+num_slices, style='caffe', stem_pool_kernel=(3,3,3)) is inferred from the
+checkpoint and printed: use it in your config. Non-backbone keys (neck, RPN
+and RoI heads of the detector) are copied unchanged. The backbone is loaded
+strictly; every unmatched key is printed and the tool exits with status 1
+if anything did not match.
+
+Example:
+    python tools/model_converters/convert_mp3d.py mp3d63_coco.pth \
+        mp3d63_cspr_det.pth
+"""
+import argparse
+import sys
+
+import torch
+
+import cspr_det  # noqa: F401
+from cspr_det.registry import MODELS
+from cspr_det.models.utils import (convert_mp3d, format_report,
+                                   infer_mp3d_config, load_strict_with_report,
+                                   read_state_dict, report_is_clean)
+
+
+def convert(src, dst: str, baseline: bool = False) -> dict:
+    """Convert ``src`` (path or state dict) and write ``dst``; returns the
+    load report (plus ``passed_through`` and ``backbone_cfg``)."""
+    legacy = read_state_dict(src)
+    cfg = infer_mp3d_config(legacy, baseline=baseline)
+    backbone, others = convert_mp3d(legacy)
+    if baseline:
+        dropped = sorted(k for k in backbone if k.startswith('collapse'))
+        backbone = {k: v for k, v in backbone.items() if k not in dropped}
+    model = MODELS.build(cfg)
+    report = load_strict_with_report(model, backbone)
+    report['passed_through'] = sorted(others)
+    if baseline:
+        report['dropped_depth_collapse'] = dropped
+    if report_is_clean(report):
+        sd = {f'backbone.{k}': v for k, v in backbone.items()}
+        sd.update(others)
+        torch.save(dict(state_dict=sd, meta=dict(backbone_cfg=cfg,
+                                                 converter='convert_mp3d')),
+                   dst)
+    report['backbone_cfg'] = [repr(cfg)]
+    return report
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    p.add_argument('src')
+    p.add_argument('dst')
+    p.add_argument('--p3d', action='store_true',
+                   help='target the P3DResNet baseline (depth pooling)')
+    args = p.parse_args(argv)
+    report = convert(args.src, args.dst, baseline=args.p3d)
+    print(format_report(report))
+    if not report_is_clean(report):
+        print('NOT converted: the checkpoint does not match the assumed '
+              'legacy layout (see the keys above)')
+        return 1
+    print(f'wrote {args.dst}')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
