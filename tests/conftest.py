@@ -1,7 +1,32 @@
 """Shared pytest set-up: every test runs with cspr_det imported (registries,
-checkpoint loader) and on CPU."""
+checkpoint loader) and on CPU; ``tiny_deeplesion`` is a session-wide tiny
+synthetic DeepLesion."""
 import os
+import os.path as osp
 
 os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
 
+import pytest  # noqa: E402
+
 import cspr_det  # noqa: E402,F401
+from cspr_det.datasets.deeplesion_csv import convert_deeplesion_csv  # noqa: E402
+from cspr_det.datasets.synthetic import make_synthetic_deeplesion  # noqa: E402
+
+
+@pytest.fixture(scope='session')
+def tiny_deeplesion(tmp_path_factory):
+    """A tiny synthetic DeepLesion (64 px slices) converted to COCO JSON under
+    ``<root>/annotations``, with images in every split."""
+    root = str(tmp_path_factory.mktemp('tiny_deeplesion'))
+    make_synthetic_deeplesion(
+        root,
+        num_patients=6,
+        image_size=64,
+        seed=3,
+        studies_per_patient=(1, 1),
+        keys_per_series=(1, 2),
+        split_fractions=(0.5, 0.17, 0.33))
+    summary = convert_deeplesion_csv(
+        osp.join(root, 'DL_info.csv'), osp.join(root, 'annotations'))
+    assert all(s['images'] > 0 for s in summary['splits'].values()), summary
+    return root

@@ -468,7 +468,8 @@ def records_to_coco(records: Sequence[dict],
 def convert_deeplesion_csv(csv_path: str,
                            out_dir: str,
                            drop_noisy: bool = False,
-                           prefix: str = 'deeplesion') -> dict:
+                           prefix: str = 'deeplesion',
+                           images_dir: Optional[str] = None) -> dict:
     """Convert ``DL_info.csv`` into COCO-style ``{prefix}_{split}.json``.
 
     Args:
@@ -477,6 +478,9 @@ def convert_deeplesion_csv(csv_path: str,
         drop_noisy (bool): Drop lesions flagged ``Possibly_noisy`` and the key
             slices left without lesions. Defaults to False.
         prefix (str): File name prefix. Defaults to 'deeplesion'.
+        images_dir (str, optional): ``Images_png`` folder; if given, the
+            summary gets ``images_check`` (see :func:`check_images`).
+            Images are converted either way.
 
     Returns:
         dict: Summary with ``files`` {split: path}, ``splits`` {split:
@@ -502,7 +506,10 @@ def convert_deeplesion_csv(csv_path: str,
             images=len(coco['images']),
             lesions=len(coco['annotations']),
             noisy=sum(a['noisy'] for a in coco['annotations']))
+    images_check = None if images_dir is None else check_images(
+        records, images_dir)
     return dict(
+        images_check=images_check,
         files=files,
         splits=splits,
         rows=num_rows,
@@ -512,6 +519,50 @@ def convert_deeplesion_csv(csv_path: str,
         images_dropped=info['images_dropped'],
         rejected=Counter(r['reason'] for r in rejected),
         rejected_rows=sorted(rejected, key=lambda r: r['line'] or 0))
+
+
+def check_images(records: Sequence[dict], images_dir: str) -> dict:
+    """Check that the PNGs a set of lesion records needs exist.
+
+    Args:
+        records (Sequence[dict]): Parsed rows (:func:`read_deeplesion_csv`).
+        images_dir (str): The ``Images_png`` folder.
+
+    Returns:
+        dict: ``missing_series`` (series folders absent), ``missing_key``
+        (key slice files absent, as ``'series/NNN.png'``),
+        ``missing_context`` (number of absent files inside the slice
+        ranges; the loader falls back to the nearest existing slice for
+        those) and ``checked`` (files checked).
+    """
+    missing_series, missing_key, missing_context, checked = [], [], 0, 0
+    ranges: Dict[str, set] = {}
+    keys: Dict[str, set] = {}
+    for rec in records:
+        first, last = rec['slice_range']
+        ranges.setdefault(rec['series'], set()).update(
+            range(first, last + 1))
+        keys.setdefault(rec['series'], set()).add(rec['key_slice'])
+    for series in sorted(ranges):
+        folder = osp.join(images_dir, series)
+        if not osp.isdir(folder):
+            missing_series.append(series)
+            continue
+        present = set(os.listdir(folder))
+        for index in sorted(ranges[series]):
+            checked += 1
+            name = slice_file_name(index)
+            if name in present:
+                continue
+            if index in keys[series]:
+                missing_key.append(f'{series}/{name}')
+            else:
+                missing_context += 1
+    return dict(
+        missing_series=missing_series,
+        missing_key=missing_key,
+        missing_context=missing_context,
+        checked=checked)
 
 
 def format_summary(summary: dict) -> str:
@@ -528,6 +579,15 @@ def format_summary(summary: dict) -> str:
     for name, s in summary['splits'].items():
         lines.append(f'{name:<6} {s["images"]:>7} {s["lesions"]:>8} '
                      f'{s["noisy"]:>6}  {summary["files"][name]}')
+    images = summary.get('images_check')
+    if images is not None:
+        lines.append(
+            f'images: {images["checked"]} slice files checked, '
+            f'{len(images["missing_series"])} series folders missing, '
+            f'{len(images["missing_key"])} key slices missing, '
+            f'{images["missing_context"]} context slices missing')
+        for name in (images['missing_series'] + images['missing_key'])[:10]:
+            lines.append(f'  missing: {name}')
     if summary['rejected']:
         lines.append('rejected rows by reason:')
         for reason, n in sorted(summary['rejected'].items()):

@@ -8,6 +8,8 @@ from typing import Callable, Iterable, Optional
 
 from mmengine.config import Config, DictAction
 
+from cspr_det.engine.hooks.non_finite_loss_hook import NonFiniteLossError
+
 # Exceptions that mean "the user gave something wrong" rather than a bug.
 USER_ERRORS = (FileNotFoundError, NotADirectoryError, KeyError, ValueError,
                ImportError, TypeError)
@@ -87,6 +89,9 @@ def run_cli(main: Callable[[], Optional[int]], debug: bool = False) -> None:
     except CLIError as exc:
         print(f'error: {exc}', file=sys.stderr)
         sys.exit(2)
+    except NonFiniteLossError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        sys.exit(3)
     except USER_ERRORS as exc:
         if debug or os.environ.get('CSPR_DET_DEBUG'):
             traceback.print_exc()

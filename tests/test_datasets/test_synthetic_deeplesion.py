@@ -6,6 +6,7 @@ import json
 import os
 import os.path as osp
 import re
+import shutil
 from collections import defaultdict
 
 import cv2
@@ -14,6 +15,7 @@ import pytest
 
 from cspr_det.datasets.deeplesion_csv import (DL_INFO_HEADER,
                                               convert_deeplesion_csv,
+                                              format_summary,
                                               read_deeplesion_csv)
 from cspr_det.datasets.synthetic import PRESETS, make_synthetic_deeplesion
 from cspr_det.datasets.synthetic.make_synthetic_deeplesion import tube_centre
@@ -202,3 +204,33 @@ def test_cli(tmp_path, capsys):
     with open(tmp_path / 'DL_info.csv', newline='') as f:
         rows = list(csv.reader(f))
     assert len(rows) >= 2 and all(len(r) == 18 for r in rows)
+
+
+def test_converter_checks_images(tiny, tmp_path):
+    root, _ = tiny
+    csv_path = osp.join(root, 'DL_info.csv')
+    images = osp.join(root, 'Images_png')
+    ok = convert_deeplesion_csv(
+        csv_path, str(tmp_path / 'a'), images_dir=images)['images_check']
+    assert ok['checked'] > 0 and not ok['missing_series']
+    assert not ok['missing_key'] and ok['missing_context'] == 0
+    # a copy with one series folder gone, one key and one context slice gone
+    records, _ = read_deeplesion_csv(csv_path)
+    r0, r1 = records[0], next(r for r in records
+                              if r['series'] != records[0]['series'])
+    broken = tmp_path / 'Images_png'
+    shutil.copytree(images, broken)
+    shutil.rmtree(broken / r0['series'])
+    os.remove(broken / r1['file_name'])
+    first = r1['slice_range'][0]
+    keys = {r['key_slice'] for r in records if r['series'] == r1['series']}
+    ctx = next(i for i in range(first, r1['slice_range'][1] + 1)
+               if i not in keys)
+    os.remove(broken / r1['series'] / f'{ctx:03d}.png')
+    res = convert_deeplesion_csv(
+        csv_path, str(tmp_path / 'b'), images_dir=str(broken))
+    chk = res['images_check']
+    assert chk['missing_series'] == [r0['series']]
+    assert chk['missing_key'] == [r1['file_name']]
+    assert chk['missing_context'] == 1
+    assert r0['series'] in format_summary(res)

@@ -96,7 +96,8 @@ def test_subsample_file_and_dry_run(tmp_path):
     ckpt = tmp_path / 'pre.pth'
     ckpt.write_bytes(b'x')
     assert de.main([str(cfg), '--pretrained', str(ckpt), '--fractions',
-                    '0.5', '1.0', '--work-dir', str(work), '--dry-run']) == 0
+                    '0.5', '1.0', '--work-dir', str(work), '--dry-run',
+                    '--exclude', 'collapse']) == 0
     with open(work / 'data_efficiency.csv') as f:
         rows = list(csv.DictReader(f))
     assert [(r['fraction'], r['init']) for r in rows] == [
@@ -110,8 +111,21 @@ def test_subsample_file_and_dry_run(tmp_path):
     assert inner.ann_file == str(work / 'frac_0.5' / 'train_subset.json')
     assert run_cfg.model.backbone.init_cfg.checkpoint == str(ckpt)
     assert run_cfg.model.backbone.init_cfg.prefix == 'backbone.'
+    assert run_cfg.model.backbone.init_cfg.exclude == ['collapse']
     scratch = Config.fromfile(str(work / 'frac_0.5' / 'scratch' /
                                   'config.py'))
     assert scratch.model.backbone.init_cfg is None
     with open(inner.ann_file) as f:
         assert len(json.load(f)['images']) == 24
+
+
+def test_read_last_metric(tmp_path):
+    vis = tmp_path / 'run' / '20260101_000000' / 'vis_data'
+    vis.mkdir(parents=True)
+    (vis / 'scalars.json').write_text(
+        '{"loss": 1.0, "step": 1}\n'
+        '{"deeplesion/mean_sens": 0.25, "step": 1}\n'
+        '{"deeplesion/mean_sens": 0.5, "step": 2}\n')
+    assert de.read_last_metric(str(tmp_path / 'run'),
+                               'deeplesion/mean_sens') == 0.5
+    assert de.read_last_metric(str(tmp_path / 'run'), 'other') is None

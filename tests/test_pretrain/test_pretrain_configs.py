@@ -19,6 +19,8 @@ EXPECTED = {
     'vdt_p3d63_8xb32-cosine-100e_imagenet.py': ('P3DResNet', 1000, 224),
     'vdt_resnet3d18-c16_1xb64-cosine-3e_fashion-mnist.py': ('ResNet3D', 10,
                                                             32),
+    'vdt_mp3d18ba-gtm-c16_1xb64-cosine-3e_fashion-mnist.py': ('MP3DResNet',
+                                                              10, 32),
 }
 
 

@@ -173,3 +173,27 @@ def test_extract_backbone_tool(tmp_path, keep):
     assert _assert_all_equal(target, expected) == len(expected)
     with pytest.raises(ValueError, match='neck.'):
         extract_backbone.extract(ckpt, out, prefix='neck.')
+
+
+def test_cpu_pretrain_config_transfers_into_demo_detector(tmp_path):
+    """The Fashion-MNIST MP3D-18ba pre-training config and the synthetic
+    DeepLesion demo detector share every backbone tensor except the GTMs."""
+    init_default_scope('mmdet')
+    pre_cfg = Config.fromfile(
+        osp.join(REPO, 'configs', 'pretrain',
+                 'vdt_mp3d18ba-gtm-c16_1xb64-cosine-3e_fashion-mnist.py'))
+    ckpt, expected = _pretrain_ckpt(tmp_path, pre_cfg.model.backbone,
+                                    pre_cfg.model.head.in_channels)
+    det_cfg = Config.fromfile(
+        osp.join(
+            REPO, 'configs', 'deeplesion',
+            'faster-rcnn_mp3d18ba-gtm_fpn_1xb4-12e_synthetic-deeplesion-'
+            '9slice.py'))
+    det_cfg.model.backbone.init_cfg = dict(
+        type='cspr_det.PretrainedBackbone',
+        checkpoint=ckpt,
+        exclude=['collapse'])
+    detector = MODELS.build(det_cfg.model)
+    detector.init_weights()
+    n = _assert_all_equal(detector.backbone, expected, skip=('collapse', ))
+    assert n == len([k for k in expected if 'collapse' not in k]) > 50

@@ -9,11 +9,14 @@ from cspr_det.registry import MODELS
 def tiny_classifier(num_classes=4):
     return MODELS.build(
         dict(
-            type='VDTClassifier',
+            type='cspr_det.VDTClassifier',
             backbone=dict(
-                type='ResNet3D', depth=18, base_channels=4, out_indices=(3, )),
+                type='cspr_det.ResNet3D',
+                depth=18,
+                base_channels=4,
+                out_indices=(3, )),
             head=dict(
-                type='LinearClsHead3D',
+                type='cspr_det.LinearClsHead3D',
                 num_classes=num_classes,
                 in_channels=32,
                 label_smoothing=0.1)))
@@ -67,7 +70,7 @@ def test_modes_and_shapes():
 
 def test_head_accepts_2d_and_5d_maps():
     head = MODELS.build(
-        dict(type='LinearClsHead3D', num_classes=3, in_channels=8))
+        dict(type='cspr_det.LinearClsHead3D', num_classes=3, in_channels=8))
     assert head(torch.rand(2, 8, 3, 4, 4)).shape == (2, 3)
     assert head((torch.rand(2, 4, 5, 5), torch.rand(2, 8, 4, 4))).shape == (
         2, 3)

@@ -32,6 +32,34 @@ def _rss_mib() -> float:
     return pages * os.sysconf('SC_PAGE_SIZE') / 2**20
 
 
+def _count_macs(model, x) -> int:
+    """Multiply-accumulates of one forward pass of the conv/linear layers
+    (output elements x kernel volume x input channels / groups), counted
+    with forward hooks in eval mode. Independent of machine load."""
+    import torch
+    total = [0]
+
+    def hook(mod, inp, out):
+        if isinstance(mod, torch.nn.Linear):
+            total[0] += out.numel() * mod.in_features
+        else:
+            k = 1
+            for v in mod.kernel_size:
+                k *= v
+            total[0] += out.numel() * k * mod.in_channels // mod.groups
+
+    handles = [
+        m.register_forward_hook(hook) for m in model.modules()
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Linear))
+    ]
+    model.eval()
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return total[0]
+
+
 def _run_one(spec: dict, queue) -> None:
     try:
         import torch
@@ -54,8 +82,9 @@ def _run_one(spec: dict, queue) -> None:
                 depth=63, num_slices=s, base_channels=spec['base_channels'])
             x = torch.randn(n, s, size, size, device=device)
         model = MODELS.build(cfg).to(device)
-        model.train()
         params = sum(p.numel() for p in model.parameters())
+        macs = _count_macs(model, x)
+        model.train()
         if device.type == 'cuda':
             torch.cuda.synchronize()
             base_mem = torch.cuda.memory_allocated() / 2**20
@@ -77,7 +106,8 @@ def _run_one(spec: dict, queue) -> None:
         if device.type == 'cuda':
             torch.cuda.synchronize()
         sec = (time.perf_counter() - t0) / spec['iters']
-        res = dict(spec, sec_per_iter=sec, params_m=params / 1e6)
+        res = dict(spec, sec_per_iter=sec, params_m=params / 1e6,
+                   gmacs=macs / 1e9)
         if device.type == 'cuda':
             res['peak_mem_mib'] = torch.cuda.max_memory_allocated() / 2**20
             res['model_input_mib'] = base_mem
@@ -96,8 +126,13 @@ def run(spec: dict) -> dict:
     p = ctx.Process(target=_run_one, args=(spec, q))
     p.start()
     p.join()
-    return q.get() if not q.empty() else dict(spec, error='crashed '
-                                              f'(exit code {p.exitcode})')
+    res = q.get() if not q.empty() else dict(
+        spec, error=f'crashed (exit code {p.exitcode})')
+    print('done:', {k: res.get(k) for k in ('model', 'slices', 'size',
+                                           'sec_per_iter', 'peak_mem_mib',
+                                           'error') if k in res},
+          flush=True)
+    return res
 
 
 def main(argv=None) -> None:
@@ -136,7 +171,8 @@ def main(argv=None) -> None:
     print(f'device={device} torch={torch.__version__} '
           f'threads={args.threads or torch.get_num_threads()} '
           f'batch={args.batch} iters={args.iters} warmup={args.warmup}')
-    hdr = (f'{"model":8} {"S":>3} {"size":>5} {"s/iter":>8} {"x R50":>6} '
+    hdr = (f'{"model":8} {"S":>3} {"size":>5} {"GMACs":>8} {"x R50":>6} '
+           f'{"s/iter":>8} {"x R50":>6} '
            f'{"peak MiB":>9} {"x R50*":>6} {"step MiB":>9}')
     print(hdr)
 
@@ -147,6 +183,7 @@ def main(argv=None) -> None:
         same = 'error' not in ref and r['size'] == ref['size']
         tr = f'{r["sec_per_iter"] / ref["sec_per_iter"]:6.2f}' if same \
             else '     -'
+        gr = f'{r["gmacs"] / ref["gmacs"]:6.2f}' if same else '     -'
         # CPU: compare the growth during the training step (the process
         # baseline of imported libraries is the same for every model)
         key = 'step_mem_mib' if 'step_mem_mib' in r else 'peak_mem_mib'
@@ -154,11 +191,13 @@ def main(argv=None) -> None:
         step = r.get('step_mem_mib', r.get('peak_mem_mib'))
         s = 3 if r['model'] == 'r50' else r['slices']
         return (f'{r["model"]:8} {s:>3} {r["size"]:>5} '
+                f'{r["gmacs"]:8.1f} {gr} '
                 f'{r["sec_per_iter"]:8.3f} {tr} {r["peak_mem_mib"]:9.0f} '
                 f'{mr} {step:9.0f}')
 
     for r in main_runs:
         print(line(r))
+    print('GMACs: forward pass, all images of the batch')
     print('* memory ratio: peak allocated (CUDA) or step growth of the '
           'resident set (CPU)')
     print('-- growth with the number of slices --')

@@ -13,7 +13,8 @@ fractions are subsets of larger ones), the subset is written to
 ``WORK_DIR/frac_<f>/train_subset.json`` and the config is trained twice with
 ``tools/train.py`` in a subprocess: once with the backbone initialised from
 ``--pretrained`` (``init_cfg=dict(type=--init-type, checkpoint=...,
-prefix=--prefix)``) and once from scratch (``init_cfg=None``). The last
+prefix=--prefix, exclude=--exclude)``) and once from scratch
+(``init_cfg=None``). The last
 validation value of ``--metric`` is read from each run's
 ``vis_data/scalars.json``. Results go to ``WORK_DIR/data_efficiency.csv`` and
 ``WORK_DIR/data_efficiency.png`` (metric vs fraction, one line per
@@ -248,12 +249,19 @@ def read_last_metric(run_dir: str, metric: str) -> Optional[float]:
     return value
 
 
-def backbone_init(pretrained: Optional[str], init_type: str,
-                  prefix: str) -> Optional[dict]:
+def backbone_init(pretrained: Optional[str], init_type: str, prefix: str,
+                  exclude: Sequence[str] = ()) -> Optional[dict]:
+    """The backbone ``init_cfg`` of one run (None = from scratch)."""
     if pretrained is None:
         return None
-    return dict(type=init_type, checkpoint=osp.abspath(pretrained),
+    init = dict(type=init_type, checkpoint=osp.abspath(pretrained),
                 prefix=prefix)
+    if exclude:
+        if init_type != 'cspr_det.PretrainedBackbone':
+            raise ValueError('--exclude needs --init-type '
+                             'cspr_det.PretrainedBackbone')
+        init['exclude'] = list(exclude)
+    return init
 
 
 def plot(rows: List[dict], metric: str, out_png: str) -> None:
@@ -298,6 +306,10 @@ def parse_args(argv=None):
                         '(or Pretrained)')
     parser.add_argument('--prefix', default='backbone.',
                         help='key prefix of the backbone in --pretrained')
+    parser.add_argument('--exclude', nargs='+', default=[],
+                        help='regexes of backbone tensors not loaded from '
+                        '--pretrained (e.g. collapse: slice-count dependent '
+                        'GTM weights)')
     parser.add_argument('--no-scratch', action='store_true',
                         help='skip the from-scratch runs')
     parser.add_argument('--dry-run', action='store_true',
@@ -354,7 +366,7 @@ def main(argv=None) -> int:
             find_train_dataset(cfg)['ann_file'] = subset
             cfg.model.backbone.init_cfg = backbone_init(
                 args.pretrained if init == 'pretrained' else None,
-                args.init_type, args.prefix)
+                args.init_type, args.prefix, args.exclude)
             run_dir = osp.abspath(osp.join(frac_dir, init))
             cfg.work_dir = run_dir
             os.makedirs(run_dir, exist_ok=True)

@@ -27,6 +27,12 @@ def parse_args(argv=None):
         'without lesions')
     parser.add_argument(
         '--prefix', default='deeplesion', help='output file name prefix')
+    parser.add_argument(
+        '--check-images',
+        metavar='IMAGES_PNG_DIR',
+        default=None,
+        help='also report series folders, key slices and context slices '
+        'missing under this Images_png folder')
     return parser.parse_args(argv)
 
 
@@ -34,8 +40,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     try:
         summary = convert_deeplesion_csv(
-            args.csv, args.out_dir, drop_noisy=args.drop_noisy,
-            prefix=args.prefix)
+            args.csv,
+            args.out_dir,
+            drop_noisy=args.drop_noisy,
+            prefix=args.prefix,
+            images_dir=args.check_images)
     except (FileNotFoundError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1

@@ -1,7 +1,8 @@
 """Convert Fashion-MNIST (IDX files) to the ImageNet folder layout.
 
     python tools/dataset_converters/fashion_mnist_to_folder.py \
-        --out-dir data/fashion_mnist [--src DIR] [--limit-train N] [--limit-val N]
+        --out-dir data/fashion_mnist [--src DIR] \
+        [--limit-train N] [--limit-val N]
 
 Reads ``train-images-idx3-ubyte[.gz]``, ``train-labels-idx1-ubyte[.gz]``,
 ``t10k-images-idx3-ubyte[.gz]`` and ``t10k-labels-idx1-ubyte[.gz]`` from
@@ -109,7 +110,8 @@ def parse_args(argv=None):
         description='Fashion-MNIST IDX files -> train/<class>/*.png and '
         'val/<class>/*.png')
     parser.add_argument('--src', default=DEFAULT_SRC,
-                        help=f'folder with the IDX files (default {DEFAULT_SRC})')
+                        help='folder with the IDX files (default '
+                        f'{DEFAULT_SRC})')
     parser.add_argument('--out-dir', required=True, help='output folder')
     parser.add_argument('--limit-train', type=int, default=0,
                         help='keep N balanced training images (0 = all)')

@@ -1,6 +1,7 @@
 """Extract the backbone weights of a checkpoint into a standalone file.
 
-    python tools/misc/extract_backbone.py CKPT OUT [--prefix backbone.] [--keep-prefix]
+    python tools/misc/extract_backbone.py CKPT OUT \
+        [--prefix backbone.] [--keep-prefix]
 
 Writes ``{'state_dict': {...}, 'meta': {...}}`` holding only the tensors
 whose key starts with ``--prefix`` (default ``backbone.``). By default the
@@ -17,7 +18,8 @@ import os
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+sys.path.insert(0, REPO)
 
 
 def extract(ckpt_path: str, out_path: str, prefix: str = 'backbone.',
@@ -76,8 +78,8 @@ def main(argv=None) -> int:
     except ValueError as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
-    print(f'wrote {n} tensors ({"prefix kept" if args.keep_prefix else "prefix stripped"}) '
-          f'to {args.out}')
+    how = 'prefix kept' if args.keep_prefix else 'prefix stripped'
+    print(f'wrote {n} tensors ({how}) to {args.out}')
     return 0
 
 

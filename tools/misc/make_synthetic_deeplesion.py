@@ -1,7 +1,8 @@
 """Generate a synthetic DeepLesion dataset (official on-disk format).
 
 Example:
-    python tools/misc/make_synthetic_deeplesion.py --out-dir data/synthetic_deeplesion
+    python tools/misc/make_synthetic_deeplesion.py \
+        --out-dir data/synthetic_deeplesion
     python tools/dataset_converters/deeplesion.py \
         --csv data/synthetic_deeplesion/DL_info.csv \
         --out-dir data/synthetic_deeplesion/annotations

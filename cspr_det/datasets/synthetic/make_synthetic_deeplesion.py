@@ -12,7 +12,7 @@ import json
 import os
 import os.path as osp
 from collections import Counter
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -20,8 +20,8 @@ import numpy as np
 from ..deeplesion_csv import (HU_OFFSET, LESION_TYPES, SPLITS, format_number,
                               series_name, slice_file_name,
                               write_deeplesion_csv)
-from .phantom import (BLADDER, BODY_LENGTH_MM, BONE, FAT, KIDNEY, LIVER, LUNG,
-                      MARROW, MESFAT, SOFT, TISSUE_HU, Phantom, _ellipse,
+from .phantom import (BODY_LENGTH_MM, BONE, FAT, KIDNEY, LIVER, LUNG, MARROW,
+                      MESFAT, SOFT, TISSUE_HU, Phantom, _ellipse,
                       blob_profile)
 
 #: Generator presets; keyword arguments of :func:`make_synthetic_deeplesion`

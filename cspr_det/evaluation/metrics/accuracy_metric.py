@@ -84,8 +84,8 @@ class TopKAccuracy(BaseMetric):
                 score = score.detach().cpu().float().numpy()
             if isinstance(label, torch.Tensor):
                 label = label.detach().cpu().numpy()
-            self.results.append(
-                (np.asarray(score).reshape(-1), int(np.asarray(label).ravel()[0])))
+            self.results.append((np.asarray(score).reshape(-1),
+                                 int(np.asarray(label).ravel()[0])))
 
     def compute_metrics(self, results: List[tuple]) -> Dict[str, float]:
         """Top-k accuracies over all collected samples."""

@@ -19,12 +19,13 @@ from cspr_det import registry as _registry
 # otherwise so 'cspr_det.PretrainedBackbone' resolves in configs.
 WEIGHT_INITIALIZERS = getattr(_registry, 'WEIGHT_INITIALIZERS', None)
 if WEIGHT_INITIALIZERS is None:
-    WEIGHT_INITIALIZERS = MMENGINE_WEIGHT_INITS._children.get(
-        _registry.SCOPE) or Registry(
-            'weight initializer',
-            parent=MMENGINE_WEIGHT_INITS,
-            scope=_registry.SCOPE,
-            locations=['cspr_det.models'])
+    WEIGHT_INITIALIZERS = MMENGINE_WEIGHT_INITS._children.get(_registry.SCOPE)
+if WEIGHT_INITIALIZERS is None:
+    WEIGHT_INITIALIZERS = Registry(
+        'weight initializer',
+        parent=MMENGINE_WEIGHT_INITS,
+        scope=_registry.SCOPE,
+        locations=['cspr_det.models'])
 
 
 def read_state_dict(checkpoint: str,

@@ -41,7 +41,8 @@ class LinearClsHead3D(BaseModule):
         super().__init__(init_cfg=init_cfg)
         if num_classes < 1:
             raise ValueError(
-                f'LinearClsHead3D: num_classes must be >= 1, got {num_classes}')
+                'LinearClsHead3D: num_classes must be >= 1, got '
+                f'{num_classes}')
         if in_channels < 1:
             raise ValueError('LinearClsHead3D: in_channels must be >= 1, got '
                              f'{in_channels}')
@@ -68,8 +69,9 @@ class LinearClsHead3D(BaseModule):
         if isinstance(feats, (tuple, list)):
             feats = feats[-1]
         if feats.dim() < 3:
-            raise ValueError('LinearClsHead3D: expected an (N, C, ...) map '
-                             f'with spatial axes, got shape {tuple(feats.shape)}')
+            raise ValueError(
+                'LinearClsHead3D: expected an (N, C, ...) map with spatial '
+                f'axes, got shape {tuple(feats.shape)}')
         if feats.shape[1] != self.in_channels:
             raise ValueError(
                 f'LinearClsHead3D: expected {self.in_channels} channels, got '
