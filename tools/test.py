@@ -41,7 +41,8 @@ def main(args) -> int:
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
-    from cspr_det.utils.dist import setup_cpu_distributed
+    from cspr_det.utils.dist import (setup_cpu_distributed,
+                                      teardown_cpu_distributed)
 
     cfg = load_config(args)
     if not osp.isfile(args.checkpoint):
@@ -67,9 +68,13 @@ def main(args) -> int:
             cfg.test_evaluator = list(cfg.test_evaluator) + [dump]
         else:
             cfg.test_evaluator = [cfg.test_evaluator, dump]
-    setup_cpu_distributed(cfg, args.launcher)
-    runner = RUNNERS.build(cfg) if 'runner_type' in cfg else Runner.from_cfg(cfg)
-    runner.test()
+    own_group = setup_cpu_distributed(cfg, args.launcher)
+    try:
+        runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
+            else Runner.from_cfg(cfg)
+        runner.test()
+    finally:
+        teardown_cpu_distributed(own_group)
     return 0
 
 

@@ -34,7 +34,8 @@ def main(args) -> int:
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
-    from cspr_det.utils.dist import setup_cpu_distributed
+    from cspr_det.utils.dist import (setup_cpu_distributed,
+                                      teardown_cpu_distributed)
 
     cfg = load_config(args)
     if args.amp:
@@ -59,12 +60,15 @@ def main(args) -> int:
     if cfg.get('load_from') and not args.resume and not osp.isfile(cfg.load_from):
         raise CLIError(f'load_from checkpoint not found: {cfg.load_from}')
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
-    setup_cpu_distributed(cfg, args.launcher)
-    if 'runner_type' in cfg:
-        runner = RUNNERS.build(cfg)
-    else:
-        runner = Runner.from_cfg(cfg)
-    runner.train()
+    own_group = setup_cpu_distributed(cfg, args.launcher)
+    try:
+        if 'runner_type' in cfg:
+            runner = RUNNERS.build(cfg)
+        else:
+            runner = Runner.from_cfg(cfg)
+        runner.train()
+    finally:
+        teardown_cpu_distributed(own_group)
     return 0
 
 

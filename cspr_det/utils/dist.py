@@ -43,3 +43,13 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     wrapper.setdefault('broadcast_buffers', False)
     cfg.model_wrapper_cfg = wrapper
     return True
+
+
+def teardown_cpu_distributed(own_group: bool) -> None:
+    """Destroy the process group created by :func:`setup_cpu_distributed`.
+
+    Leaving a gloo group to interpreter shutdown can abort the process
+    ("terminate called without an active exception") after a successful run.
+    """
+    if own_group and dist.is_initialized():
+        dist.destroy_process_group()

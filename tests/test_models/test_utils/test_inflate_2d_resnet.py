@@ -13,13 +13,14 @@ from cspr_det.models.utils import (inflate_2d_resnet, inflate_conv_weight,
 from cspr_det.registry import MODELS
 
 
+@torch.no_grad()
 def _randomise_bn(model):
     g = torch.Generator().manual_seed(1)
     for m in model.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
             n = m.num_features
-            m.weight.data = torch.rand(n, generator=g) + 0.5
-            m.bias.data = torch.rand(n, generator=g) - 0.5
+            m.weight.copy_(torch.rand(n, generator=g) + 0.5)
+            m.bias.copy_(torch.rand(n, generator=g) - 0.5)
             m.running_mean.copy_(torch.rand(n, generator=g) - 0.5)
             m.running_var.copy_(torch.rand(n, generator=g) + 0.5)
 
