@@ -18,6 +18,8 @@ from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import VISUALIZERS as MMENGINE_VISUALIZERS
+from mmengine.registry import \
+    WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 
 SCOPE = 'cspr_det'
@@ -63,3 +65,8 @@ VISUALIZERS = Registry(
     parent=MMENGINE_VISUALIZERS,
     scope=SCOPE,
     locations=['cspr_det.visualization'])
+WEIGHT_INITIALIZERS = Registry(
+    'weight initializer',
+    parent=MMENGINE_WEIGHT_INITIALIZERS,
+    scope=SCOPE,
+    locations=['cspr_det.models'])

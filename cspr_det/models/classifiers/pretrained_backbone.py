@@ -8,24 +8,10 @@ import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.model.weight_init import update_init_info
-from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITS
-from mmengine.registry import Registry
 from mmengine.runner.checkpoint import CheckpointLoader
 
-from cspr_det import registry as _registry
+from cspr_det.registry import WEIGHT_INITIALIZERS
 
-# The weight-initializer registry of the cspr_det scope. It lives in
-# cspr_det.registry when that module defines it; it is created here
-# otherwise so 'cspr_det.PretrainedBackbone' resolves in configs.
-WEIGHT_INITIALIZERS = getattr(_registry, 'WEIGHT_INITIALIZERS', None)
-if WEIGHT_INITIALIZERS is None:
-    WEIGHT_INITIALIZERS = MMENGINE_WEIGHT_INITS._children.get(_registry.SCOPE)
-if WEIGHT_INITIALIZERS is None:
-    WEIGHT_INITIALIZERS = Registry(
-        'weight initializer',
-        parent=MMENGINE_WEIGHT_INITS,
-        scope=_registry.SCOPE,
-        locations=['cspr_det.models'])
 
 
 def read_state_dict(checkpoint: str,
