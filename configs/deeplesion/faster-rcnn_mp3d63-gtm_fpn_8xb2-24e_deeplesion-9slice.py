@@ -1,9 +1,6 @@
 # MP3D-63 with Group Transform Modules, 9 slices at 2.5 mm (the MP3D recipe).
-# From VDT pre-trained weights (configs/pretrain/), logging the loaded tensor
-# count; the GTM weights depend on the slice count, so they are excluded:
-#   --cfg-options model.backbone.init_cfg.type=cspr_det.PretrainedBackbone \
-#       model.backbone.init_cfg.checkpoint=PATH \
-#       "model.backbone.init_cfg.exclude=['collapse']"
+# Trained from scratch; the VDT pre-trained variant is
+# faster-rcnn_mp3d63-gtm-vdt_fpn_8xb2-24e_deeplesion-9slice.py.
 _base_ = [
     '../_base_/models/faster-rcnn_mp3d63_fpn.py',
     '../_base_/datasets/deeplesion_9slice.py',

@@ -2,7 +2,6 @@
 from typing import Optional
 
 import torch
-import torch.nn as nn
 from mmcv.cnn import build_conv_layer
 from mmengine.model import BaseModule
 

@@ -31,7 +31,7 @@ MP3D / P3D (mmdet 2.x fork, ``modified_P3D`` / ``P3D``):
     ``stem_pool_kernel=(3, 3, 3)`` (see :func:`infer_mp3d_config`).
 """
 import re
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Tuple
 
 import torch
 import torch.nn as nn

@@ -95,7 +95,8 @@ def test_key_layouts_torchvision_mmcls_timm():
         torch.testing.assert_close(reports[0][k], reports[1][k])
         torch.testing.assert_close(reports[0][k], reports[2][k])
     norm, dropped = normalize_2d_resnet_keys(
-        {'backbone.layer1.0.gn1.weight': torch.ones(2), 'neck.x': torch.ones(1)})
+        {'backbone.layer1.0.gn1.weight': torch.ones(2),
+         'neck.x': torch.ones(1)})
     assert list(norm) == ['layer1.0.bn1.weight'] and dropped == ['neck.x']
     with pytest.raises(ValueError, match='no 2D ResNet keys'):
         normalize_2d_resnet_keys({'fc.weight': torch.ones(1)})
@@ -107,7 +108,8 @@ def test_first_conv_sum_and_centre_tap():
     torch.testing.assert_close(one[:, 0, 0], w.sum(1))
     three = inflate_conv_weight(w, torch.Size((4, 3, 7, 7, 7)))
     torch.testing.assert_close(three[:, :, 3], w)
-    assert three[:, :, :3].abs().sum() == 0 and three[:, :, 4:].abs().sum() == 0
+    assert three[:, :, :3].abs().sum() == 0
+    assert three[:, :, 4:].abs().sum() == 0
     two = inflate_conv_weight(w, torch.Size((4, 2, 1, 7, 7)))
     torch.testing.assert_close(two[:, 0, 0] + two[:, 1, 0], w.sum(1))
     with pytest.raises(ValueError, match='cannot inflate'):

@@ -31,7 +31,7 @@ def _norm(sd, prefix, c, gn=False):
 def legacy_mp3d(kind='bottleneck', blocks=(3, 4, 6, 3), base=8, slices=3,
                 gn=False, collapse='gtm'):
     """Synthetic MP3D (mmdet 2.x fork) detector state dict."""
-    g = torch.manual_seed(0)
+    torch.manual_seed(0)
     sd = {'backbone.conv1_custom.weight': torch.randn(base, 1, 1, 7, 7)}
     _norm(sd, 'backbone.norm1', base, gn)
     exp = 1 if kind == 'basic' else 4
@@ -48,7 +48,8 @@ def legacy_mp3d(kind='bottleneck', blocks=(3, 4, 6, 3), base=8, slices=3,
                           (planes, planes, 3, 1, 1)]
                 outs = [planes] * 4
             else:
-                shapes = [(planes, inplanes, 1, 1, 1), (planes, planes, 1, 3, 3),
+                shapes = [(planes, inplanes, 1, 1, 1),
+                          (planes, planes, 1, 3, 3),
                           (planes, planes, 3, 1, 1),
                           (planes * 4, planes, 1, 1, 1)]
                 outs = [planes, planes, planes, planes * 4]
@@ -71,7 +72,6 @@ def legacy_mp3d(kind='bottleneck', blocks=(3, 4, 6, 3), base=8, slices=3,
                 c, c, slices, 1, 1) * 0.01
     sd['neck.lateral_convs.0.conv.weight'] = torch.randn(4, base * exp, 1, 1)
     sd['roi_head.bbox_head.fc_cls.weight'] = torch.randn(2, 16)
-    del g
     return sd
 
 
