@@ -25,7 +25,8 @@ def tiny_deeplesion(tmp_path_factory):
         seed=3,
         studies_per_patient=(1, 1),
         keys_per_series=(1, 2),
-        split_fractions=(0.5, 0.17, 0.33))
+        split_fractions=(0.5, 0.17, 0.33),
+        min_lesion_px=4.0)
     summary = convert_deeplesion_csv(
         osp.join(root, 'DL_info.csv'), osp.join(root, 'annotations'))
     assert all(s['images'] > 0 for s in summary['splits'].values()), summary

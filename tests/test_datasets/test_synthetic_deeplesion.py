@@ -196,7 +196,7 @@ def test_cli(tmp_path, capsys):
     spec.loader.exec_module(mod)
     assert mod.main([
         '--out-dir',
-        str(tmp_path), '--num-patients', '1', '--image-size', '48',
+        str(tmp_path), '--num-patients', '1', '--image-size', '96',
         '--seed', '1'
     ]) == 0
     out = capsys.readouterr().out
@@ -234,3 +234,31 @@ def test_converter_checks_images(tiny, tmp_path):
     assert chk['missing_key'] == [r1['file_name']]
     assert chk['missing_context'] == 1
     assert r0['series'] in format_summary(res)
+
+
+def test_lesion_contrast_range(tmp_path):
+    """``lesion_contrast_hu`` sets lesion-minus-tissue HU in soft tissue and
+    organs; everything else (geometry, lung/fat/bone lesions) is unchanged,
+    because the same random draws are used."""
+    import json
+
+    def targets(sub, **extra):
+        make_synthetic_deeplesion(str(tmp_path / sub),
+                                  **dict(TINY, num_patients=3, **extra))
+        with open(tmp_path / sub / 'synthetic_truth.json') as f:
+            truth = json.load(f)
+        return [(o.get('cx', o.get('x0')), o.get('cy', o.get('y0')),
+                 o['target']) for s in truth['series']
+                for o in s['lesions'] + s['tubes']]
+
+    default = targets('a')
+    strong = targets('b', lesion_contrast_hu=(300.0, 301.0))
+    assert len(default) == len(strong) > 0
+    shifts = []
+    for (x1, y1, t1), (x2, y2, t2) in zip(default, strong):
+        assert (x1, y1) == (x2, y2)
+        if t1 != t2:
+            # moved away from the tissue value, in the same direction
+            shifts.append(abs(t2 - t1))
+    assert shifts
+    assert min(shifts) > 100

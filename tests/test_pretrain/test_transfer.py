@@ -187,7 +187,7 @@ def test_cpu_pretrain_config_transfers_into_demo_detector(tmp_path):
     det_cfg = Config.fromfile(
         osp.join(
             REPO, 'configs', 'deeplesion',
-            'faster-rcnn_mp3d18ba-gtm_fpn_1xb4-12e_synthetic-deeplesion-'
+            'faster-rcnn_mp3d18ba-gtm_fpn_1xb4-24e_synthetic-deeplesion-'
             '9slice.py'))
     det_cfg.model.backbone.init_cfg = dict(
         type='cspr_det.PretrainedBackbone',

@@ -6,7 +6,7 @@ cd "$(dirname "$0")/../.."
 PY=${PY:-.venv/bin/python}
 DATA=${DEMO_DATA:-data/synthetic_deeplesion}
 WORK=${DEMO_WORK_DIR:-work_dirs/demo}
-CONFIG=configs/deeplesion/faster-rcnn_mp3d18ba-gtm_fpn_1xb4-12e_synthetic-deeplesion-9slice.py
+CONFIG=configs/deeplesion/faster-rcnn_mp3d18ba-gtm_fpn_1xb4-24e_synthetic-deeplesion-9slice.py
 SEED=${DEMO_SEED:-0}
 start=$(date +%s)
 

@@ -35,7 +35,11 @@ PRESETS: Dict[str, dict] = dict(
         series_per_study=(1, 1),
         keys_per_series=(2, 4),
         slice_intervals=((1.0, 0.1), (2.0, 0.3), (5.0, 0.6)),
-        split_fractions=(0.72, 0.12, 0.16)),
+        split_fractions=(0.72, 0.12, 0.16),
+        # conspicuous enough for a from-scratch detector trained for minutes
+        lesion_contrast_hu=(100.0, 200.0),
+        min_lesion_px=8.0,
+        tubes_per_series=(1, 2)),
     # loader benchmark: 512 x 512, alternating 1 mm and 5 mm series
     bench=dict(
         num_patients=4,
@@ -104,8 +108,11 @@ def _type_mask(lesion_type: int, labels: np.ndarray, r_in: np.ndarray,
     raise ValueError(lesion_type)
 
 
-def _target_hu(label: int, rng: np.random.Generator) -> float:
-    """HU inside a lesion (or tube) whose centre lies in tissue ``label``."""
+def _target_hu(label: int, rng: np.random.Generator,
+               contrast: Tuple[float, float] = (40.0, 120.0)) -> float:
+    """HU inside a lesion (or tube) whose centre lies in tissue ``label``;
+    in soft tissue and organs the lesion differs from the tissue by
+    ``contrast`` HU (min, max), hypo- or hyper-dense."""
     if label == LUNG:
         return float(rng.uniform(-40, 60))
     if label in (BONE, MARROW):
@@ -115,7 +122,7 @@ def _target_hu(label: int, rng: np.random.Generator) -> float:
     if label in (FAT, MESFAT):
         return base + float(rng.uniform(80, 150))
     sign = -1.0 if rng.random() < 0.5 else 1.0
-    return base + sign * float(rng.uniform(40, 120))
+    return base + sign * float(rng.uniform(*contrast))
 
 
 class _SeriesPlan:
@@ -161,7 +168,9 @@ def make_synthetic_deeplesion(out_dir: str,
             ``cycle_intervals`` (bool: alternate the intervals instead of
             sampling), ``split_fractions`` (train, val, test),
             ``context_mm`` (30: half length of the slice run around a key
-            slice), ``lesion_diameter_mm`` ((5, 40)), ``min_lesion_px`` (6),
+            slice), ``lesion_diameter_mm`` ((5, 40)), ``lesion_contrast_hu``
+            ((40, 120): lesion minus tissue HU in soft tissue and organs,
+            either sign), ``min_lesion_px`` (6),
             ``tubes_per_series`` ((1, 3)), ``multi_lesion_prob`` (0.3: a
             second lesion on a key slice), ``noisy_fraction`` (0.02),
             ``series_length_mm`` ((220, 380)), ``noise_hu`` ((10, 20)),
@@ -181,6 +190,7 @@ def make_synthetic_deeplesion(out_dir: str,
     cfg = dict(
         context_mm=30.0,
         lesion_diameter_mm=(5.0, 40.0),
+        lesion_contrast_hu=(40.0, 120.0),
         min_lesion_px=6.0,
         tubes_per_series=(1, 3),
         multi_lesion_prob=0.3,
@@ -391,7 +401,7 @@ def _plan_series(rng, cfg, phantom, patient, study, series_id, split, dz,
                         b=b,
                         c=c,
                         theta=float(rng.uniform(0, np.pi)),
-                        target=_target_hu(label, rng),
+                        target=_target_hu(label, rng, cfg['lesion_contrast_hu']),
                         noisy=0)
             a, b = a * 0.8, b * 0.8
             if 2 * b < cfg['min_lesion_px'] * spacing:
@@ -474,7 +484,8 @@ def _plan_series(rng, cfg, phantom, patient, study, series_id, split, dz,
                     clear = False
                     break
             if clear:
-                tube['target'] = _target_hu(int(labels[ys[j], xs[j]]), rng)
+                tube['target'] = _target_hu(int(labels[ys[j], xs[j]]), rng,
+                                            cfg['lesion_contrast_hu'])
                 tubes.append(tube)
                 break
 
