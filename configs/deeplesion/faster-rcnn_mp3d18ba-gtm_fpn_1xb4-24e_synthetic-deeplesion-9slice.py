@@ -1,6 +1,6 @@
 # The demo detector (`make demo`): a slim MP3D-18ba (base width 16, GTM) with
-# Faster R-CNN + FPN on the synthetic DeepLesion, 9 slices at 2.5 mm. Trains on
-# 2 CPU cores in minutes. The same config with 1 or 3 slices is the 3D-context
+# Faster R-CNN + FPN on the synthetic DeepLesion, 9 slices at 5 mm in two HU
+# windows (see the dataset base). Trains on 2 CPU cores in minutes. The same config with 1 or 3 slices is the 3D-context
 # ablation (tools/analysis_tools/slice_ablation.py).
 _base_ = [
     '../_base_/models/faster-rcnn_mp3d63_fpn.py',
@@ -10,6 +10,7 @@ _base_ = [
 model = dict(
     backbone=dict(
         depth='18ba',
+        in_channels=2,  # two HU windows
         base_channels=16,
         norm_cfg=dict(type='GN', num_groups=8, requires_grad=True)),
     neck=dict(in_channels=[16, 32, 64, 128], out_channels=64),

@@ -28,8 +28,11 @@ def test_there_are_configs():
         assert required in names
 
 
-def _num_slices(cfg):
-    return cfg.train_dataloader.dataset.pipeline[0]['num_slices']
+def _num_channels(cfg):
+    """Slices x HU windows of the configured stack (the 2.5D contract)."""
+    loader = cfg.train_dataloader.dataset.pipeline[0]
+    assert loader['type'] == 'cspr_det.LoadDeepLesionSlices'
+    return loader['num_slices'] * len(loader['windows'])
 
 
 @pytest.mark.parametrize(
@@ -42,7 +45,7 @@ def test_model_builds_and_runs(path):
     init_default_scope('mmdet')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
-    s = _num_slices(cfg)
+    s = _num_channels(cfg)
     size = 64
     sample = DetDataSample(
         metainfo=dict(
@@ -75,7 +78,7 @@ def test_datasets_build_and_load(path, tiny_deeplesion):
     from mmdet.registry import DATASETS
     cfg = Config.fromfile(path)
     init_default_scope('mmdet')
-    s = _num_slices(cfg)
+    s = _num_channels(cfg)
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         ds_cfg = cfg[key].dataset
         assert not osp.isabs(ds_cfg.data_root)  # no machine paths

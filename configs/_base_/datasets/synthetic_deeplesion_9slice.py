@@ -1,11 +1,20 @@
 # Synthetic DeepLesion (tools/misc/make_synthetic_deeplesion.py, 'demo' preset:
-# 128 x 128 slices) in the official format, 9 slices at 2.5 mm. Same loader,
-# split handling and FROC protocol as the real-data base; scales follow the
-# image size.
+# 128 x 128 slices of 2.4-3.2 mm) in the official format. Same loader, split
+# handling and FROC protocol as the real-data base, with two differences that
+# suit the small images: 9 slices at 5 mm (the demo lesions are 20-50 mm
+# across, so +-20 mm of context shows where they end while the z-running
+# distractor tubes go on) and two HU windows stacked window-major (the MP3D
+# window [-1024, 1050] and a soft-tissue window [-175, 275]), which the
+# backbone takes as in_channels=2. Scales follow the image size.
 _base_ = './deeplesion_9slice.py'
 
 data_root = 'data/synthetic_deeplesion/'
-slice_loader = {{_base_.slice_loader}}
+slice_loader = dict(
+    type='cspr_det.LoadDeepLesionSlices',
+    num_slices=9,
+    slice_interval=5.0,
+    windows=[(-1024, 1050), (-175, 275)],
+    backend_args=None)
 meta_keys = {{_base_.meta_keys}}
 train_pipeline = [
     slice_loader,
