@@ -29,11 +29,15 @@ def parse_args(argv=None):
 
 
 def _evaluator_metrics(evaluator):
+    """The metric configs of a ``test_evaluator`` (a metric, a list of
+    metrics or an ``Evaluator`` dict with ``metrics``)."""
     if isinstance(evaluator, (list, tuple)):
         return list(evaluator)
-    metrics = evaluator.get('metrics', evaluator) if 'type' not in evaluator \
-        or evaluator.get('type') == 'Evaluator' else evaluator
-    return metrics if isinstance(metrics, list) else [metrics]
+    if evaluator.get('type', 'Evaluator') == 'Evaluator' and \
+            'metrics' in evaluator:
+        metrics = evaluator['metrics']
+        return list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
+    return [evaluator]
 
 
 def main(args) -> int:
