@@ -58,6 +58,29 @@ def test_resume_continues_an_interrupted_run(tiny_deeplesion, tmp_path):
     assert re.search(r'Epoch\(train\)\s+\[2\]', text)
     assert osp.isfile(osp.join(work, 'epoch_2.pth'))
 
+    # tools/test.py: FROC report files and a raw-detection dump that the
+    # re-scoring tool turns into the same numbers
+    test_dir = str(tmp_path / 'test')
+    dump = osp.join(test_dir, 'detections.json')
+    tested = _run([sys.executable, 'tools/test.py', CONFIG,
+                   osp.join(work, 'epoch_2.pth'), '--work-dir', test_dir,
+                   '--dump-detections', dump] + _options(tiny_deeplesion))
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    for name in ('froc.json', 'froc.csv', 'froc_curve.png'):
+        assert osp.isfile(osp.join(test_dir, name))
+    with open(osp.join(test_dir, 'froc.json')) as f:
+        report = json.load(f)
+    with open(dump) as f:
+        dumped = json.load(f)
+    assert len(dumped['images']) == report['num_images_input']
+    rescored = _run([sys.executable, 'tools/analysis_tools/rescore_detections.py',
+                     dump, '--out-dir', str(tmp_path / 'rescored')])
+    assert rescored.returncode == 0, rescored.stderr[-3000:]
+    with open(tmp_path / 'rescored' / 'froc.json') as f:
+        again = json.load(f)
+    assert again['metrics']['mean_sens'] == report['metrics']['mean_sens']
+    assert again['num_lesions'] == report['num_lesions']
+
 
 def test_non_finite_loss_stops_with_a_clear_message(tiny_deeplesion, tmp_path):
     proc = _run([sys.executable, 'tools/train.py', CONFIG, '--work-dir',
