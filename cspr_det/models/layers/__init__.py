@@ -6,10 +6,11 @@ from .depth_collapse import COLLAPSE_MODES, DepthCollapse
 from .p3d_basic_block import P3DBasicBlock
 from .p3d_bottleneck import P3DBottleneck
 from .p3d_unit import P3D_TYPES, P3DUnit, p3d_type_of_block
+from .residual_block_3d import ResidualBlock3D, default_conv_norm_cfg
 
 __all__ = [
     'BasicBlock3D', 'Bottleneck3D', 'CentredDepthMaxPool',
     'centred_depth_out_size', 'COLLAPSE_MODES', 'DepthCollapse',
     'P3DBasicBlock', 'P3DBottleneck', 'P3D_TYPES', 'P3DUnit',
-    'p3d_type_of_block'
+    'p3d_type_of_block', 'ResidualBlock3D', 'default_conv_norm_cfg'
 ]

@@ -3,13 +3,13 @@ from typing import Optional, Sequence, Union
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_conv_layer, build_norm_layer
-from mmengine.model import BaseModule
 from torch.nn.modules.utils import _triple
 
+from .residual_block_3d import ResidualBlock3D, default_conv_norm_cfg
 
-class BasicBlock3D(BaseModule):
+
+class BasicBlock3D(ResidualBlock3D):
     """``conv1`` (3x3x3, stride) -> ``norm1`` -> ReLU -> ``conv2`` (3x3x3) ->
     ``norm2`` -> + shortcut -> ReLU.
 
@@ -38,9 +38,7 @@ class BasicBlock3D(BaseModule):
                  norm_cfg: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(init_cfg=init_cfg)
-        conv_cfg = dict(type='Conv3d') if conv_cfg is None else conv_cfg
-        norm_cfg = dict(type='BN3d', requires_grad=True) \
-            if norm_cfg is None else norm_cfg
+        conv_cfg, norm_cfg = default_conv_norm_cfg(conv_cfg, norm_cfg)
         self.with_cp = with_cp
         self.conv1 = build_conv_layer(
             conv_cfg, inplanes, planes, kernel_size=3, stride=_triple(stride),
@@ -57,11 +55,3 @@ class BasicBlock3D(BaseModule):
         out = self.relu(self.norm1(self.conv1(x)))
         out = self.norm2(self.conv2(out))
         return out + identity
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the block to ``(N, C, D, H, W)``."""
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._inner_forward, x, use_reentrant=False)
-        else:
-            out = self._inner_forward(x)
-        return self.relu(out)

@@ -3,13 +3,12 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint as cp
-from mmengine.model import BaseModule
 
 from .p3d_unit import P3DUnit
+from .residual_block_3d import ResidualBlock3D
 
 
-class P3DBasicBlock(BaseModule):
+class P3DBasicBlock(ResidualBlock3D):
     """``conv1`` (:class:`P3DUnit`, stride) -> ``conv2`` (:class:`P3DUnit`)
     -> + shortcut -> ReLU.
 
@@ -78,11 +77,3 @@ class P3DBasicBlock(BaseModule):
     def _inner_forward(self, x: torch.Tensor) -> torch.Tensor:
         identity = x if self.downsample is None else self.downsample(x)
         return self.conv2(self.conv1(x)) + identity
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the block to ``(N, C, D, H, W)``."""
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._inner_forward, x, use_reentrant=False)
-        else:
-            out = self._inner_forward(x)
-        return self.relu(out)

@@ -3,14 +3,13 @@ from typing import Optional
 
 import torch
 import torch.nn as nn
-import torch.utils.checkpoint as cp
 from mmcv.cnn import build_conv_layer, build_norm_layer
-from mmengine.model import BaseModule
 
 from .p3d_unit import P3DUnit
+from .residual_block_3d import ResidualBlock3D, default_conv_norm_cfg
 
 
-class P3DBottleneck(BaseModule):
+class P3DBottleneck(ResidualBlock3D):
     """``conv1`` (1x1x1) -> ``norm1`` -> ReLU -> ``conv2`` (:class:`P3DUnit`)
     -> ``conv3`` (1x1x1) -> ``norm3`` -> + shortcut -> ReLU.
 
@@ -53,9 +52,7 @@ class P3DBottleneck(BaseModule):
         if style not in ('pytorch', 'caffe'):
             raise ValueError(
                 f"style must be 'pytorch' or 'caffe', got {style!r}")
-        conv_cfg = dict(type='Conv3d') if conv_cfg is None else conv_cfg
-        norm_cfg = dict(type='BN3d', requires_grad=True) \
-            if norm_cfg is None else norm_cfg
+        conv_cfg, norm_cfg = default_conv_norm_cfg(conv_cfg, norm_cfg)
         s1, s2 = (1, stride) if style == 'pytorch' else (stride, 1)
         self.with_cp = with_cp
         self.conv1 = build_conv_layer(
@@ -89,11 +86,3 @@ class P3DBottleneck(BaseModule):
         out = self.conv2(out)
         out = self.norm3(self.conv3(out))
         return out + identity
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Apply the block to ``(N, C, D, H, W)``."""
-        if self.with_cp and x.requires_grad:
-            out = cp.checkpoint(self._inner_forward, x, use_reentrant=False)
-        else:
-            out = self._inner_forward(x)
-        return self.relu(out)

@@ -6,6 +6,8 @@ import torch.nn as nn
 from mmcv.cnn import build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule
 
+from .residual_block_3d import default_conv_norm_cfg
+
 P3D_TYPES = ('A', 'B', 'C')
 
 
@@ -56,9 +58,7 @@ class P3DUnit(BaseModule):
         if p3d_type not in P3D_TYPES:
             raise ValueError(
                 f'p3d_type must be one of {P3D_TYPES}, got {p3d_type!r}')
-        conv_cfg = dict(type='Conv3d') if conv_cfg is None else conv_cfg
-        norm_cfg = dict(type='BN3d', requires_grad=True) \
-            if norm_cfg is None else norm_cfg
+        conv_cfg, norm_cfg = default_conv_norm_cfg(conv_cfg, norm_cfg)
         self.p3d_type = p3d_type
         self.act_before_sum = act_before_sum
         self.conv_s = build_conv_layer(
