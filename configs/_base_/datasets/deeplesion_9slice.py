@@ -64,21 +64,12 @@ val_dataloader = dict(
         test_mode=True,
         pipeline=test_pipeline,
         backend_args=backend_args))
+# the test split, loaded exactly like the validation split
 test_dataloader = dict(
-    batch_size=1,
-    num_workers=2,
-    persistent_workers=True,
-    drop_last=False,
-    sampler=dict(type='DefaultSampler', shuffle=False),
+    val_dataloader,
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
-        ann_file='annotations/deeplesion_test.json',
-        data_prefix=dict(img='Images_png/'),
-        drop_noisy=False,
-        test_mode=True,
-        pipeline=test_pipeline,
-        backend_args=backend_args))
+        val_dataloader['dataset'],
+        ann_file='annotations/deeplesion_test.json'))
 
 # Classic key-slice FROC (3DCE/MULAN): noisy lesions dropped, IoU >= 0.5.
 val_evaluator = dict(
