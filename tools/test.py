@@ -11,7 +11,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from cspr_det.utils.cli import (CLIError, add_common_args,  # noqa: E402
-                                check_data_roots, load_config, run_cli)
+                                check_data_roots, load_config, run_cli,
+                                run_with_runner)
 
 
 def parse_args(argv=None):
@@ -42,28 +43,23 @@ def _evaluator_metrics(evaluator):
 
 def main(args) -> int:
     import cspr_det  # noqa: F401
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-
-    from cspr_det.utils.dist import (setup_cpu_distributed,
-                                      teardown_cpu_distributed)
 
     cfg = load_config(args)
     if not osp.isfile(args.checkpoint):
         raise CLIError(f'checkpoint not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
     check_data_roots(cfg, ('test_dataloader', ))
-    evaluator = cfg.test_evaluator
-    for metric in _evaluator_metrics(evaluator):
-        if metric.get('type', '').endswith('DeepLesionFROCMetric'):
-            metric.setdefault('out_dir', cfg.work_dir)
-            if args.dump_detections:
-                metric['dump_detections'] = args.dump_detections
-    if args.dump_detections and not any(
-            m.get('type', '').endswith('DeepLesionFROCMetric')
-            for m in _evaluator_metrics(evaluator)):
+    froc_metrics = [
+        m for m in _evaluator_metrics(cfg.test_evaluator)
+        if m.get('type', '').endswith('DeepLesionFROCMetric')
+    ]
+    if args.dump_detections and not froc_metrics:
         raise CLIError('--dump-detections needs a DeepLesionFROCMetric in '
                        'test_evaluator')
+    for metric in froc_metrics:
+        metric.setdefault('out_dir', cfg.work_dir)
+        if args.dump_detections:
+            metric['dump_detections'] = args.dump_detections
     if args.out:
         if not args.out.endswith(('.pkl', '.pickle')):
             raise CLIError('--out must end with .pkl or .pickle')
@@ -72,13 +68,7 @@ def main(args) -> int:
             cfg.test_evaluator = list(cfg.test_evaluator) + [dump]
         else:
             cfg.test_evaluator = [cfg.test_evaluator, dump]
-    own_group = setup_cpu_distributed(cfg, args.launcher)
-    try:
-        runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
-            else Runner.from_cfg(cfg)
-        runner.test()
-    finally:
-        teardown_cpu_distributed(own_group)
+    run_with_runner(cfg, args.launcher, 'test')
     return 0
 
 

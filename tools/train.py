@@ -6,7 +6,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from cspr_det.utils.cli import (CLIError, add_common_args,  # noqa: E402
-                                check_data_roots, load_config, run_cli)
+                                check_data_roots, load_config, run_cli,
+                                run_with_runner)
 
 
 def parse_args(argv=None):
@@ -31,19 +32,12 @@ def parse_args(argv=None):
 
 def main(args) -> int:
     import cspr_det  # noqa: F401  (registries, checkpoint loader)
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-
-    from cspr_det.utils.dist import (setup_cpu_distributed,
-                                      teardown_cpu_distributed)
 
     cfg = load_config(args)
-    if args.amp:
-        if cfg.optim_wrapper.get('type', 'OptimWrapper') == 'AmpOptimWrapper':
-            pass
-        else:
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+    if args.amp and \
+            cfg.optim_wrapper.get('type', 'OptimWrapper') != 'AmpOptimWrapper':
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:
         if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
             raise CLIError('--auto-scale-lr needs auto_scale_lr.base_batch_size '
@@ -60,15 +54,7 @@ def main(args) -> int:
     if cfg.get('load_from') and not args.resume and not osp.isfile(cfg.load_from):
         raise CLIError(f'load_from checkpoint not found: {cfg.load_from}')
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
-    own_group = setup_cpu_distributed(cfg, args.launcher)
-    try:
-        if 'runner_type' in cfg:
-            runner = RUNNERS.build(cfg)
-        else:
-            runner = Runner.from_cfg(cfg)
-        runner.train()
-    finally:
-        teardown_cpu_distributed(own_group)
+    run_with_runner(cfg, args.launcher, 'train')
     return 0
 
 

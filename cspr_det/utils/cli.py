@@ -82,6 +82,24 @@ def check_data_roots(cfg: Config, keys: Iterable[str]) -> None:
                 f'{key}.dataset.data_root=PATH)')
 
 
+def run_with_runner(cfg: Config, launcher: str, mode: str) -> None:
+    """Build mmengine's Runner from ``cfg`` (``runner_type`` honoured) and
+    call ``runner.train()`` or ``runner.test()`` (``mode``), with the CPU
+    (gloo) process group set up before and destroyed after when needed."""
+    from mmengine.registry import RUNNERS
+    from mmengine.runner import Runner
+
+    from cspr_det.utils.dist import (setup_cpu_distributed,
+                                     teardown_cpu_distributed)
+    own_group = setup_cpu_distributed(cfg, launcher)
+    try:
+        runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
+            else Runner.from_cfg(cfg)
+        getattr(runner, mode)()
+    finally:
+        teardown_cpu_distributed(own_group)
+
+
 def run_cli(main: Callable[[], Optional[int]], debug: bool = False) -> None:
     """Run ``main``; show bad-input errors as one line and exit non-zero."""
     try:
