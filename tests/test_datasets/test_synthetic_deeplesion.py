@@ -236,29 +236,79 @@ def test_converter_checks_images(tiny, tmp_path):
     assert r0['series'] in format_summary(res)
 
 
+def _measured_contrast(root):
+    """|median HU inside - median HU of a ring around| of every lesion on
+    its key slice, read back from the PNGs."""
+    with open(osp.join(root, 'synthetic_truth.json')) as f:
+        truth = json.load(f)
+    out = []
+    for s in truth['series']:
+        sp = s['spacing']
+        for les in s['lesions']:
+            hu = _hu(
+                osp.join(root, 'Images_png', s['series'],
+                         f'{les["key"]:03d}.png'))
+            size = hu.shape[0]
+            yy, xx = np.mgrid[:size, :size]
+            cx = les['cx'] / sp + (size - 1) / 2
+            cy = les['cy'] / sp + (size - 1) / 2
+            c, si = np.cos(les['theta']), np.sin(les['theta'])
+            u = (xx - cx) * c + (yy - cy) * si
+            v = -(xx - cx) * si + (yy - cy) * c
+            d = np.sqrt((u / (les['a'] / sp))**2 + (v / (les['b'] / sp))**2)
+            inner = np.median(hu[d <= 0.6])
+            ring = hu[(d >= 1.3) & (d <= 1.8)]
+            out.append(float(np.median(np.abs(ring - inner))))
+    return np.array(out)
+
+
+def test_every_lesion_is_visible(tiny):
+    """A lesion differs from the tissue around it by at least half the
+    minimum contrast (40 HU by default) on most of its border; the noise is
+    10-20 HU, so 15 HU is a safe floor for the measured median."""
+    root, _ = tiny
+    contrast = _measured_contrast(root)
+    assert len(contrast) > 10
+    assert contrast.min() >= 15, np.sort(contrast)[:5]
+
+
+def test_visible_target_rejects_lesions_that_match_their_border():
+    from cspr_det.datasets.synthetic.make_synthetic_deeplesion import \
+        _visible_target
+    from cspr_det.datasets.synthetic.phantom import KIDNEY, SOFT
+    coords = np.arange(64, dtype=np.float32) - 31.5
+    x, y = np.meshgrid(coords, coords)
+    # kidney (150 HU) on the left half of the border, muscle (35) on the right
+    clean = np.where(x < 0, 150.0, 35.0).astype(np.float32)
+    rng = np.random.default_rng(0)
+    got = [
+        _visible_target(KIDNEY, clean, x, y, (0.0, 0.0, 5.0, 5.0, 0.0), rng,
+                        (100.0, 101.0)) for _ in range(200)
+    ]
+    # 150 - 100 = 50 HU would vanish against the muscle: only hyperdense
+    # targets (about 250 HU) or no target at all come back
+    assert all(t is None or 249 <= t <= 252 for t in got)
+    assert any(t is not None for t in got)
+    # a uniform border accepts both signs
+    uniform = np.full_like(clean, 35.0)
+    both = {
+        np.sign(
+            _visible_target(SOFT, uniform, x, y, (0.0, 0.0, 5.0, 5.0, 0.0),
+                            rng, (100.0, 101.0)) - 35.0)
+        for _ in range(50)
+    }
+    assert both == {-1.0, 1.0}
+
+
 def test_lesion_contrast_range(tmp_path):
     """``lesion_contrast_hu`` sets lesion-minus-tissue HU in soft tissue and
-    organs; everything else (geometry, lung/fat/bone lesions) is unchanged,
-    because the same random draws are used."""
-    import json
-
-    def targets(sub, **extra):
-        make_synthetic_deeplesion(str(tmp_path / sub),
-                                  **dict(TINY, num_patients=3, **extra))
-        with open(tmp_path / sub / 'synthetic_truth.json') as f:
-            truth = json.load(f)
-        return [(o.get('cx', o.get('x0')), o.get('cy', o.get('y0')),
-                 o['target']) for s in truth['series']
-                for o in s['lesions'] + s['tubes']]
-
-    default = targets('a')
-    strong = targets('b', lesion_contrast_hu=(300.0, 301.0))
-    assert len(default) == len(strong) > 0
-    shifts = []
-    for (x1, y1, t1), (x2, y2, t2) in zip(default, strong):
-        assert (x1, y1) == (x2, y2)
-        if t1 != t2:
-            # moved away from the tissue value, in the same direction
-            shifts.append(abs(t2 - t1))
-    assert shifts
-    assert min(shifts) > 100
+    organs: raising it raises the contrast measured on the images."""
+    make_synthetic_deeplesion(str(tmp_path / 'a'),
+                              **dict(TINY, num_patients=4))
+    make_synthetic_deeplesion(str(tmp_path / 'b'),
+                              **dict(TINY, num_patients=4,
+                                     lesion_contrast_hu=(300.0, 301.0)))
+    weak = _measured_contrast(str(tmp_path / 'a'))
+    strong = _measured_contrast(str(tmp_path / 'b'))
+    assert len(weak) and len(strong)
+    assert np.median(strong) > np.median(weak) + 100

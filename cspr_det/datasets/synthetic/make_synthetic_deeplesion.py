@@ -125,6 +125,47 @@ def _target_hu(label: int, rng: np.random.Generator,
     return base + sign * float(rng.uniform(*contrast))
 
 
+def _visible_target(label: int, clean: np.ndarray, x: np.ndarray,
+                    y: np.ndarray, ellipse: Tuple[float, float, float, float,
+                                                  float],
+                    rng: np.random.Generator,
+                    contrast: Tuple[float, float],
+                    tries: int = 4,
+                    min_fraction: float = 0.8) -> Optional[float]:
+    """A lesion (or tube) HU that a reader can see against its surroundings.
+
+    :func:`_target_hu` sets the HU from the tissue under the centre; a blob
+    at an organ border can then match the tissue around it (a hypodense
+    kidney lesion next to muscle) and vanish. A target is accepted when at
+    least ``min_fraction`` of the clean-phantom pixels in a ring just outside
+    the blob (normalised radius 1.2-1.7) differ from it by half the minimum
+    contrast or more.
+
+    Args:
+        label: Tissue label under the centre.
+        clean: (H, W) noise-free HU of the slice.
+        x, y: (H, W) pixel centres in mm.
+        ellipse: (cx, cy, a, b, theta) of the blob in mm / radians.
+        rng: Random generator.
+        contrast: (min, max) lesion-minus-tissue HU.
+        tries: Targets drawn before giving up.
+        min_fraction: Fraction of ring pixels that must show the contrast.
+
+    Returns:
+        float | None: The target HU, or None when no draw was visible.
+    """
+    cx, cy, a, b, theta = ellipse
+    d = np.sqrt(_ellipse(x, y, cx, cy, a, b, theta))
+    ring = clean[(d >= 1.2) & (d <= 1.7)]
+    for _ in range(tries):
+        target = _target_hu(label, rng, contrast)
+        if not ring.size or float(
+                np.mean(np.abs(ring - target) >= 0.5 * contrast[0])
+        ) >= min_fraction:
+            return target
+    return None
+
+
 class _SeriesPlan:
     """Everything needed to write one series and its CSV rows."""
 
@@ -356,14 +397,14 @@ def _plan_series(rng, cfg, phantom, patient, study, series_id, split, dz,
     def anatomy(k):
         if k not in cache:
             z = z0 + (k - 1) * dz
-            _, labels, geo = phantom.render(x, y, z)
+            clean, labels, geo = phantom.render(x, y, z)
             xr, yr = x - geo['cx'], y - geo['cy']
             r_in = _ellipse(xr, yr, 0, 0, geo['ix'], geo['iy'])
-            cache[k] = (labels, r_in, xr, geo)
+            cache[k] = (labels, r_in, xr, geo, clean)
         return cache[k]
 
     def place(t, k, others):
-        labels, r_in, xr, geo = anatomy(k)
+        labels, r_in, xr, geo, clean = anatomy(k)
         mask = _type_mask(t, labels, r_in, xr, geo).astype(np.uint8)
         a, b = _sample_size(rng, spacing, cfg['lesion_diameter_mm'],
                             cfg['min_lesion_px'])
@@ -390,7 +431,13 @@ def _plan_series(rng, cfg, phantom, patient, study, series_id, split, dz,
                         np.hypot(cx - o['cx'], cy - o['cy']) > a + o['a'] +
                         3 or abs(zc - o['cz']) > c + o['c'] + 3
                         for o in others):
-                    label = int(labels[ys[j], xs[j]])
+                    theta = float(rng.uniform(0, np.pi))
+                    target = _visible_target(
+                        int(labels[ys[j], xs[j]]), clean, x, y,
+                        (cx, cy, a, b, theta), rng,
+                        cfg['lesion_contrast_hu'])
+                    if target is None:
+                        continue
                     return dict(
                         type=t,
                         key=k,
@@ -400,8 +447,8 @@ def _plan_series(rng, cfg, phantom, patient, study, series_id, split, dz,
                         a=a,
                         b=b,
                         c=c,
-                        theta=float(rng.uniform(0, np.pi)),
-                        target=_target_hu(label, rng, cfg['lesion_contrast_hu']),
+                        theta=theta,
+                        target=target,
                         noisy=0)
             a, b = a * 0.8, b * 0.8
             if 2 * b < cfg['min_lesion_px'] * spacing:
@@ -443,7 +490,7 @@ def _plan_series(rng, cfg, phantom, patient, study, series_id, split, dz,
     for _ in range(n_tubes):
         ref = lesions[int(rng.integers(len(lesions)))]
         k = ref['key']
-        labels, r_in, xr, geo = anatomy(k)
+        labels, r_in, xr, geo, clean = anatomy(k)
         mask = (np.isin(labels, (SOFT, MESFAT, LIVER, LUNG)) &
                 (r_in < 0.8)).astype(np.uint8)
         a, b = _sample_size(rng, spacing, cfg['lesion_diameter_mm'],
@@ -483,9 +530,14 @@ def _plan_series(rng, cfg, phantom, patient, study, series_id, split, dz,
                 if d < a + ra + 4:
                     clear = False
                     break
-            if clear:
-                tube['target'] = _target_hu(int(labels[ys[j], xs[j]]), rng,
-                                            cfg['lesion_contrast_hu'])
+            if not clear:
+                continue
+            target = _visible_target(
+                int(labels[ys[j], xs[j]]), clean, x, y,
+                (tube['x0'], tube['y0'], a, b, tube['theta']), rng,
+                cfg['lesion_contrast_hu'])
+            if target is not None:
+                tube['target'] = target
                 tubes.append(tube)
                 break
 
