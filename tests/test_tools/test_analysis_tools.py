@@ -61,3 +61,51 @@ def test_print_froc(tmp_path, capsys):
     bad.write_text(json.dumps(dict(a=1)))
     assert mod.main([str(bad)]) == 2
     assert mod.main([str(tmp_path / 'missing.json')]) == 2
+
+
+def test_slice_ablation_runs_in_threads_and_reports_failures(
+        tmp_path, monkeypatch, capsys):
+    """Three parallel workers: options are built before the threads start
+    (mmengine's Config parsing is not thread-safe), a failed run is named and
+    left out of the table, the others are still reported."""
+    mod = _load('tools/analysis_tools/slice_ablation.py')
+    seen = {}
+
+    def fake(config, opts, work_dir, threads=0, skip_finished=False):
+        n = int(next(o for o in opts
+                     if o.startswith('model.backbone.num_slices=')).split(
+                         '=')[1])
+        seed = int(next(o for o in opts
+                        if o.startswith('randomness.seed=')).split('=')[1])
+        seen[(n, seed)] = opts
+        if (n, seed) == (3, 1):
+            raise RuntimeError('training diverged')
+        m = {f'sens@{r}': n / 10 for r in mod.RATES}
+        m.update(mean_sens=n / 10 + seed / 100, ap50=0.5)
+        return m
+
+    monkeypatch.setattr(mod, 'train_and_test', fake)
+    rc = mod.main([DEMO, '--slices', '1', '3', '9', '--seeds', '0', '1',
+                   '--jobs', '3', '--work-dir', str(tmp_path)])
+    out, err = capsys.readouterr()
+    assert rc == 1
+    assert '3 slice(s), seed 1 FAILED: training diverged' in err
+    assert '(3, 1)' in err
+    assert len(seen) == 6
+    for (n, _), opts in seen.items():
+        assert sum(o.endswith(f'num_slices={n}') for o in opts) == 4
+    table = (tmp_path / 'slice_ablation.md').read_text()
+    assert '| 9 | 2 | 0.900 ± 0.000' in table
+    assert '| 3 | 1 | 0.300 |' in table
+    rows = (tmp_path / 'slice_ablation.csv').read_text().splitlines()
+    assert len(rows) == 1 + 5
+
+
+def test_slice_ablation_skip_finished_reads_the_report(tmp_path):
+    mod = _load('tools/analysis_tools/slice_ablation.py')
+    (tmp_path / 'test').mkdir()
+    metrics = {'mean_sens': 0.42, 'sens@4': 0.5}
+    (tmp_path / 'test' / 'froc.json').write_text(
+        json.dumps(dict(metrics=metrics)))
+    got = mod.train_and_test(DEMO, [], str(tmp_path), skip_finished=True)
+    assert got == metrics

@@ -55,10 +55,19 @@ def run(cmd: List[str], log_path: str, env: Dict = None) -> None:
                            + ' '.join(cmd))
 
 
-def train_and_test(config: str, num_slices: int, seed: int, work_dir: str,
-                   extra: List[str], threads: int = 0) -> Dict:
+def train_and_test(config: str, opts: List[str], work_dir: str,
+                   threads: int = 0, skip_finished: bool = False) -> Dict:
+    """Train ``config`` with ``--cfg-options opts`` into ``work_dir``, test
+    its best checkpoint and return the FROC metrics of the test split.
+
+    With ``skip_finished`` a run whose ``test/froc.json`` exists is read
+    back instead of trained again.
+    """
     os.makedirs(work_dir, exist_ok=True)
-    opts = slice_options(config, num_slices) + [f'randomness.seed={seed}'] + extra
+    report_path = osp.join(work_dir, 'test', 'froc.json')
+    if skip_finished and osp.isfile(report_path):
+        with open(report_path) as f:
+            return json.load(f)['metrics']
     py = sys.executable
     env = dict(os.environ)
     if threads:
@@ -86,9 +95,19 @@ def main(argv=None) -> int:
                         help='extra key=value overrides for every run')
     parser.add_argument('--jobs', type=int, default=1,
                         help='runs in parallel (each gets cores/jobs threads)')
+    parser.add_argument('--skip-finished', action='store_true',
+                        help='read back runs whose test/froc.json exists '
+                        'instead of training them again')
     args = parser.parse_args(argv)
     if not osp.isfile(args.config):
         print(f'error: config file not found: {args.config}', file=sys.stderr)
+        return 2
+    # mmengine's Config parsing is not thread-safe: build every run's
+    # options here, before any worker thread starts
+    try:
+        slice_opts = {s: slice_options(args.config, s) for s in args.slices}
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
         return 2
     jobs = [(s, seed) for s in args.slices for seed in args.seeds]
     threads = max(1, (os.cpu_count() or 1) // args.jobs) if args.jobs > 1 else 0
@@ -97,7 +116,14 @@ def main(argv=None) -> int:
         s, seed = job
         wd = osp.join(args.work_dir, f'{s}slice_seed{seed}')
         print(f'[ablation] {s} slice(s), seed {seed} -> {wd}', flush=True)
-        m = train_and_test(args.config, s, seed, wd, args.cfg_options, threads)
+        opts = slice_opts[s] + [f'randomness.seed={seed}'] + args.cfg_options
+        try:
+            m = train_and_test(args.config, opts, wd, threads,
+                               args.skip_finished)
+        except Exception as e:  # keep the other runs going
+            print(f'[ablation] {s} slice(s), seed {seed} FAILED: {e}',
+                  file=sys.stderr, flush=True)
+            return None
         row = dict(slices=s, seed=seed,
                    mean_sens=m['mean_sens'], ap50=m.get('ap50', float('nan')))
         row.update({f'sens@{r}': m[f'sens@{r}'] for r in RATES})
@@ -106,7 +132,12 @@ def main(argv=None) -> int:
         return row
 
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        rows = list(pool.map(one, jobs))
+        results = list(pool.map(one, jobs))
+    rows = [r for r in results if r is not None]
+    failed = [job for job, r in zip(jobs, results) if r is None]
+    if not rows:
+        print('error: every run failed', file=sys.stderr)
+        return 1
     os.makedirs(args.work_dir, exist_ok=True)
     csv_path = osp.join(args.work_dir, 'slice_ablation.csv')
     with open(csv_path, 'w', newline='') as f:
@@ -118,6 +149,8 @@ def main(argv=None) -> int:
              '|---' * (len(RATES) + 4) + '|']
     for s in args.slices:
         sel = [r for r in rows if r['slices'] == s]
+        if not sel:
+            continue
 
         def fmt(key):
             v = np.array([r[key] for r in sel], float)
@@ -130,6 +163,11 @@ def main(argv=None) -> int:
         f.write(table + '\n')
     print(table)
     print(f'[ablation] wrote {csv_path}')
+    if failed:
+        print('error: failed runs (slices, seed), left out of the table: '
+              f'{failed}; rerun with --skip-finished to redo only them',
+              file=sys.stderr)
+        return 1
     return 0
 
 
