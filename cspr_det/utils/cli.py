@@ -92,24 +92,28 @@ def run_with_runner(cfg: Config, launcher: str, mode: str) -> None:
     from cspr_det.utils.dist import (setup_cpu_distributed,
                                      teardown_cpu_distributed)
     own_group = setup_cpu_distributed(cfg, launcher)
+    finished = False
     try:
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
             else Runner.from_cfg(cfg)
         getattr(runner, mode)()
+        finished = True
     finally:
-        teardown_cpu_distributed(own_group)
+        teardown_cpu_distributed(own_group, barrier=finished)
 
 
 def run_cli(main: Callable[[], Optional[int]], debug: bool = False) -> None:
-    """Run ``main``; show bad-input errors as one line and exit non-zero."""
+    """Run ``main``; show bad-input errors as one line and exit non-zero
+    (through :func:`cspr_det.utils.dist.exit_process`)."""
+    from cspr_det.utils.dist import exit_process
     try:
         code = main()
     except CLIError as exc:
         print(f'error: {exc}', file=sys.stderr)
-        sys.exit(2)
+        exit_process(2)
     except NonFiniteLossError as exc:
         print(f'error: {exc}', file=sys.stderr)
-        sys.exit(3)
+        exit_process(3)
     except USER_ERRORS as exc:
         if debug or os.environ.get('CSPR_DET_DEBUG'):
             traceback.print_exc()
@@ -117,5 +121,5 @@ def run_cli(main: Callable[[], Optional[int]], debug: bool = False) -> None:
         msg = str(text).strip().strip('"\'').splitlines()
         print(f'error: {type(exc).__name__}: {msg[0] if msg else exc!r} '
               '(run with --debug for the traceback)', file=sys.stderr)
-        sys.exit(1)
-    sys.exit(code or 0)
+        exit_process(1)
+    exit_process(code or 0)

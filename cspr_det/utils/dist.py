@@ -6,7 +6,9 @@ both fail without CUDA. On CPU we create the gloo process group ourselves before
 the Runner is built (mmengine then skips its own initialisation) and make DDP
 run without device ids.
 """
+import logging
 import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -32,8 +34,10 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
         os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
         os.environ.setdefault('MASTER_PORT', '29500')
         os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
+    global _cpu_group_used
     if not dist.is_initialized():
         dist.init_process_group(backend='gloo')
+    _cpu_group_used = True
     env_cfg = cfg.get('env_cfg', {})
     env_cfg.setdefault('dist_cfg', {})['backend'] = 'gloo'
     cfg.env_cfg = env_cfg
@@ -45,11 +49,41 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     return True
 
 
-def teardown_cpu_distributed(own_group: bool) -> None:
+def teardown_cpu_distributed(own_group: bool, barrier: bool = False) -> None:
     """Destroy the process group created by :func:`setup_cpu_distributed`.
 
-    Leaving a gloo group to interpreter shutdown can abort the process
-    ("terminate called without an active exception") after a successful run.
+    Args:
+        own_group: What :func:`setup_cpu_distributed` returned.
+        barrier: Wait for every rank first (after a successful run, so that
+            no rank leaves while another is still in a collective or saving
+            a checkpoint; not after a failure, where a peer may be gone).
     """
     if own_group and dist.is_initialized():
+        if barrier:
+            dist.barrier()
         dist.destroy_process_group()
+
+
+def exit_process(code: int) -> None:
+    """Exit with ``code``; after CPU (gloo) distributed work, skip the
+    interpreter's teardown.
+
+    A gloo process can still abort at interpreter shutdown ("terminate called
+    without an active exception", exit status -6 and the launcher killing the
+    other ranks) after a run that finished and destroyed its process group:
+    C++ objects of torch.distributed are freed during finalisation. After
+    such a run, stdout, stderr and the logging handlers are flushed and the
+    process leaves with ``os._exit``; otherwise this is ``sys.exit``.
+    """
+    if not _cpu_group_used:
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    logging.shutdown()
+    os._exit(code)
+
+
+_cpu_group_used = False

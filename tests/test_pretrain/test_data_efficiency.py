@@ -97,7 +97,8 @@ def test_subsample_file_and_dry_run(tmp_path):
     ckpt.write_bytes(b'x')
     assert de.main([str(cfg), '--pretrained', str(ckpt), '--fractions',
                     '0.5', '1.0', '--work-dir', str(work), '--dry-run',
-                    '--exclude', 'collapse']) == 0
+                    '--exclude', 'collapse',
+                    '--adapt-in-channels', r'^conv1\.weight$']) == 0
     with open(work / 'data_efficiency.csv') as f:
         rows = list(csv.DictReader(f))
     assert [(r['fraction'], r['init']) for r in rows] == [
@@ -112,6 +113,11 @@ def test_subsample_file_and_dry_run(tmp_path):
     assert run_cfg.model.backbone.init_cfg.checkpoint == str(ckpt)
     assert run_cfg.model.backbone.init_cfg.prefix == 'backbone.'
     assert run_cfg.model.backbone.init_cfg.exclude == ['collapse']
+    assert run_cfg.model.backbone.init_cfg.adapt_in_channels == [
+        r'^conv1\.weight$']
+    with pytest.raises(ValueError, match='--adapt-in-channels needs'):
+        de.backbone_init(str(ckpt), 'Pretrained', 'backbone.',
+                         adapt_in_channels=['conv1'])
     scratch = Config.fromfile(str(work / 'frac_0.5' / 'scratch' /
                                   'config.py'))
     assert scratch.model.backbone.init_cfg is None

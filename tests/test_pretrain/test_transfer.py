@@ -118,6 +118,56 @@ def test_shape_mismatch_raises_and_exclude(tmp_path):
     assert got['conv1.weight'].shape == (4, 1, 3, 7, 7)
 
 
+def test_adapt_in_channels_keeps_the_response_to_repeated_channels():
+    from cspr_det.models.classifiers.pretrained_backbone import \
+        adapt_in_channels
+    torch.manual_seed(0)
+    w = torch.randn(6, 1, 1, 3, 3)
+    x = torch.randn(2, 1, 4, 8, 8)
+    w2 = adapt_in_channels(w, 2)
+    assert w2.shape == (6, 2, 1, 3, 3)
+    torch.testing.assert_close(
+        torch.nn.functional.conv3d(x.repeat(1, 2, 1, 1, 1), w2),
+        torch.nn.functional.conv3d(x, w))
+    # 2 -> 3 channels: channel j reads original channel j % 2, scaled 2/3
+    w = torch.randn(4, 2, 1, 1, 1)
+    w3 = adapt_in_channels(w, 3)
+    torch.testing.assert_close(w3[:, 2], w[:, 0] * 2 / 3)
+    torch.testing.assert_close(w3[:, 1], w[:, 1] * 2 / 3)
+
+
+def test_stem_adapted_to_more_input_channels(tmp_path, capsys):
+    """A 1-channel pre-trained stem loads into a 2-window backbone with
+    ``adapt_in_channels``; without it the shape mismatch is an error."""
+    init_default_scope('mmdet')
+    ckpt, expected = _pretrain_ckpt(tmp_path, dict(TINY, out_indices=(3, )),
+                                    32)
+    MMLogger.get_instance('test_transfer_adapt', log_level='INFO')
+    two = MODELS.build(
+        dict(TINY, in_channels=2,
+             init_cfg=dict(type='cspr_det.PretrainedBackbone',
+                           checkpoint=ckpt)))
+    with pytest.raises(ValueError, match='conv1.weight'):
+        two.init_weights()
+    two = MODELS.build(
+        dict(TINY, in_channels=2,
+             init_cfg=dict(type='cspr_det.PretrainedBackbone',
+                           checkpoint=ckpt,
+                           adapt_in_channels=[r'^conv1\.weight$'])))
+    two.init_weights()
+    got = two.state_dict()
+    assert got['conv1.weight'].shape[1] == 2
+    torch.testing.assert_close(got['conv1.weight'],
+                               expected['conv1.weight'].repeat(
+                                   1, 2, 1, 1, 1) / 2)
+    others = [k for k in got if k != 'conv1.weight']
+    assert len(others) == len(expected) - 1
+    for k in others:
+        torch.testing.assert_close(got[k], expected[k], msg=k)
+    out = capsys.readouterr().out
+    assert 'input channels adapted 1' in out
+
+
 def test_mp3d_transfer_into_detection_config(tmp_path):
     """VDT MP3D-18ba (3 slices) -> the DeepLesion MP3D-18ba detector
     (9 slices): every backbone tensor but the slice-count dependent GTM

@@ -250,17 +250,21 @@ def read_last_metric(run_dir: str, metric: str) -> Optional[float]:
 
 
 def backbone_init(pretrained: Optional[str], init_type: str, prefix: str,
-                  exclude: Sequence[str] = ()) -> Optional[dict]:
+                  exclude: Sequence[str] = (),
+                  adapt_in_channels: Sequence[str] = ()) -> Optional[dict]:
     """The backbone ``init_cfg`` of one run (None = from scratch)."""
     if pretrained is None:
         return None
     init = dict(type=init_type, checkpoint=osp.abspath(pretrained),
                 prefix=prefix)
-    if exclude:
-        if init_type != 'cspr_det.PretrainedBackbone':
-            raise ValueError('--exclude needs --init-type '
-                             'cspr_det.PretrainedBackbone')
-        init['exclude'] = list(exclude)
+    for flag, key, value in (('--exclude', 'exclude', exclude),
+                             ('--adapt-in-channels', 'adapt_in_channels',
+                              adapt_in_channels)):
+        if value:
+            if init_type != 'cspr_det.PretrainedBackbone':
+                raise ValueError(f'{flag} needs --init-type '
+                                 'cspr_det.PretrainedBackbone')
+            init[key] = list(value)
     return init
 
 
@@ -310,6 +314,10 @@ def parse_args(argv=None):
                         help='regexes of backbone tensors not loaded from '
                         '--pretrained (e.g. collapse: slice-count dependent '
                         'GTM weights)')
+    parser.add_argument('--adapt-in-channels', nargs='+', default=[],
+                        help='regexes of conv weights (the stem) tiled over '
+                        'a different number of input channels, e.g. a '
+                        '1-channel pre-trained stem for 2 HU windows')
     parser.add_argument('--no-scratch', action='store_true',
                         help='skip the from-scratch runs')
     parser.add_argument('--dry-run', action='store_true',
@@ -366,7 +374,8 @@ def main(argv=None) -> int:
             find_train_dataset(cfg)['ann_file'] = subset
             cfg.model.backbone.init_cfg = backbone_init(
                 args.pretrained if init == 'pretrained' else None,
-                args.init_type, args.prefix, args.exclude)
+                args.init_type, args.prefix, args.exclude,
+                args.adapt_in_channels)
             run_dir = osp.abspath(osp.join(frac_dir, init))
             cfg.work_dir = run_dir
             os.makedirs(run_dir, exist_ok=True)

@@ -13,6 +13,27 @@ from mmengine.runner.checkpoint import CheckpointLoader
 from cspr_det.registry import WEIGHT_INITIALIZERS
 
 
+def adapt_in_channels(weight: torch.Tensor,
+                      in_channels: int) -> torch.Tensor:
+    """Tile a conv weight over a new number of input channels.
+
+    Output channel ``o`` of the result sees input channel ``j`` through
+    ``weight[o, j % C] * C / in_channels``, so an input whose ``in_channels``
+    channels all repeat one of the ``C`` original channels (a grey image
+    seen through several HU windows set equal) gives exactly the original
+    response.
+
+    Args:
+        weight: (O, C, *k) conv weight of the checkpoint.
+        in_channels: Input channels of the target conv.
+
+    Returns:
+        torch.Tensor: (O, in_channels, *k) weight.
+    """
+    c = weight.shape[1]
+    idx = torch.arange(in_channels) % c
+    return weight[:, idx] * (c / in_channels)
+
 
 def read_state_dict(checkpoint: str,
                     map_location: str = 'cpu') -> Dict[str, torch.Tensor]:
@@ -51,7 +72,9 @@ def load_pretrained_backbone(module: nn.Module,
                              prefix: Optional[str] = 'backbone.',
                              exclude: Sequence[str] = (),
                              strict_shapes: bool = True,
-                             map_location: str = 'cpu') -> Dict[str, list]:
+                             map_location: str = 'cpu',
+                             adapt_in_channels_keys: Sequence[str] = ()
+                             ) -> Dict[str, list]:
     """Copy the tensors under ``prefix`` of ``checkpoint`` into ``module``.
 
     Args:
@@ -66,12 +89,18 @@ def load_pretrained_backbone(module: nn.Module,
         strict_shapes: Raise when a tensor has a different shape in the
             checkpoint; otherwise skip it with a warning.
         map_location: ``torch.load`` map location.
+        adapt_in_channels_keys: Regular expressions of target conv weights
+            (e.g. ``(r'^conv1\.weight$',)`` for the stem) that may differ
+            from the checkpoint only in the input-channel dimension; they
+            are tiled by :func:`adapt_in_channels` (a 1-channel pre-trained
+            stem feeding a detector that reads K HU windows).
 
     Returns:
         dict: key lists ``loaded``, ``missing`` (in the module, not in the
         checkpoint), ``unexpected`` (in the checkpoint, not in the module),
-        ``mismatched`` (different shapes, only when not strict) and
-        ``excluded``.
+        ``mismatched`` (different shapes, only when not strict),
+        ``excluded`` and ``adapted`` (loaded through
+        :func:`adapt_in_channels`).
 
     Raises:
         ValueError: A shape mismatch (strict) or no tensor matched at all.
@@ -79,15 +108,22 @@ def load_pretrained_backbone(module: nn.Module,
     source = select_prefix(read_state_dict(checkpoint, map_location), prefix)
     target = module.state_dict()
     patterns = [re.compile(p) for p in exclude]
+    adapt = [re.compile(p) for p in adapt_in_channels_keys]
     report = dict(loaded=[], missing=[], unexpected=[], mismatched=[],
-                  excluded=[])
+                  excluded=[], adapted=[])
     to_load = {}
     for key, value in target.items():
+        src = source.get(key)
         if any(p.search(key) for p in patterns):
             report['excluded'].append(key)
-        elif key not in source:
+        elif src is None:
             report['missing'].append(key)
-        elif source[key].shape != value.shape:
+        elif (src.shape != value.shape and any(p.search(key) for p in adapt)
+              and src.dim() >= 3 and src.shape[0] == value.shape[0]
+              and src.shape[2:] == value.shape[2:]):
+            to_load[key] = adapt_in_channels(src, value.shape[1])
+            report['adapted'].append(key)
+        elif src.shape != value.shape:
             report['mismatched'].append(
                 f'{key}: checkpoint {tuple(source[key].shape)} vs model '
                 f'{tuple(value.shape)}')
@@ -145,6 +181,9 @@ class PretrainedBackbone:
         exclude: Regexes of module keys that are not loaded.
         strict_shapes: Raise on shape mismatch.
         map_location: ``torch.load`` map location.
+        adapt_in_channels: Regexes of conv weights (the stem) that are tiled
+            over a different number of input channels instead of being
+            rejected; see :func:`adapt_in_channels`.
     """
 
     def __init__(self,
@@ -152,10 +191,12 @@ class PretrainedBackbone:
                  prefix: Optional[str] = 'backbone.',
                  exclude: Sequence[str] = (),
                  strict_shapes: bool = True,
-                 map_location: str = 'cpu') -> None:
+                 map_location: str = 'cpu',
+                 adapt_in_channels: Sequence[str] = ()) -> None:
         self.checkpoint = checkpoint
         self.prefix = prefix
         self.exclude = tuple(exclude)
+        self.adapt_in_channels = tuple(adapt_in_channels)
         self.strict_shapes = strict_shapes
         self.map_location = map_location
         self.wholemodule = False
@@ -187,7 +228,8 @@ class PretrainedBackbone:
             prefix=self.prefix,
             exclude=self.exclude,
             strict_shapes=self.strict_shapes,
-            map_location=self.map_location)
+            map_location=self.map_location,
+            adapt_in_channels_keys=self.adapt_in_channels)
         total = len(module.state_dict())
         print_log(
             f'PretrainedBackbone: loaded {len(report["loaded"])}/{total} '
@@ -195,7 +237,8 @@ class PretrainedBackbone:
             f'(prefix {self.prefix!r}; missing {len(report["missing"])}, '
             f'unexpected {len(report["unexpected"])}, excluded '
             f'{len(report["excluded"])}, shape-mismatched skipped '
-            f'{len(report["mismatched"])})',
+            f'{len(report["mismatched"])}, input channels adapted '
+            f'{len(report["adapted"])})',
             logger='current')
         for name in ('missing', 'unexpected', 'mismatched'):
             if report[name]:
