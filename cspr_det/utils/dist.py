@@ -14,6 +14,9 @@ import torch
 import torch.distributed as dist
 from mmengine.config import Config
 
+# set once this process has joined a CPU (gloo) group; see exit_process
+_cpu_group_used = False
+
 
 def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
     """Prepare ``cfg`` for multi-process CPU training if needed.
@@ -84,6 +87,3 @@ def exit_process(code: int) -> None:
             pass
     logging.shutdown()
     os._exit(code)
-
-
-_cpu_group_used = False

@@ -19,6 +19,7 @@ from cspr_det.datasets.deeplesion_csv import (DL_INFO_HEADER,
                                               read_deeplesion_csv)
 from cspr_det.datasets.synthetic import PRESETS, make_synthetic_deeplesion
 from cspr_det.datasets.synthetic.make_synthetic_deeplesion import tube_centre
+from cspr_det.datasets.synthetic.phantom import _ellipse
 
 TINY = dict(
     num_patients=9,
@@ -249,13 +250,10 @@ def _measured_contrast(root):
                 osp.join(root, 'Images_png', s['series'],
                          f'{les["key"]:03d}.png'))
             size = hu.shape[0]
-            yy, xx = np.mgrid[:size, :size]
-            cx = les['cx'] / sp + (size - 1) / 2
-            cy = les['cy'] / sp + (size - 1) / 2
-            c, si = np.cos(les['theta']), np.sin(les['theta'])
-            u = (xx - cx) * c + (yy - cy) * si
-            v = -(xx - cx) * si + (yy - cy) * c
-            d = np.sqrt((u / (les['a'] / sp))**2 + (v / (les['b'] / sp))**2)
+            yy, xx = (np.mgrid[:size, :size] - (size - 1) / 2) * sp  # mm
+            d = np.sqrt(
+                _ellipse(xx, yy, les['cx'], les['cy'], les['a'], les['b'],
+                         les['theta']))
             inner = np.median(hu[d <= 0.6])
             ring = hu[(d >= 1.3) & (d <= 1.8)]
             out.append(float(np.median(np.abs(ring - inner))))

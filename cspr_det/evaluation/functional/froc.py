@@ -75,6 +75,25 @@ def check_fps(fps: Sequence[float]) -> np.ndarray:
     return arr
 
 
+def check_choice(name: str, value: str, choices: Sequence[str]) -> str:
+    """Raise ``ValueError`` naming ``name`` unless ``value`` is one of
+    ``choices``; return ``value``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {tuple(choices)}, got "
+                         f"'{value}'")
+    return value
+
+
+def check_protocol(iou_thr: float, overlap: str, exact_rate: str) -> float:
+    """Validate the matching options shared by :func:`froc` and the
+    DeepLesion metric; return ``iou_thr`` as a float in (0, 1]."""
+    if not 0 < float(iou_thr) <= 1:
+        raise ValueError(f'iou_thr must be in (0, 1], got {iou_thr}')
+    check_choice('overlap', overlap, OVERLAP_MODES)
+    check_choice('exact_rate', exact_rate, EXACT_RATE_RULES)
+    return float(iou_thr)
+
+
 def pairwise_overlaps(det: np.ndarray,
                       gt: np.ndarray,
                       overlap: str = 'iou',
@@ -104,8 +123,7 @@ def pairwise_overlaps(det: np.ndarray,
     elif overlap == 'iobb':
         denom = area_det
     else:
-        raise ValueError(
-            f"overlap must be one of {OVERLAP_MODES}, got '{overlap}'")
+        check_choice('overlap', overlap, OVERLAP_MODES)
     out = np.zeros_like(inter)
     np.divide(inter, denom, out=out, where=denom > 0)
     return out
@@ -146,9 +164,7 @@ def interpolate_sensitivity(curve_fps: np.ndarray,
         bool flags telling which rates lie beyond the last observed FP rate.
     """
     fps = check_fps(fps)
-    if exact_rate not in EXACT_RATE_RULES:
-        raise ValueError(f'exact_rate must be one of {EXACT_RATE_RULES}, '
-                         f"got '{exact_rate}'")
+    check_choice('exact_rate', exact_rate, EXACT_RATE_RULES)
     curve_fps = np.asarray(curve_fps, dtype=np.float64)
     curve_sens = np.asarray(curve_sens, dtype=np.float64)
     if curve_fps.ndim != 1 or curve_fps.shape != curve_sens.shape or \
@@ -251,14 +267,7 @@ def froc(pred_boxes: Sequence[np.ndarray],
     if num_images == 0:
         raise ValueError('froc needs at least one image')
     fps_arr = check_fps(fps)
-    if not 0 < float(iou_thr) <= 1:
-        raise ValueError(f'iou_thr must be in (0, 1], got {iou_thr}')
-    if overlap not in OVERLAP_MODES:
-        raise ValueError(
-            f"overlap must be one of {OVERLAP_MODES}, got '{overlap}'")
-    if exact_rate not in EXACT_RATE_RULES:
-        raise ValueError(f'exact_rate must be one of {EXACT_RATE_RULES}, '
-                         f"got '{exact_rate}'")
+    check_protocol(iou_thr, overlap, exact_rate)
 
     dets, scores, gts = [], [], []
     for i in range(num_images):

@@ -15,9 +15,9 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger, print_log
 
 from cspr_det.evaluation.functional.froc import (DEFAULT_FPS,
-                                                 EXACT_RATE_RULES,
                                                  MEAN_SENS_RANGE,
-                                                 OVERLAP_MODES, check_fps,
+                                                 check_choice, check_fps,
+                                                 check_protocol,
                                                  curve_corners, froc,
                                                  stratum_froc)
 from cspr_det.registry import METRICS
@@ -242,8 +242,7 @@ def evaluate_froc_records(
         :class:`DeepLesionFROCMetric`) and a report dict with the protocol,
         counts, per-stratum rows and the thinned curve.
     """
-    if noisy not in NOISY_MODES:
-        raise ValueError(f"noisy must be one of {NOISY_MODES}, got '{noisy}'")
+    check_choice('noisy', noisy, NOISY_MODES)
     fps_arr = check_fps(fps)
     if size_bins_mm is not None:
         bins = np.asarray(list(size_bins_mm), dtype=np.float64)
@@ -540,17 +539,8 @@ class DeepLesionFROCMetric(BaseMetric):
             collect_device=collect_device, prefix=prefix,
             collect_dir=collect_dir)
         self.fps = tuple(float(f) for f in check_fps(fps))
-        if not 0 < float(iou_thr) <= 1:
-            raise ValueError(f'iou_thr must be in (0, 1], got {iou_thr}')
-        if overlap not in OVERLAP_MODES:
-            raise ValueError(
-                f"overlap must be one of {OVERLAP_MODES}, got '{overlap}'")
-        if noisy not in NOISY_MODES:
-            raise ValueError(
-                f"noisy must be one of {NOISY_MODES}, got '{noisy}'")
-        if exact_rate not in EXACT_RATE_RULES:
-            raise ValueError(f'exact_rate must be one of {EXACT_RATE_RULES}, '
-                             f"got '{exact_rate}'")
+        check_protocol(iou_thr, overlap, exact_rate)
+        check_choice('noisy', noisy, NOISY_MODES)
         if size_bins_mm is not None:
             size_bin_names(size_bins_mm)  # validates the type early
         self.iou_thr = float(iou_thr)
