@@ -17,14 +17,10 @@ Example:
 import argparse
 import sys
 
-import torch
-
 import cspr_det  # noqa: F401
-from cspr_det.registry import MODELS
-from cspr_det.models.utils import (convert_cspr_resnet3d, format_report,
+from cspr_det.models.utils import (conversion_summary, convert_cspr_resnet3d,
                                    infer_cspr_resnet3d_config,
-                                   load_strict_with_report, read_state_dict,
-                                   report_is_clean)
+                                   read_state_dict, save_converted)
 
 
 def convert(src, dst: str) -> dict:
@@ -33,16 +29,8 @@ def convert(src, dst: str) -> dict:
     legacy = read_state_dict(src)
     cfg = infer_cspr_resnet3d_config(legacy)
     backbone, others = convert_cspr_resnet3d(legacy)
-    model = MODELS.build(cfg)
-    report = load_strict_with_report(model, backbone)
-    report['passed_through'] = sorted(others)
-    if report_is_clean(report):
-        sd = {f'backbone.{k}': v for k, v in backbone.items()}
-        sd.update(others)
-        torch.save(dict(state_dict=sd, meta=dict(backbone_cfg=cfg,
-                                                 converter='convert_cspr_'
-                                                 'resnet3d')), dst)
-    return report
+    return save_converted(backbone, others, cfg, dst,
+                          'convert_cspr_resnet3d')
 
 
 def main(argv=None) -> int:
@@ -50,14 +38,9 @@ def main(argv=None) -> int:
     p.add_argument('src')
     p.add_argument('dst')
     args = p.parse_args(argv)
-    report = convert(args.src, args.dst)
-    print(format_report(report))
-    if not report_is_clean(report):
-        print('NOT converted: the checkpoint does not match the assumed '
-              'legacy layout (see the keys above)')
-        return 1
-    print(f'wrote {args.dst}')
-    return 0
+    text, code = conversion_summary(convert(args.src, args.dst), args.dst)
+    print(text)
+    return code
 
 
 if __name__ == '__main__':

@@ -18,13 +18,10 @@ Example:
 import argparse
 import sys
 
-import torch
-
 import cspr_det  # noqa: F401
-from cspr_det.registry import MODELS
-from cspr_det.models.utils import (convert_mp3d, format_report,
-                                   infer_mp3d_config, load_strict_with_report,
-                                   read_state_dict, report_is_clean)
+from cspr_det.models.utils import (conversion_summary, convert_mp3d,
+                                   infer_mp3d_config, read_state_dict,
+                                   save_converted)
 
 
 def convert(src, dst: str, baseline: bool = False) -> dict:
@@ -33,20 +30,13 @@ def convert(src, dst: str, baseline: bool = False) -> dict:
     legacy = read_state_dict(src)
     cfg = infer_mp3d_config(legacy, baseline=baseline)
     backbone, others = convert_mp3d(legacy)
+    dropped = []
     if baseline:
         dropped = sorted(k for k in backbone if k.startswith('collapse'))
         backbone = {k: v for k, v in backbone.items() if k not in dropped}
-    model = MODELS.build(cfg)
-    report = load_strict_with_report(model, backbone)
-    report['passed_through'] = sorted(others)
+    report = save_converted(backbone, others, cfg, dst, 'convert_mp3d')
     if baseline:
         report['dropped_depth_collapse'] = dropped
-    if report_is_clean(report):
-        sd = {f'backbone.{k}': v for k, v in backbone.items()}
-        sd.update(others)
-        torch.save(dict(state_dict=sd, meta=dict(backbone_cfg=cfg,
-                                                 converter='convert_mp3d')),
-                   dst)
     report['backbone_cfg'] = [repr(cfg)]
     return report
 
@@ -59,13 +49,9 @@ def main(argv=None) -> int:
                    help='target the P3DResNet baseline (depth pooling)')
     args = p.parse_args(argv)
     report = convert(args.src, args.dst, baseline=args.p3d)
-    print(format_report(report))
-    if not report_is_clean(report):
-        print('NOT converted: the checkpoint does not match the assumed '
-              'legacy layout (see the keys above)')
-        return 1
-    print(f'wrote {args.dst}')
-    return 0
+    text, code = conversion_summary(report, args.dst)
+    print(text)
+    return code
 
 
 if __name__ == '__main__':

@@ -57,11 +57,7 @@ class BaseP3DResNet(BaseVolumeResNet):
             norm_cfg=norm_cfg,
             init_cfg=init_cfg)
         name = type(self).__name__
-        key = int(depth) if isinstance(depth, str) and depth.isdigit() \
-            else depth
-        if key not in self.arch_settings:
-            raise KeyError(f'{name}: invalid depth {depth!r}; choose one of '
-                           f'{list(self.arch_settings)}')
+        key = self._arch_key(depth)
         if num_slices is not None and (not isinstance(num_slices, int)
                                        or num_slices < 1):
             raise ValueError(f'{name}: num_slices must be a positive int or '

@@ -59,6 +59,16 @@ class BaseVolumeResNet(BaseModule):
             if norm_cfg is None else norm_cfg
 
     # -- construction helpers -------------------------------------------
+    def _arch_key(self, depth: Union[int, str]) -> Union[int, str]:
+        """The ``arch_settings`` key of ``depth`` (``'63'`` -> 63, ``'18ba'``
+        stays a string); ``KeyError`` naming the choices otherwise."""
+        key = int(depth) if isinstance(depth, str) and depth.isdigit() \
+            else depth
+        if key not in self.arch_settings:
+            raise KeyError(f'{type(self).__name__}: invalid depth {depth!r}; '
+                           f'choose one of {list(self.arch_settings)}')
+        return key
+
     def _make_downsample(self, inplanes: int, outplanes: int,
                          stride: Tuple[int, int, int]) -> Optional[nn.Module]:
         """1x1x1 conv + norm shortcut, or None when shapes already match."""

@@ -90,11 +90,7 @@ class ResNet3D(BaseVolumeResNet):
             conv_cfg=conv_cfg,
             norm_cfg=norm_cfg,
             init_cfg=init_cfg)
-        key = int(depth) if isinstance(depth, str) and depth.isdigit() \
-            else depth
-        if key not in self.arch_settings:
-            raise KeyError(f'ResNet3D: invalid depth {depth!r}; choose one '
-                           f'of {list(self.arch_settings)}')
+        key = self._arch_key(depth)
         for name, val in (('spatial_strides', spatial_strides),
                           ('depth_strides', depth_strides)):
             if len(tuple(val)) != 4 or any(int(v) < 1 for v in val):

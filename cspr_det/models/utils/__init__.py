@@ -2,9 +2,9 @@
 checkpoint conversion."""
 from .inflate import (inflate_2d_resnet, inflate_conv_weight,
                       init_p3d_depth_identity, normalize_2d_resnet_keys)
-from .legacy import (convert_cspr_resnet3d, convert_mp3d,
+from .legacy import (conversion_summary, convert_cspr_resnet3d, convert_mp3d,
                      infer_cspr_resnet3d_config, infer_mp3d_config,
-                     load_strict_with_report, report_is_clean)
+                     load_strict_with_report, report_is_clean, save_converted)
 from .lift import lift_to_5d
 from .state_dict_io import (format_report, log_report, read_state_dict,
                             strip_prefixes)
@@ -14,5 +14,6 @@ __all__ = [
     'init_p3d_depth_identity', 'normalize_2d_resnet_keys',
     'convert_cspr_resnet3d', 'convert_mp3d', 'infer_cspr_resnet3d_config',
     'infer_mp3d_config', 'load_strict_with_report', 'report_is_clean',
+    'save_converted', 'conversion_summary',
     'format_report', 'log_report', 'read_state_dict', 'strip_prefixes'
 ]

@@ -36,7 +36,7 @@ from typing import Dict, List, Mapping, Tuple
 import torch
 import torch.nn as nn
 
-from .state_dict_io import StateDict, strip_key
+from .state_dict_io import StateDict, format_report, strip_key
 
 _P3D_DEPTHS = {
     ('basic', (2, 2, 2, 2)): '18ba',
@@ -256,3 +256,39 @@ def report_is_clean(report: Mapping[str, List[str]]) -> bool:
     """True when a :func:`load_strict_with_report` report has no problem."""
     return not (report.get('missing') or report.get('unexpected')
                 or report.get('mismatched'))
+
+
+def save_converted(backbone: StateDict, others: StateDict, cfg: dict,
+                   dst: str, converter: str) -> Dict[str, List[str]]:
+    """Build the backbone ``cfg``, load the converted ``backbone`` tensors
+    strictly and, when nothing is missing, unexpected or mismatched, write
+    ``dst`` as a checkpoint: ``state_dict`` holds the backbone under
+    ``backbone.`` and ``others`` (neck, heads) unchanged; ``meta`` holds
+    ``backbone_cfg`` and ``converter``.
+
+    Returns:
+        dict: The :func:`load_strict_with_report` report plus
+        ``passed_through`` (the sorted keys of ``others``).
+    """
+    from cspr_det.registry import MODELS
+    model = MODELS.build(cfg)
+    report = load_strict_with_report(model, backbone)
+    report['passed_through'] = sorted(others)
+    if report_is_clean(report):
+        sd = {f'backbone.{k}': v for k, v in backbone.items()}
+        sd.update(others)
+        torch.save(dict(state_dict=sd,
+                        meta=dict(backbone_cfg=cfg, converter=converter)),
+                   dst)
+    return report
+
+
+def conversion_summary(report: Mapping[str, List[str]],
+                       dst: str) -> Tuple[str, int]:
+    """The text a converter tool prints for ``report`` and its exit status
+    (0 when ``dst`` was written, 1 when the layout did not match)."""
+    text = format_report(report)
+    if not report_is_clean(report):
+        return (text + '\nNOT converted: the checkpoint does not match the '
+                'assumed legacy layout (see the keys above)', 1)
+    return text + f'\nwrote {dst}', 0
