@@ -1,15 +1,10 @@
 """The loader benchmark tool runs end to end on a tiny synthetic set."""
-import importlib.util
-import os.path as osp
+
+from tool_loader import load_tool
 
 
 def test_benchmark_loader_tool(tmp_path, capsys):
-    path = osp.join(
-        osp.dirname(__file__), '..', '..', 'tools', 'analysis_tools',
-        'benchmark_loader.py')
-    spec = importlib.util.spec_from_file_location('bench_loader', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_tool('tools/analysis_tools/benchmark_loader.py')
     rc = mod.main([
         '--data-root',
         str(tmp_path), '--num-patients', '1', '--image-size', '48',

@@ -11,6 +11,7 @@ from cspr_det.datasets.deeplesion_csv import (DL_INFO_HEADER, LESION_TYPES,
                                               deeplesion_row, format_summary,
                                               parse_deeplesion_row,
                                               read_deeplesion_csv)
+from tool_loader import load_tool
 
 EXCERPT = osp.join(
     osp.dirname(__file__), '..', 'data', 'deeplesion', 'DL_info_excerpt.csv')
@@ -181,13 +182,7 @@ def test_bad_header_and_missing_file(tmp_path):
 
 
 def test_converter_cli(tmp_path, capsys):
-    import importlib.util
-    path = osp.join(
-        osp.dirname(__file__), '..', '..', 'tools', 'dataset_converters',
-        'deeplesion.py')
-    spec = importlib.util.spec_from_file_location('dl_conv', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_tool('tools/dataset_converters/deeplesion.py')
     shutil.copy(EXCERPT, tmp_path / 'DL_info.csv')
     rc = mod.main([
         '--csv',

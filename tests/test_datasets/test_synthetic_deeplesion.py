@@ -1,7 +1,6 @@
 """Synthetic DeepLesion: official format, CT-like content, determinism."""
 import csv
 import hashlib
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -20,6 +19,7 @@ from cspr_det.datasets.deeplesion_csv import (DL_INFO_HEADER,
 from cspr_det.datasets.synthetic import PRESETS, make_synthetic_deeplesion
 from cspr_det.datasets.synthetic.make_synthetic_deeplesion import tube_centre
 from cspr_det.datasets.synthetic.phantom import _ellipse
+from tool_loader import load_tool
 
 TINY = dict(
     num_patients=9,
@@ -189,12 +189,7 @@ def test_presets_and_bad_arguments(tmp_path):
 
 
 def test_cli(tmp_path, capsys):
-    path = osp.join(
-        osp.dirname(__file__), '..', '..', 'tools', 'misc',
-        'make_synthetic_deeplesion.py')
-    spec = importlib.util.spec_from_file_location('mk_syn', path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_tool('tools/misc/make_synthetic_deeplesion.py')
     assert mod.main([
         '--out-dir',
         str(tmp_path), '--num-patients', '1', '--image-size', '96',

@@ -1,7 +1,6 @@
 """Tests of DeepLesionFROCMetric on hand-made data samples, its report files,
 the detection dump and tools/analysis_tools/rescore_detections.py."""
 import csv
-import importlib.util
 import json
 import os.path as osp
 
@@ -15,8 +14,7 @@ from mmengine.structures import InstanceData
 from cspr_det.evaluation import DeepLesionFROCMetric
 from cspr_det.evaluation.metrics.deeplesion_froc_metric import (
     load_detection_dump, size_bin_names)
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from tool_loader import load_tool
 
 
 def _lesion(bbox, lesion_type, noisy, long_px):
@@ -205,15 +203,6 @@ def test_work_dir_attribute_is_used(tmp_path):
     assert off.resolve_out_dir() is None
 
 
-def _load_tool():
-    path = osp.join(REPO, 'tools', 'analysis_tools',
-                    'rescore_detections.py')
-    spec = importlib.util.spec_from_file_location('rescore_detections', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_dump_and_rescore_round_trip(tmp_path, capsys):
     dump = tmp_path / 'dets' / 'dump.json'
     _, drop = run_metric(dump_detections=str(dump))
@@ -221,7 +210,7 @@ def test_dump_and_rescore_round_trip(tmp_path, capsys):
     assert len(records) == 4  # the dump keeps every image and lesion
     assert meta['protocol_at_dump']['noisy'] == 'drop'
     assert sum(len(r['instances']) for r in records) == 5
-    tool = _load_tool()
+    tool = load_tool('tools/analysis_tools/rescore_detections.py')
     out = tool.main(tool.parse_args([str(dump), '--out-dir',
                                      str(tmp_path / 'rescored')]))
     assert out == {k.split('/', 1)[1]: v for k, v in drop.items()}

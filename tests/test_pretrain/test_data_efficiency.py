@@ -1,16 +1,10 @@
 import csv
-import importlib.util
 import json
-import os.path as osp
 
 import pytest
+from tool_loader import load_tool
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-spec = importlib.util.spec_from_file_location(
-    'data_efficiency',
-    osp.join(REPO, 'tools', 'analysis_tools', 'data_efficiency.py'))
-de = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(de)
+de = load_tool('tools/analysis_tools/data_efficiency.py')
 
 
 def _coco(num_patients=20, images_per_patient=3):

@@ -1,5 +1,4 @@
 import gzip
-import importlib.util
 import os
 import os.path as osp
 import struct
@@ -7,14 +6,9 @@ import struct
 import cv2
 import numpy as np
 import pytest
+from tool_loader import load_tool
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-spec = importlib.util.spec_from_file_location(
-    'fashion_mnist_to_folder',
-    osp.join(REPO, 'tools', 'dataset_converters',
-             'fashion_mnist_to_folder.py'))
-fm = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(fm)
+fm = load_tool('tools/dataset_converters/fashion_mnist_to_folder.py')
 
 
 def _write_idx(path, arr, compress):

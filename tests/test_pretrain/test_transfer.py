@@ -1,5 +1,4 @@
 """Pre-training checkpoint -> backbone of a downstream model."""
-import importlib.util
 import os.path as osp
 import subprocess
 import sys
@@ -11,19 +10,12 @@ from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
 from cspr_det.registry import MODELS
+from tool_loader import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 
-def _load_tool(relpath):
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(relpath))[0], osp.join(REPO, relpath))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-extract_backbone = _load_tool('tools/misc/extract_backbone.py')
+extract_backbone = load_tool('tools/misc/extract_backbone.py')
 
 
 def _pretrain_ckpt(tmp_path, backbone, in_channels, name='vdt.pth'):

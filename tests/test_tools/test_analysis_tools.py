@@ -1,10 +1,10 @@
 """Small analysis tools: the slice-ablation option builder and the FROC table
 printer."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
+from tool_loader import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(
@@ -12,17 +12,9 @@ DEMO = osp.join(
     'faster-rcnn_mp3d18ba-gtm_fpn_1xb4-24e_synthetic-deeplesion-9slice.py')
 
 
-def _load(rel):
-    spec = importlib.util.spec_from_file_location(
-        osp.splitext(osp.basename(rel))[0], osp.join(REPO, rel))
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_slice_options_set_every_loader_and_the_backbone():
     from mmengine.config import Config
-    mod = _load('tools/analysis_tools/slice_ablation.py')
+    mod = load_tool('tools/analysis_tools/slice_ablation.py')
     opts = mod.slice_options(DEMO, 3)
     assert 'model.backbone.num_slices=3' in opts
     cfg = Config.fromfile(DEMO)
@@ -52,7 +44,7 @@ def test_print_froc(tmp_path, capsys):
     metric.process({}, samples)
     res = metric.evaluate(2)
     assert res['deeplesion/sens@1'] == pytest.approx(1.0)
-    mod = _load('tools/analysis_tools/print_froc.py')
+    mod = load_tool('tools/analysis_tools/print_froc.py')
     assert mod.main([str(tmp_path / 'froc.json')]) == 0
     out = capsys.readouterr().out
     assert 'DeepLesion FROC: 2 images, 2 lesions' in out
@@ -68,7 +60,7 @@ def test_slice_ablation_runs_in_threads_and_reports_failures(
     """Three parallel workers: options are built before the threads start
     (mmengine's Config parsing is not thread-safe), a failed run is named and
     left out of the table, the others are still reported."""
-    mod = _load('tools/analysis_tools/slice_ablation.py')
+    mod = load_tool('tools/analysis_tools/slice_ablation.py')
     seen = {}
 
     def fake(config, opts, work_dir, threads=0, skip_finished=False):
@@ -102,7 +94,7 @@ def test_slice_ablation_runs_in_threads_and_reports_failures(
 
 
 def test_slice_ablation_skip_finished_reads_the_report(tmp_path):
-    mod = _load('tools/analysis_tools/slice_ablation.py')
+    mod = load_tool('tools/analysis_tools/slice_ablation.py')
     (tmp_path / 'test').mkdir()
     metrics = {'mean_sens': 0.42, 'sens@4': 0.5}
     (tmp_path / 'test' / 'froc.json').write_text(
