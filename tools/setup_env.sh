@@ -33,9 +33,10 @@ else
 fi
 "$VPY" -m pip install -q -r requirements/runtime.txt -r requirements/tests.txt
 "$VPY" -m pip install -q 'mmengine>=0.10.4,<0.11'
-# mmcv's setup.py imports pkg_resources (gone from recent setuptools); torch
-# may have pulled a newer setuptools in, so pin it back right before the build.
-"$VPY" -m pip install -q 'setuptools<70'
+# One setuptools range serves torch (>=77.0.3), mmengine (imports pkg_resources,
+# gone from setuptools 82) and the mmcv build; it is pinned in
+# requirements/runtime.txt so later installs into this environment keep it.
+"$VPY" -m pip install -q -r requirements/setuptools.txt
 if ! "$VPY" -c 'import mmcv, mmcv.ops' 2>/dev/null; then
   if "$VPY" -c 'import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)'; then
     export MMCV_WITH_OPS=1 FORCE_CUDA=1
