@@ -10,7 +10,9 @@ def read_requirements(name: str) -> list:
     with open(path) as f:
         for line in f:
             line = line.split('#')[0].strip()
-            if line:
+            if line.startswith('-r '):
+                reqs.extend(read_requirements(line[3:].strip()))
+            elif line:
                 reqs.append(line)
     return reqs
 
