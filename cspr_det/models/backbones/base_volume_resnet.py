@@ -124,6 +124,32 @@ class BaseVolumeResNet(BaseModule):
     def forward_stem(self, x: torch.Tensor) -> torch.Tensor:
         return self.maxpool(self.relu(self.norm1(self.conv1(x))))
 
+    def forward_stem_with_skip(
+            self, x: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Stem returning the map before the max-pool as well.
+
+        Args:
+            x: ``(N, K, S, H, W)`` lifted input.
+
+        Returns:
+            tuple: ``(skip, pooled)``; ``skip`` is the ``conv1 -> norm1 ->
+            ReLU`` map (the first U-Net skip of a segmentation encoder),
+            ``pooled`` the max-pooled map that feeds ``layer1``.
+        """
+        skip = self.relu(self.norm1(self.conv1(x)))
+        return skip, self.maxpool(skip)
+
+    def _set_stem_skip(self, stem_skip: bool) -> None:
+        """Record the stem-skip option and prepend the stem width to
+        ``out_channels`` when it is on (call after ``out_channels`` is
+        set)."""
+        if not isinstance(stem_skip, bool):
+            raise TypeError(f'{type(self).__name__}: stem_skip must be a '
+                            f'bool, got {stem_skip!r}')
+        self.stem_skip = stem_skip
+        if stem_skip:
+            self.out_channels = [self.stem_channels] + list(self.out_channels)
+
     # -- freezing -------------------------------------------------------
     def _freeze_stages(self) -> None:
         if self.frozen_stages >= 0:

@@ -31,21 +31,28 @@ class MP3DResNet(BaseP3DResNet):
     raises ``ValueError`` naming both numbers. The collapse modules are not
     frozen by ``frozen_stages``.
 
+    As a 3D segmentation encoder (``collapse='none'``, ``num_slices=None``,
+    ``stem_skip=True``) it returns the stem map ``(N, 64, S, H/2, W/2)``
+    and the stages ``(N, C_i, S, H / 2**(i+2), W / 2**(i+2))``.
+
     Args:
         depth: ``'18ba'``, ``'34ba'``, 63, 131 or 199.
         collapse: One of ``('gtm', 'center', 'conv', 'mean', 'none')``.
         collapse_init: ``'mean'`` or ``'center'``.
+        stem_skip: Also return the stem map before the max-pool, first,
+            collapsed by its own ``collapse0``.
         **kwargs: As :class:`P3DResNet`.
 
     Returns (forward):
         tuple of ``(N, C_i, H / 2**(i+2), W / 2**(i+2))`` (or 5D with
-        ``collapse='none'``).
+        ``collapse='none'``; the stem map first with ``stem_skip``).
     """
 
     def __init__(self,
                  depth,
                  collapse: str = 'gtm',
                  collapse_init: str = 'mean',
+                 stem_skip: bool = False,
                  **kwargs) -> None:
         if collapse not in COLLAPSE_MODES:
             raise ValueError(f'MP3DResNet: collapse must be one of '
@@ -65,11 +72,25 @@ class MP3DResNet(BaseP3DResNet):
                     num_slices=self.num_slices,
                     mode=collapse,
                     init=collapse_init))
+        self._set_stem_skip(stem_skip)
+        if stem_skip:
+            self.add_module(
+                'collapse0',
+                DepthCollapse(
+                    self.stem_channels,
+                    num_slices=self.num_slices,
+                    mode=collapse,
+                    init=collapse_init))
         self._freeze_stages()
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        x = self.forward_stem(self.lift(x, self.num_slices))
         outs = []
+        x = self.lift(x, self.num_slices)
+        if self.stem_skip:
+            skip, x = self.forward_stem_with_skip(x)
+            outs.append(self.collapse0(skip))
+        else:
+            x = self.forward_stem(x)
         for i in range(max(self.out_indices) + 1):
             x = getattr(self, f'layer{i + 1}')(x)
             if i in self.out_indices:

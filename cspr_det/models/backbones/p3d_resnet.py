@@ -21,7 +21,10 @@ class P3DResNet(BaseP3DResNet):
     stride 2, grid anchored on the centre slice) shrinks depth:
     ``S -> len(range((S//2) % 2, S, 2))``, i.e. 9 -> 5 -> 3 -> 1,
     27 -> 13 -> 7 -> 3, 3 -> 1 -> 1 -> 1, 1 -> 1. Each requested stage output
-    is reduced to 2D by taking its centre slice (before that stage's pooling).
+    is reduced to 2D by taking its centre slice (before that stage's pooling);
+    with ``collapse='none'`` it stays 5D ``(N, C_i, S_i, h, w)`` (``S_i`` the
+    depth before that stage's pooling, e.g. 9, 5, 3, 1), so the encoder feeds
+    a 3D decoder (:class:`~cspr_det.models.necks.UNet3DNeck`).
 
     Args:
         depth: ``'18ba'``, ``'34ba'``, 63, 131 or 199.
@@ -47,25 +50,50 @@ class P3DResNet(BaseP3DResNet):
         init_cfg: mmengine init config; default Kaiming for Conv3d and
             constant 1 for norms. Use ``dict(type='Pretrained',
             checkpoint=..., prefix='backbone.')`` for converted weights.
+        collapse: ``'center'`` (default, 2D outputs) or ``'none'`` (5D
+            outputs).
+        stem_skip: Also return the stem map before the max-pool
+            (``(N, stem_channels, S, H/2, W/2)``; centre slice unless
+            ``collapse='none'``), first.
 
     Returns (forward):
         tuple of ``(N, C_i, H / 2**(i+2), W / 2**(i+2))`` tensors, ``C_i`` =
         256/512/1024/2048 (bottleneck depths) or 64/128/256/512 ('18ba',
-        '34ba'), scaled by ``base_channels / 64``.
+        '34ba'), scaled by ``base_channels / 64`` (5D with
+        ``collapse='none'``; the stem map first with ``stem_skip``).
     """
 
-    def __init__(self, depth, **kwargs) -> None:
+    COLLAPSE_MODES = ('center', 'none')
+
+    def __init__(self,
+                 depth,
+                 collapse: str = 'center',
+                 stem_skip: bool = False,
+                 **kwargs) -> None:
+        if collapse not in self.COLLAPSE_MODES:
+            raise ValueError(f'P3DResNet: collapse must be one of '
+                             f'{self.COLLAPSE_MODES}, got {collapse!r}')
         super().__init__(depth, **kwargs)
+        self.collapse = collapse
         self.depth_pool = CentredDepthMaxPool()
+        self._set_stem_skip(stem_skip)
         self._freeze_stages()
 
+    def _reduce(self, x: torch.Tensor) -> torch.Tensor:
+        return x if self.collapse == 'none' else x[:, :, x.size(2) // 2]
+
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        x = self.forward_stem(self.lift(x, self.num_slices))
         outs = []
+        x = self.lift(x, self.num_slices)
+        if self.stem_skip:
+            skip, x = self.forward_stem_with_skip(x)
+            outs.append(self._reduce(skip))
+        else:
+            x = self.forward_stem(x)
         for i in range(max(self.out_indices) + 1):
             x = getattr(self, f'layer{i + 1}')(x)
             if i in self.out_indices:
-                outs.append(x[:, :, x.size(2) // 2])
+                outs.append(self._reduce(x))
             if i < 3:
                 x = self.depth_pool(x)
         return tuple(outs)

@@ -29,10 +29,21 @@ class ResNet3D(BaseVolumeResNet):
     (``conv1, norm1, layer1.0.conv1, layer1.0.norm1, ...,
     layer2.0.downsample.0/1``).
 
+    With ``stem_skip=True`` the stem map before the max-pool (``conv1 ->
+    norm1 -> ReLU``, ``stem_channels`` wide) is returned first, ahead of the
+    stages in ``out_indices``: the first skip of a U-Net decoder.
+
     With the defaults (depth never reduced) and depth 18:
     ``(N, 1, 3, 224, 224)`` -> stem+pool ``(N, 64, 3, 56, 56)`` -> layer1
     ``(N, 64, 3, 56, 56)`` -> layer2 ``(N, 128, 3, 28, 28)`` -> layer3
     ``(N, 256, 3, 14, 14)`` -> layer4 ``(N, 512, 3, 7, 7)``.
+
+    The segmentation encoder of CSPR ("StdUNet": ``stem_stride=(1, 1, 1)``,
+    ``pool_stride=(2, 2, 2)``, ``depth_strides=(1, 2, 2, 2)``,
+    ``stem_skip=True``) on ``(N, 1, 32, 256, 256)``: stem ``(N, 64, 32, 256,
+    256)`` -> layer1 ``(N, 64, 16, 128, 128)`` -> layer2 ``(N, 128, 8, 64,
+    64)`` -> layer3 ``(N, 256, 4, 32, 32)`` -> layer4 ``(N, 512, 2, 16,
+    16)``, i.e. the stem at full resolution and the stages at 1/2 ... 1/16.
 
     Args:
         depth: 18, 34 or 50.
@@ -49,11 +60,13 @@ class ResNet3D(BaseVolumeResNet):
         depth_strides: Per-stage depth strides (default ``(1, 1, 1, 1)``:
             depth never reduced; e.g. ``(1, 2, 2, 2)`` for isotropic
             downsampling of CT volumes).
+        stem_skip: Also return the stem map before the max-pool, first.
         out_indices, frozen_stages, norm_cfg, conv_cfg, norm_eval, with_cp,
         init_cfg: As :class:`P3DResNet`.
 
     Returns (forward):
-        tuple of 5D tensors ``(N, C_i, D_i, H_i, W_i)``.
+        tuple of 5D tensors ``(N, C_i, D_i, H_i, W_i)`` (the stem map first
+        with ``stem_skip``); ``out_channels`` lists their widths.
     """
 
     arch_settings = {
@@ -74,6 +87,7 @@ class ResNet3D(BaseVolumeResNet):
                  pool_stride: Sequence[int] = (1, 2, 2),
                  spatial_strides: Sequence[int] = (1, 2, 2, 2),
                  depth_strides: Sequence[int] = (1, 1, 1, 1),
+                 stem_skip: bool = False,
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  frozen_stages: int = -1,
                  norm_cfg: Optional[dict] = None,
@@ -136,11 +150,16 @@ class ResNet3D(BaseVolumeResNet):
             self.add_module(f'layer{i + 1}', nn.Sequential(*blocks))
             self.stage_channels.append(outplanes)
         self.out_channels = [self.stage_channels[i] for i in self.out_indices]
+        self._set_stem_skip(stem_skip)
         self._freeze_stages()
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
-        x = self.forward_stem(self.lift(x))
         outs = []
+        if self.stem_skip:
+            skip, x = self.forward_stem_with_skip(self.lift(x))
+            outs.append(skip)
+        else:
+            x = self.forward_stem(self.lift(x))
         for i in range(max(self.out_indices) + 1):
             x = getattr(self, f'layer{i + 1}')(x)
             if i in self.out_indices:

@@ -67,3 +67,35 @@ def test_errors_freeze_grad_and_config():
     assert x.grad.abs().sum() > 0
     with pytest.raises(ValueError, match='channels'):
         m(torch.randn(1, 2, 3, 32, 32))
+
+
+def test_stem_skip_std_unet_encoder_shapes():
+    # The StdUNet encoder: stride-1 stem, isotropic stride-2 pool, stages at
+    # 1/2 .. 1/16, the full-resolution stem map first.
+    m = ResNet3D(18, base_channels=4, stem_stride=(1, 1, 1),
+                 pool_stride=(2, 2, 2), depth_strides=(1, 2, 2, 2),
+                 stem_skip=True).eval()
+    assert m.out_channels == [4, 4, 8, 16, 32]
+    with torch.no_grad():
+        outs = m(torch.randn(2, 1, 16, 32, 48))
+    assert [tuple(o.shape) for o in outs] == [
+        (2, 4, 16, 32, 48), (2, 4, 8, 16, 24), (2, 8, 4, 8, 12),
+        (2, 16, 2, 4, 6), (2, 32, 1, 2, 3)]
+
+
+def test_stem_skip_is_the_pre_pool_stem_map_and_off_by_default():
+    kw = dict(base_channels=4, stem_stride=(1, 1, 1), pool_stride=(2, 2, 2),
+              depth_strides=(1, 2, 2, 2))
+    plain = ResNet3D(18, **kw).eval()
+    skip = ResNet3D(18, stem_skip=True, **kw).eval()
+    skip.load_state_dict(plain.state_dict())  # no extra parameters
+    assert plain.out_channels == [4, 8, 16, 32]
+    x = torch.randn(1, 1, 16, 16, 16)
+    with torch.no_grad():
+        stem = plain.relu(plain.norm1(plain.conv1(x)))
+        a, b = plain(x), skip(x)
+    assert len(a) == 4 and len(b) == 5
+    assert torch.equal(b[0], stem)
+    assert all(torch.equal(p, q) for p, q in zip(a, b[1:]))
+    with pytest.raises(TypeError, match='stem_skip must be a bool'):
+        ResNet3D(18, stem_skip='yes')
