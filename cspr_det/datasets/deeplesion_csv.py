@@ -7,15 +7,17 @@ whose values are separated by ``", "``. All pixel coordinates in the CSV are
 
 The same functions serve the converter (``tools/dataset_converters/
 deeplesion.py``) and the synthetic generator, so both agree on the format.
+The COCO conversion lives in :mod:`.deeplesion_coco` and the image check in
+:mod:`.deeplesion_image_check`; both are re-exported here.
 """
 import csv
 import math
 import os
 import os.path as osp
-from collections import Counter, OrderedDict
+from collections import OrderedDict
 from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
-import numpy as np
+from .clip_box import InvalidBoxError, clip_box_to_image
 
 DL_INFO_HEADER: Tuple[str, ...] = (
     'File_name', 'Patient_index', 'Study_index', 'Series_ID',
@@ -125,42 +127,15 @@ def _parse_int(text: str, column: str, where: str) -> int:
     return int(value)
 
 
-def parse_deeplesion_row(row: Sequence[str], where: str = 'row') -> dict:
-    """Parse and validate one ``DL_info.csv`` row.
+_INT_COLUMNS: Tuple[str, ...] = ('Patient_index', 'Study_index', 'Series_ID',
+                                 'Key_slice_index', 'Coarse_lesion_type',
+                                 'Possibly_noisy', 'Train_Val_Test')
 
-    Args:
-        row (Sequence[str]): The 18 cells as read by :mod:`csv`.
-        where (str): Name of the row used in error messages,
-            e.g. ``'DL_info.csv line 12'``.
 
-    Returns:
-        dict: Parsed lesion record with 0-based pixel coordinates:
-        ``file_name`` ('000001_01_01/109.png'), ``series``, ``patient``,
-        ``study``, ``series_id``, ``key_slice``, ``recist`` (8 floats),
-        ``bbox_xyxy`` (4 floats), ``diameters`` (2), ``location`` (3),
-        ``lesion_type`` (int), ``noisy`` (0/1), ``slice_range`` [first,
-        last], ``spacing`` [x, y, z] (mm), ``slice_interval`` (mm),
-        ``height``, ``width``, ``dicom_window`` [min, max] (HU), ``gender``,
-        ``age`` (float or None), ``split`` (1/2/3), ``csv_file_name``.
-
-    Raises:
-        DeepLesionRowError: With a ``reason`` from :data:`REJECT_REASONS`.
-    """
-    if len(row) != len(DL_INFO_HEADER):
-        raise DeepLesionRowError(
-            'column_count', f'{where}: expected {len(DL_INFO_HEADER)} '
-            f'columns, got {len(row)}')
-    cell = dict(zip(DL_INFO_HEADER, row))
-    ints = {}
-    for col in ('Patient_index', 'Study_index', 'Series_ID',
-                'Key_slice_index', 'Coarse_lesion_type', 'Possibly_noisy',
-                'Train_Val_Test'):
-        ints[col] = _parse_int(cell[col], col, where)
-    vec = {
-        col: _parse_vector(cell[col], n, col, where)
-        for col, n in _VECTOR_COLUMNS.items()
-    }
-
+def _check_identity(cell: Dict[str, str], ints: Dict[str, int],
+                    where: str) -> str:
+    """Check the patient/study/series/key slice indices against File_name;
+    return the series folder name."""
     patient, study, series_id = (ints['Patient_index'], ints['Study_index'],
                                  ints['Series_ID'])
     key = ints['Key_slice_index']
@@ -175,21 +150,29 @@ def parse_deeplesion_row(row: Sequence[str], where: str = 'row') -> dict:
         raise DeepLesionRowError(
             'bad_file_name', f'{where}: File_name {csv_name!r} does not match '
             f'the patient/study/series/key slice columns ({expected!r})')
+    return series
 
+
+def _check_image_size(cell: Dict[str, str], vec: Dict[str, List[float]],
+                      where: str) -> Tuple[int, int]:
+    """Image_size (rows, cols) as positive integers ``(height, width)``."""
     rows_, cols_ = vec['Image_size']
     if rows_ <= 0 or cols_ <= 0 or rows_ != int(rows_) or cols_ != int(
             cols_):
         raise DeepLesionRowError(
             'bad_image_size',
             f'{where}: Image_size {cell["Image_size"]!r} is not positive')
-    height, width = int(rows_), int(cols_)
+    return int(rows_), int(cols_)
 
-    spacing = vec['Spacing_mm_px_']
-    if min(spacing) <= 0:
+
+def _check_geometry(cell: Dict[str, str], vec: Dict[str, List[float]],
+                    key: int, where: str) -> None:
+    """Check the spacing, the slice range around the key slice and the
+    DICOM window."""
+    if min(vec['Spacing_mm_px_']) <= 0:
         raise DeepLesionRowError(
             'bad_spacing',
             f'{where}: Spacing_mm_px_ {cell["Spacing_mm_px_"]!r} must be > 0')
-
     first, last = vec['Slice_range']
     if first != int(first) or last != int(last) or not (1 <= first <= key <=
                                                         last):
@@ -197,13 +180,15 @@ def parse_deeplesion_row(row: Sequence[str], where: str = 'row') -> dict:
             'bad_slice_range', f'{where}: Slice_range '
             f'{cell["Slice_range"]!r} must be integers containing the key '
             f'slice {key}')
-
     wmin, wmax = vec['DICOM_windows']
     if not wmin < wmax:
         raise DeepLesionRowError(
             'bad_window', f'{where}: DICOM_windows {cell["DICOM_windows"]!r} '
             'must be min < max (HU)')
 
+
+def _check_labels(ints: Dict[str, int], where: str) -> None:
+    """Check the split, lesion type and noisy flag codes."""
     split = ints['Train_Val_Test']
     if split not in SPLITS:
         raise DeepLesionRowError(
@@ -221,56 +206,119 @@ def parse_deeplesion_row(row: Sequence[str], where: str = 'row') -> dict:
             'bad_noisy_flag',
             f'{where}: Possibly_noisy must be 0 or 1, got {noisy}')
 
-    age_text = cell['Patient_age'].strip()
-    age: Optional[float] = None
-    if age_text:
-        try:
-            age = float(age_text)
-        except ValueError:
-            raise DeepLesionRowError(
-                'bad_age',
-                f'{where}: Patient_age {age_text!r} is not a number') from None
-        if not math.isfinite(age):
-            raise DeepLesionRowError(
-                'bad_age', f'{where}: Patient_age {age_text!r} is not finite')
 
-    # 1-based -> 0-based pixel coordinates
-    x1, y1, x2, y2 = (v - 1 for v in vec['Bounding_boxes'])
-    if not (x2 > x1 and y2 > y1):
+def _parse_age(text: str, where: str) -> Optional[float]:
+    """Patient_age as a float; None when the cell is empty."""
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        age = float(text)
+    except ValueError:
         raise DeepLesionRowError(
-            'zero_size_box', f'{where}: Bounding_boxes '
-            f'{cell["Bounding_boxes"]!r} has zero or negative size')
-    # 0-based corners may touch the image border with 1 px tolerance
-    if x1 < -1 or y1 < -1 or x2 > width or y2 > height:
+            'bad_age',
+            f'{where}: Patient_age {text!r} is not a number') from None
+    if not math.isfinite(age):
         raise DeepLesionRowError(
-            'box_outside_image', f'{where}: Bounding_boxes '
-            f'{cell["Bounding_boxes"]!r} (1-based) leaves the {height}x'
-            f'{width} image')
-    recist = [v - 1 for v in vec['Measurement_coordinates']]
+            'bad_age', f'{where}: Patient_age {text!r} is not finite')
+    return age
 
+
+def _parse_box(text: str, box_1based: List[float], height: int, width: int,
+               where: str) -> Tuple[List[float], Optional[str]]:
+    """The 0-based box clipped to the image (see :func:`clip_box_to_image`).
+
+    Returns:
+        tuple[list[float], str | None]: The box and, when it was clipped, a
+        message naming the row and both boxes.
+    """
+    box = [v - 1 for v in box_1based]  # 1-based -> 0-based
+    try:
+        clipped, changed = clip_box_to_image(box, height, width)
+    except InvalidBoxError as e:
+        what = ('has zero or negative size' if e.reason == 'zero_size_box'
+                else f'(1-based) lies entirely outside the {height}x{width} '
+                'image')
+        raise DeepLesionRowError(
+            e.reason, f'{where}: Bounding_boxes {text!r} {what}') from None
+    if not changed:
+        return clipped, None
+    return clipped, (f'{where}: Bounding_boxes {text!r} (1-based) leaves the '
+                     f'{height}x{width} image; clipped to 0-based '
+                     f'[{format_vector(clipped)}]')
+
+
+def parse_deeplesion_row(row: Sequence[str], where: str = 'row') -> dict:
+    """Parse and validate one ``DL_info.csv`` row.
+
+    A box that leaves the image is clipped to it (DeepLesion boxes carry a
+    5 px margin around the RECIST marks, so lesions at the image edge do
+    this) and the row is kept; only a box of zero size or entirely outside
+    the image rejects the row.
+
+    Args:
+        row (Sequence[str]): The 18 cells as read by :mod:`csv`.
+        where (str): Name of the row used in error messages,
+            e.g. ``'DL_info.csv line 12'``.
+
+    Returns:
+        dict: Parsed lesion record with 0-based pixel coordinates:
+        ``file_name`` ('000001_01_01/109.png'), ``series``, ``patient``,
+        ``study``, ``series_id``, ``key_slice``, ``recist`` (8 floats,
+        as in the file), ``bbox_xyxy`` (4 floats, clipped to ``[0, width] x
+        [0, height]``), ``bbox_clipped`` (None, or the message saying how
+        the box was clipped), ``diameters`` (2), ``location`` (3),
+        ``lesion_type`` (int), ``noisy`` (0/1), ``slice_range`` [first,
+        last], ``spacing`` [x, y, z] (mm), ``slice_interval`` (mm),
+        ``height``, ``width``, ``dicom_window`` [min, max] (HU), ``gender``,
+        ``age`` (float or None), ``split`` (1/2/3), ``csv_file_name``.
+
+    Raises:
+        DeepLesionRowError: With a ``reason`` from :data:`REJECT_REASONS`.
+    """
+    if len(row) != len(DL_INFO_HEADER):
+        raise DeepLesionRowError(
+            'column_count', f'{where}: expected {len(DL_INFO_HEADER)} '
+            f'columns, got {len(row)}')
+    cell = dict(zip(DL_INFO_HEADER, row))
+    ints = {col: _parse_int(cell[col], col, where) for col in _INT_COLUMNS}
+    vec = {
+        col: _parse_vector(cell[col], n, col, where)
+        for col, n in _VECTOR_COLUMNS.items()
+    }
+    series = _check_identity(cell, ints, where)
+    height, width = _check_image_size(cell, vec, where)
+    key = ints['Key_slice_index']
+    _check_geometry(cell, vec, key, where)
+    _check_labels(ints, where)
+    age = _parse_age(cell['Patient_age'], where)
+    bbox, clipped = _parse_box(cell['Bounding_boxes'],
+                               vec['Bounding_boxes'], height, width, where)
+    first, last = vec['Slice_range']
     return dict(
-        csv_file_name=csv_name,
+        csv_file_name=cell['File_name'].strip(),
         file_name=f'{series}/{slice_file_name(key)}',
         series=series,
-        patient=patient,
-        study=study,
-        series_id=series_id,
+        patient=ints['Patient_index'],
+        study=ints['Study_index'],
+        series_id=ints['Series_ID'],
         key_slice=key,
-        recist=recist,
-        bbox_xyxy=[x1, y1, x2, y2],
+        recist=[v - 1 for v in vec['Measurement_coordinates']],
+        bbox_xyxy=bbox,
+        bbox_clipped=clipped,
         diameters=vec['Lesion_diameters_Pixel_'],
         location=vec['Normalized_lesion_location'],
-        lesion_type=lesion_type,
-        noisy=noisy,
+        lesion_type=ints['Coarse_lesion_type'],
+        noisy=ints['Possibly_noisy'],
         slice_range=[int(first), int(last)],
-        spacing=spacing,
-        slice_interval=spacing[2],
+        spacing=vec['Spacing_mm_px_'],
+        slice_interval=vec['Spacing_mm_px_'][2],
         height=height,
         width=width,
-        dicom_window=[wmin, wmax],
+        dicom_window=vec['DICOM_windows'],
         gender=cell['Patient_gender'].strip(),
         age=age,
-        split=split)
+        split=ints['Train_Val_Test'])
 
 
 def read_deeplesion_csv(csv_path: str) -> Tuple[List[dict], List[dict]]:
@@ -352,248 +400,10 @@ def write_deeplesion_csv(records: Sequence[dict], csv_path: str) -> None:
             writer.writerow(deeplesion_row(rec))
 
 
-def _image_entry(rec: dict, image_id: int) -> dict:
-    return dict(
-        id=image_id,
-        file_name=rec['file_name'],
-        height=rec['height'],
-        width=rec['width'],
-        slice_interval=rec['slice_interval'],
-        spacing=list(rec['spacing']),
-        slice_range=list(rec['slice_range']),
-        dicom_window=list(rec['dicom_window']),
-        key_slice=rec['key_slice'],
-        series=rec['series'],
-        patient=rec['patient'],
-        study=rec['study'],
-        series_id=rec['series_id'],
-        split=rec['split'],
-        gender=rec['gender'],
-        age=rec['age'])
-
-
-def _annotation_entry(rec: dict, ann_id: int, image_id: int) -> dict:
-    x1, y1, x2, y2 = rec['bbox_xyxy']
-    w, h = x2 - x1, y2 - y1
-    return dict(
-        id=ann_id,
-        image_id=image_id,
-        category_id=1,
-        bbox=[x1, y1, w, h],
-        area=w * h,
-        iscrowd=0,
-        lesion_type=rec['lesion_type'],
-        noisy=rec['noisy'],
-        recist=list(rec['recist']),
-        diameters=list(rec['diameters']),
-        location=list(rec['location']),
-        csv_line=rec.get('line'))
-
-
-def records_to_coco(records: Sequence[dict],
-                    drop_noisy: bool = False) -> Tuple[Dict[int, dict], dict]:
-    """Group lesion records by key slice into one COCO dict per split.
-
-    Image and annotation ids are unique over all splits (order of first
-    appearance in the CSV). Rows of one key slice must agree on the image
-    fields (size, spacing, window, split); later rows that do not are
-    rejected with reason ``inconsistent_image``. Slice ranges of one key
-    slice are merged.
-
-    Returns:
-        tuple: ``({split_code: coco_dict}, info)`` where ``info`` holds
-        ``rejected`` (list) and ``noisy_dropped`` (int) and
-        ``images_dropped`` (int, images left without lesions).
-    """
-    images: 'OrderedDict[str, dict]' = OrderedDict()
-    anns: Dict[str, List[dict]] = {}
-    rejected = []
-    noisy_dropped = 0
-    for rec in records:
-        key = rec['file_name']
-        img = images.get(key)
-        if img is None:
-            img = _image_entry(rec, len(images) + 1)
-            images[key] = img
-            anns[key] = []
-        else:
-            same = (img['height'] == rec['height']
-                    and img['width'] == rec['width']
-                    and img['split'] == rec['split']
-                    and np.allclose(img['spacing'], rec['spacing'])
-                    and np.allclose(img['dicom_window'], rec['dicom_window']))
-            if not same:
-                rejected.append(
-                    dict(
-                        line=rec.get('line'),
-                        reason='inconsistent_image',
-                        message=f'line {rec.get("line")}: {key} disagrees '
-                        'with an earlier row of the same key slice on '
-                        'image size, spacing, window or split'))
-                continue
-            img['slice_range'] = [
-                min(img['slice_range'][0], rec['slice_range'][0]),
-                max(img['slice_range'][1], rec['slice_range'][1])
-            ]
-        if drop_noisy and rec['noisy']:
-            noisy_dropped += 1
-            continue
-        anns[key].append(rec)
-
-    out = {code: dict(images=[], annotations=[]) for code in SPLITS}
-    ann_id = 0
-    images_dropped = 0
-    for key, img in images.items():
-        if not anns[key]:
-            images_dropped += 1
-            continue
-        coco = out[img['split']]
-        coco['images'].append(img)
-        for rec in anns[key]:
-            ann_id += 1
-            coco['annotations'].append(
-                _annotation_entry(rec, ann_id, img['id']))
-    for code, coco in out.items():
-        coco['categories'] = [dict(id=1, name='lesion')]
-        coco['info'] = dict(
-            description=f'NIH DeepLesion, {SPLITS[code]} split',
-            lesion_types=list(LESION_TYPES),
-            drop_noisy=drop_noisy)
-    return out, dict(
-        rejected=rejected,
-        noisy_dropped=noisy_dropped,
-        images_dropped=images_dropped)
-
-
-def convert_deeplesion_csv(csv_path: str,
-                           out_dir: str,
-                           drop_noisy: bool = False,
-                           prefix: str = 'deeplesion',
-                           images_dir: Optional[str] = None) -> dict:
-    """Convert ``DL_info.csv`` into COCO-style ``{prefix}_{split}.json``.
-
-    Args:
-        csv_path (str): Path of ``DL_info.csv``.
-        out_dir (str): Output folder (created if needed).
-        drop_noisy (bool): Drop lesions flagged ``Possibly_noisy`` and the key
-            slices left without lesions. Defaults to False.
-        prefix (str): File name prefix. Defaults to 'deeplesion'.
-        images_dir (str, optional): ``Images_png`` folder; if given, the
-            summary gets ``images_check`` (see :func:`check_images`).
-            Images are converted either way.
-
-    Returns:
-        dict: Summary with ``files`` {split: path}, ``splits`` {split:
-        dict(images, lesions, noisy)}, ``rows``, ``rows_ok``,
-        ``noisy_dropped``, ``images_dropped``, ``rejected`` (Counter of
-        reasons) and ``rejected_rows`` (list of dicts with line, reason,
-        message).
-    """
-    import json
-    records, rejected = read_deeplesion_csv(csv_path)
-    num_rows = len(records) + len(rejected)
-    cocos, info = records_to_coco(records, drop_noisy=drop_noisy)
-    rejected = rejected + info['rejected']
-    os.makedirs(out_dir, exist_ok=True)
-    files, splits = {}, {}
-    for code, coco in cocos.items():
-        name = SPLITS[code]
-        path = osp.join(out_dir, f'{prefix}_{name}.json')
-        with open(path, 'w', encoding='utf-8') as f:
-            json.dump(coco, f)
-        files[name] = path
-        splits[name] = dict(
-            images=len(coco['images']),
-            lesions=len(coco['annotations']),
-            noisy=sum(a['noisy'] for a in coco['annotations']))
-    images_check = None if images_dir is None else check_images(
-        records, images_dir)
-    return dict(
-        images_check=images_check,
-        files=files,
-        splits=splits,
-        rows=num_rows,
-        rows_ok=num_rows - len(rejected),
-        drop_noisy=drop_noisy,
-        noisy_dropped=info['noisy_dropped'],
-        images_dropped=info['images_dropped'],
-        rejected=Counter(r['reason'] for r in rejected),
-        rejected_rows=sorted(rejected, key=lambda r: r['line'] or 0))
-
-
-def check_images(records: Sequence[dict], images_dir: str) -> dict:
-    """Check that the PNGs a set of lesion records needs exist.
-
-    Args:
-        records (Sequence[dict]): Parsed rows (:func:`read_deeplesion_csv`).
-        images_dir (str): The ``Images_png`` folder.
-
-    Returns:
-        dict: ``missing_series`` (series folders absent), ``missing_key``
-        (key slice files absent, as ``'series/NNN.png'``),
-        ``missing_context`` (number of absent files inside the slice
-        ranges; the loader falls back to the nearest existing slice for
-        those) and ``checked`` (files checked).
-    """
-    missing_series, missing_key, missing_context, checked = [], [], 0, 0
-    ranges: Dict[str, set] = {}
-    keys: Dict[str, set] = {}
-    for rec in records:
-        first, last = rec['slice_range']
-        ranges.setdefault(rec['series'], set()).update(
-            range(first, last + 1))
-        keys.setdefault(rec['series'], set()).add(rec['key_slice'])
-    for series in sorted(ranges):
-        folder = osp.join(images_dir, series)
-        if not osp.isdir(folder):
-            missing_series.append(series)
-            continue
-        present = set(os.listdir(folder))
-        for index in sorted(ranges[series]):
-            checked += 1
-            name = slice_file_name(index)
-            if name in present:
-                continue
-            if index in keys[series]:
-                missing_key.append(f'{series}/{name}')
-            else:
-                missing_context += 1
-    return dict(
-        missing_series=missing_series,
-        missing_key=missing_key,
-        missing_context=missing_context,
-        checked=checked)
-
-
-def format_summary(summary: dict) -> str:
-    """Render a :func:`convert_deeplesion_csv` summary as text."""
-    lines = [
-        f'rows read: {summary["rows"]}, used: {summary["rows_ok"]}, '
-        f'rejected: {sum(summary["rejected"].values())}',
-        'noisy lesions: ' + (f'{summary["noisy_dropped"]} dropped '
-                             f'({summary["images_dropped"]} images left '
-                             'empty and dropped)' if summary['drop_noisy']
-                             else 'kept'),
-        f'{"split":<6} {"images":>7} {"lesions":>8} {"noisy":>6}  file',
-    ]
-    for name, s in summary['splits'].items():
-        lines.append(f'{name:<6} {s["images"]:>7} {s["lesions"]:>8} '
-                     f'{s["noisy"]:>6}  {summary["files"][name]}')
-    images = summary.get('images_check')
-    if images is not None:
-        lines.append(
-            f'images: {images["checked"]} slice files checked, '
-            f'{len(images["missing_series"])} series folders missing, '
-            f'{len(images["missing_key"])} key slices missing, '
-            f'{images["missing_context"]} context slices missing')
-        for name in (images['missing_series'] + images['missing_key'])[:10]:
-            lines.append(f'  missing: {name}')
-    if summary['rejected']:
-        lines.append('rejected rows by reason:')
-        for reason, n in sorted(summary['rejected'].items()):
-            lines.append(f'  {reason}: {n}')
-        for r in summary['rejected_rows'][:20]:
-            lines.append(f'  {r["message"]}')
-        if len(summary['rejected_rows']) > 20:
-            lines.append(f'  ... {len(summary["rejected_rows"]) - 20} more')
-    return '\n'.join(lines)
+# Moved to their own modules and re-exported here, so that
+# ``from cspr_det.datasets.deeplesion_csv import convert_deeplesion_csv``
+# keeps working. Imported last: those modules import the names above.
+from .deeplesion_coco import convert_deeplesion_csv  # noqa: E402,F401
+from .deeplesion_coco import format_summary  # noqa: E402,F401
+from .deeplesion_coco import records_to_coco  # noqa: E402,F401
+from .deeplesion_image_check import check_images  # noqa: E402,F401

@@ -1,12 +1,15 @@
 """NIH DeepLesion key-slice detection dataset."""
 import copy
+import logging
 import os.path as osp
-from typing import List, Optional
+from typing import List, Optional, Tuple
 
 from mmdet.datasets import BaseDetDataset
 from mmengine.fileio import load
+from mmengine.logging import print_log
 
 from cspr_det.registry import DATASETS
+from .clip_box import clip_box_to_image
 from .deeplesion_csv import LESION_TYPES
 
 
@@ -27,6 +30,12 @@ class DeepLesionDataset(BaseDetDataset):
     key slice), ``dicom_window`` ([min, max] HU) and ``instances``: a list of
     ``dict(bbox=[x1, y1, x2, y2] (0-based floats), bbox_label=0,
     ignore_flag=0, lesion_type, noisy, recist, diameters)``.
+
+    Boxes are clipped to the image (``[0, width] x [0, height]``), as the
+    converter does: a box that leaves the image is kept, clipped, and the
+    number of such boxes is logged as a warning; a box of zero size or
+    entirely outside its image raises a ``ValueError`` naming the
+    annotation.
 
     Args:
         ann_file (str): Converted annotation file (relative to
@@ -80,18 +89,17 @@ class DeepLesionDataset(BaseDetDataset):
             anns_per_image.setdefault(ann['image_id'], []).append(ann)
         img_prefix = self.data_prefix.get('img', self.data_root or '')
         data_list = []
+        num_clipped = 0
         for img in coco['images']:
             instances = []
             for ann in anns_per_image.get(img['id'], []):
                 if self.drop_noisy and ann.get('noisy', 0):
                     continue
-                x, y, w, h = ann['bbox']
+                bbox, clipped = self._clip_bbox(ann, img)
+                num_clipped += clipped
                 instances.append(
                     dict(
-                        bbox=[float(x),
-                              float(y),
-                              float(x + w),
-                              float(y + h)],
+                        bbox=bbox,
                         bbox_label=0,
                         ignore_flag=0,
                         lesion_type=int(ann.get('lesion_type', -1)),
@@ -114,7 +122,29 @@ class DeepLesionDataset(BaseDetDataset):
                     slice_range=list(img['slice_range']),
                     dicom_window=list(img['dicom_window']),
                     instances=instances))
+        if num_clipped:
+            print_log(
+                f'{self.ann_file}: {num_clipped} boxes leave their image and '
+                'were clipped to it',
+                logger='current',
+                level=logging.WARNING)
         return data_list
+
+    def _clip_bbox(self, ann: dict, img: dict) -> Tuple[List[float], bool]:
+        """The ``[x, y, w, h]`` box of an annotation as ``[x1, y1, x2, y2]``
+        clipped to its image, and whether it was clipped."""
+        where = (f'{self.ann_file}: annotation {ann.get("id")} of image '
+                 f'{img["file_name"]}')
+        bbox = ann.get('bbox')
+        if not isinstance(bbox, (list, tuple)) or len(bbox) != 4:
+            raise ValueError(f'{where}: bbox must be [x, y, w, h], got '
+                             f'{bbox!r}')
+        try:
+            x, y, w, h = (float(v) for v in bbox)
+            return clip_box_to_image([x, y, x + w, y + h], img['height'],
+                                     img['width'])
+        except (TypeError, ValueError) as e:  # InvalidBoxError included
+            raise ValueError(f'{where}: {e}') from None
 
     def filter_data(self) -> List[dict]:
         """Apply ``filter_cfg`` (``filter_empty_gt``, ``min_size``)."""

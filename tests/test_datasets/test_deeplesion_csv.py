@@ -1,4 +1,11 @@
-"""DL_info.csv parsing and conversion, on real rows of the official file."""
+"""DL_info.csv parsing and conversion, on real rows of the official file.
+
+``DL_info_edge_row.csv`` holds one official test row whose box leaves the
+image: its File_name, Bounding_boxes and Image_size are those of the real
+row (``003957_03_01_586.png``, box ``489.818, 252.689, 513.681, 284.578`` on
+512 x 512); the other cells are consistent stand-ins (RECIST marks = the box
+less its 5 px margin, test split, soft-tissue type).
+"""
 import csv
 import json
 import os.path as osp
@@ -13,8 +20,9 @@ from cspr_det.datasets.deeplesion_csv import (DL_INFO_HEADER, LESION_TYPES,
                                               read_deeplesion_csv)
 from tool_loader import load_tool
 
-EXCERPT = osp.join(
-    osp.dirname(__file__), '..', 'data', 'deeplesion', 'DL_info_excerpt.csv')
+DATA = osp.join(osp.dirname(__file__), '..', 'data', 'deeplesion')
+EXCERPT = osp.join(DATA, 'DL_info_excerpt.csv')
+EDGE_ROW = osp.join(DATA, 'DL_info_edge_row.csv')
 
 
 def _rows():
@@ -119,8 +127,12 @@ def test_noisy_kept_or_dropped(tmp_path):
         ('Measurement_coordinates', '1, 2', 'bad_vector'),
         ('Bounding_boxes', '87.826, 191.836, 87.826, 221.881',
          'zero_size_box'),
-        ('Bounding_boxes', '500, 191.836, 530, 221.881', 'box_outside_image'),
-        ('Bounding_boxes', '-20, 191.836, 30, 221.881', 'box_outside_image'),
+        # 1-based 514 = 0-based 513: starts right of the 512 px wide image
+        ('Bounding_boxes', '514, 191.836, 530, 221.881', 'box_outside_image'),
+        # 1-based 1 = 0-based 0: ends at the left border
+        ('Bounding_boxes', '-20, 191.836, 1, 221.881', 'box_outside_image'),
+        ('Bounding_boxes', '87.826, 600, 111.541, 621.881',
+         'box_outside_image'),
         ('Key_slice_index', 'x', 'bad_integer'),
         ('File_name', '000097_02_01_066.png', 'bad_file_name'),
         ('Train_Val_Test', '4', 'bad_split'),
@@ -142,6 +154,76 @@ def test_bad_rows_rejected_and_counted(tmp_path, column, value, reason):
     assert 'line 123' in msg and summary['rejected_rows'][0]['line'] == 123
     assert summary['splits']['test']['lesions'] == 34
     assert reason in format_summary(summary)
+    assert summary['clipped'] == 0
+    if reason == 'box_outside_image':
+        assert 'lies entirely outside the 512x512 image' in msg
+
+
+def test_official_edge_lesion_is_clipped_and_kept(tmp_path):
+    """The real test lesion whose padded box leaves the image is kept,
+    clipped to the image and counted; the official 4,831 / 4,927 test
+    images / lesions depend on it."""
+    with open(EDGE_ROW, newline='') as f:
+        edge = list(csv.reader(f))
+    assert tuple(edge[0]) == DL_INFO_HEADER
+    rec = parse_deeplesion_row(edge[1], 'DL_info.csv line 160')
+    assert rec['bbox_xyxy'] == pytest.approx(
+        [488.818, 251.689, 512.0, 283.578])
+    assert 'line 160' in rec['bbox_clipped']
+    assert "'489.818, 252.689, 513.681, 284.578'" in rec['bbox_clipped']
+
+    csv_path = tmp_path / 'DL_info.csv'
+    _write(csv_path, _rows() + edge[1:])
+    summary = convert_deeplesion_csv(str(csv_path), str(tmp_path / 'out'))
+    assert summary['rows'] == summary['rows_ok'] == 159
+    assert not summary['rejected'] and summary['clipped'] == 1
+    assert [r['line'] for r in summary['clipped_rows']] == [160]
+    assert summary['splits']['test'] == dict(images=33, lesions=36, noisy=0)
+    img = next(i for i in _load(tmp_path / 'out', 'test')['images']
+               if i['file_name'] == '003957_03_01/586.png')
+    ann = [a for a in _load(tmp_path / 'out', 'test')['annotations']
+           if a['image_id'] == img['id']]
+    assert len(ann) == 1
+    assert ann[0]['bbox'] == pytest.approx(
+        [488.818, 251.689, 512 - 488.818, 283.578 - 251.689])
+    assert ann[0]['area'] == pytest.approx(
+        (512 - 488.818) * (283.578 - 251.689))
+    # the RECIST marks are inside the image and stay as they are
+    assert ann[0]['recist'][:2] == pytest.approx([500.75, 256.689])
+    text = format_summary(summary)
+    assert '(1 with the box clipped to the image)' in text
+    assert 'line 160: Bounding_boxes' in text and 'clipped to 0-based' in text
+
+
+@pytest.mark.parametrize('value,expected', [
+    ('500, 191.836, 530, 221.881', [499, 190.836, 512, 220.881]),
+    ('-20, 191.836, 30, 221.881', [0, 190.836, 29, 220.881]),
+    ('87.826, 491.836, 111.541, 521.881', [86.826, 490.836, 110.541, 512]),
+])
+def test_box_past_an_edge_is_clipped_and_counted(tmp_path, value, expected):
+    rows = _rows()
+    rows[123 - 1][DL_INFO_HEADER.index('Bounding_boxes')] = value
+    csv_path = tmp_path / 'DL_info.csv'
+    _write(csv_path, rows)
+    summary = convert_deeplesion_csv(str(csv_path), str(tmp_path / 'out'))
+    assert not summary['rejected'] and summary['rows_ok'] == 158
+    assert summary['clipped'] == 1
+    assert summary['clipped_rows'][0]['line'] == 123
+    assert summary['splits']['test']['lesions'] == 35
+    boxes = [a['bbox'] for a in _load(tmp_path / 'out', 'test')['annotations']]
+    x1, y1, x2, y2 = expected
+    assert [x1, y1, x2 - x1, y2 - y1] in [pytest.approx(b) for b in boxes]
+
+
+def test_box_touching_the_border_is_not_clipped(tmp_path):
+    # 1-based 513 = 0-based 512 = the right border of a 512 px image
+    rows = _rows()
+    rows[123 - 1][DL_INFO_HEADER.index('Bounding_boxes')] = \
+        '500, 191.836, 513, 221.881'
+    csv_path = tmp_path / 'DL_info.csv'
+    _write(csv_path, rows)
+    summary = convert_deeplesion_csv(str(csv_path), str(tmp_path / 'out'))
+    assert summary['clipped'] == 0 and not summary['rejected']
 
 
 def test_wrong_column_count_and_empty_age(tmp_path):
@@ -167,6 +249,7 @@ def test_parse_row_errors_name_the_row():
     rec = parse_deeplesion_row(row, 'my.csv line 2')
     assert rec['bbox_xyxy'] == pytest.approx(
         [131.977, 170.808, 164.939, 213.029])
+    assert rec['bbox_clipped'] is None
     with pytest.raises(ValueError, match='my.csv line 2: expected 18'):
         parse_deeplesion_row(row[:5], 'my.csv line 2')
 

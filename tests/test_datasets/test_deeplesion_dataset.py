@@ -1,4 +1,6 @@
 """DeepLesionDataset + slice-stack pipeline on a tiny generated set."""
+import json
+import logging
 import os.path as osp
 
 import cv2
@@ -175,3 +177,63 @@ def test_missing_ann_file(tmp_path):
     with pytest.raises(FileNotFoundError, match='deeplesion_x.json'):
         DeepLesionDataset(
             ann_file='deeplesion_x.json', data_root=str(tmp_path))
+
+
+EDGE_ROW = osp.join(
+    osp.dirname(__file__), '..', 'data', 'deeplesion', 'DL_info_edge_row.csv')
+
+
+def _coco_file(path, boxes, size=(64, 64)):
+    """A one-image COCO-style file with the given [x, y, w, h] boxes."""
+    img = dict(id=7, file_name='000001_01_01/010.png', height=size[0],
+               width=size[1], slice_interval=2.0, spacing=[0.8, 0.8, 2.0],
+               slice_range=[5, 15], dicom_window=[-175, 275], key_slice=10,
+               series='000001_01_01')
+    anns = [dict(id=i + 1, image_id=7, category_id=1, bbox=b, noisy=0,
+                 lesion_type=2) for i, b in enumerate(boxes)]
+    with open(path, 'w') as f:
+        json.dump(dict(images=[img], annotations=anns,
+                       categories=[dict(id=1, name='lesion')]), f)
+    return str(path)
+
+
+def test_converted_edge_lesion_reaches_the_dataset_clipped(tmp_path):
+    summary = convert_deeplesion_csv(EDGE_ROW, str(tmp_path))
+    assert summary['clipped'] == 1
+    assert summary['splits']['test']['lesions'] == 1
+    ds = DeepLesionDataset(
+        ann_file=str(tmp_path / 'deeplesion_test.json'),
+        data_root=str(tmp_path), test_mode=True)
+    assert len(ds) == 1
+    (inst, ) = ds.get_data_info(0)['instances']
+    assert inst['bbox'] == pytest.approx([488.818, 251.689, 512.0, 283.578])
+
+
+def test_dataset_clips_boxes_past_the_edge(tmp_path, monkeypatch):
+    logged = []
+    monkeypatch.setattr(
+        'cspr_det.datasets.deeplesion_dataset.print_log',
+        lambda msg, **kw: logged.append((msg, kw.get('level'))))
+    ann = _coco_file(tmp_path / 'a.json',
+                     [[10, 20, 8, 6], [-2, 50, 10, 20], [60, 1, 10, 5]])
+    ds = DeepLesionDataset(ann_file=ann, data_root=str(tmp_path),
+                           test_mode=True)
+    boxes = [i['bbox'] for i in ds.get_data_info(0)['instances']]
+    assert boxes == [[10, 20, 18, 26], [0, 50, 8, 64], [60, 1, 64, 6]]
+    assert logged == [(f'{ann}: 2 boxes leave their image and were clipped '
+                       'to it', logging.WARNING)]
+
+
+@pytest.mark.parametrize('box,match', [
+    ([70, 10, 5, 5], r'annotation 2 of image 000001_01_01/010\.png: box '
+     r'\[70, 10, 75, 15\] lies entirely outside the 64x64 image'),
+    ([10, 10, 0, 5], 'annotation 2 .*zero or negative size'),
+    ([10, 10, 5], r'annotation 2 .*bbox must be \[x, y, w, h\]'),
+    ([10, 'a', 5, 5], 'annotation 2 of image'),
+])
+def test_dataset_rejects_unusable_boxes(tmp_path, box, match):
+    ann = _coco_file(tmp_path / 'a.json', [[10, 20, 8, 6], box])
+    with pytest.raises(ValueError, match=match) as err:
+        DeepLesionDataset(ann_file=ann, data_root=str(tmp_path),
+                          test_mode=True)
+    assert 'a.json' in str(err.value)

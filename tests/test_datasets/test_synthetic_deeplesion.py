@@ -16,9 +16,12 @@ from cspr_det.datasets.deeplesion_csv import (DL_INFO_HEADER,
                                               convert_deeplesion_csv,
                                               format_summary,
                                               read_deeplesion_csv)
-from cspr_det.datasets.synthetic import PRESETS, make_synthetic_deeplesion
+from cspr_det.datasets.synthetic import (PRESETS, Phantom, blend_blob,
+                                        correlated_noise, ellipse_norm2,
+                                        hu_to_png16,
+                                        make_synthetic_deeplesion, pixel_grid,
+                                        write_png16)
 from cspr_det.datasets.synthetic.make_synthetic_deeplesion import tube_centre
-from cspr_det.datasets.synthetic.phantom import _ellipse
 from tool_loader import load_tool
 
 TINY = dict(
@@ -31,6 +34,12 @@ TINY = dict(
     noisy_fraction=0.1,
     min_lesion_px=3,
     context_mm=12)
+
+# DL_info.csv of make_synthetic_deeplesion(**dict(TINY, num_patients=3)),
+# unchanged since the generator was split into planning, rendering and
+# writer modules
+PINNED_CSV_SHA256 = (
+    '584cc3e4590e81ab7a55b7ec014d56693c2e2fb2e0fe63447dd16760d60618e5')
 
 
 @pytest.fixture(scope='module')
@@ -79,11 +88,14 @@ def test_csv_content(tiny):
     for r in records:
         split_of_patient[r['patient']].add(r['split'])
         per_image[r['file_name']] += 1
-        # box (0-based) = RECIST extent +- 5 px, clipped to the image
+        # box (0-based) = RECIST extent +- 5 px; lesions are placed so that
+        # it lies inside the image and never needs clipping
         xs, ys = r['recist'][0::2], r['recist'][1::2]
         x1, y1, x2, y2 = r['bbox_xyxy']
-        assert x1 == pytest.approx(max(0, min(xs) - 5), abs=2e-3)
-        assert y2 == pytest.approx(min(63, max(ys) + 5), abs=2e-3)
+        assert r['bbox_clipped'] is None
+        assert [x1, y1] == pytest.approx([min(xs) - 5, min(ys) - 5], abs=2e-3)
+        assert [x2, y2] == pytest.approx([max(xs) + 5, max(ys) + 5], abs=2e-3)
+        assert 0 < x1 < x2 < 64 and 0 < y1 < y2 < 64
         # diameters = lengths of the RECIST axes
         long_ = np.hypot(xs[1] - xs[0], ys[1] - ys[0])
         short = np.hypot(xs[3] - xs[2], ys[3] - ys[2])
@@ -247,8 +259,8 @@ def _measured_contrast(root):
             size = hu.shape[0]
             yy, xx = (np.mgrid[:size, :size] - (size - 1) / 2) * sp  # mm
             d = np.sqrt(
-                _ellipse(xx, yy, les['cx'], les['cy'], les['a'], les['b'],
-                         les['theta']))
+                ellipse_norm2(xx, yy, les['cx'], les['cy'], les['a'],
+                              les['b'], les['theta']))
             inner = np.median(hu[d <= 0.6])
             ring = hu[(d >= 1.3) & (d <= 1.8)]
             out.append(float(np.median(np.abs(ring - inner))))
@@ -266,8 +278,8 @@ def test_every_lesion_is_visible(tiny):
 
 
 def test_visible_target_rejects_lesions_that_match_their_border():
-    from cspr_det.datasets.synthetic.make_synthetic_deeplesion import \
-        _visible_target
+    from cspr_det.datasets.synthetic.lesion_placement import \
+        visible_target as _visible_target
     from cspr_det.datasets.synthetic.phantom import KIDNEY, SOFT
     coords = np.arange(64, dtype=np.float32) - 31.5
     x, y = np.meshgrid(coords, coords)
@@ -305,3 +317,60 @@ def test_lesion_contrast_range(tmp_path):
     strong = _measured_contrast(str(tmp_path / 'b'))
     assert len(weak) and len(strong)
     assert np.median(strong) > np.median(weak) + 100
+
+
+def test_png16_writer_stores_hu_plus_32768(tmp_path):
+    hu = np.array([[-1024.0, -0.4, 0.6], [40.0, 3071.0, 1e6]], np.float32)
+    png = hu_to_png16(hu)
+    assert png.dtype == np.uint16
+    assert png.tolist() == [[31744, 32768, 32769], [32808, 35839, 65535]]
+    path = str(tmp_path / '001.png')
+    write_png16(path, hu[:, :2])
+    np.testing.assert_array_equal(_hu(path), [[-1024, 0], [40, 3071]])
+    with pytest.raises(OSError, match='cannot write'):
+        write_png16(str(tmp_path / 'missing' / '002.png'), hu)
+
+
+def test_noise_and_blob_building_blocks():
+    a = correlated_noise((64, 64), 15.0, np.random.default_rng(1))
+    b = correlated_noise((64, 64), 15.0, np.random.default_rng(1))
+    assert a.dtype == np.float32 and float(a.std()) == pytest.approx(15.0)
+    np.testing.assert_array_equal(a, b)
+    # neighbouring pixels are correlated (blurred), far ones are not
+    assert np.corrcoef(a[:, :-1].ravel(), a[:, 1:].ravel())[0, 1] > 0.3
+    x, y = pixel_grid(65, 0.5)
+    assert x[32, 32] == y[32, 32] == 0 and x[0, -1] == 16.0
+    hu = np.full((65, 65), 40.0, np.float32)
+    blend_blob(hu, ellipse_norm2(x, y, 0.0, 0.0, 6.0, 4.0), 4.0, 140.0)
+    # weight 1 / (1 + exp((d - 1) * radius / 1 mm)) of the target at the
+    # normalised radius d: about 0.98 at the centre, 1/2 on the surface
+    assert hu[32, 32] == pytest.approx(40 + 100 / (1 + np.exp(-4)), abs=1e-3)
+    assert hu[32, 32 + 12] == pytest.approx(90.0, abs=1e-3)  # x = 6 mm
+    assert hu[0, 0] == pytest.approx(40.0, abs=1e-3)  # far away: unchanged
+
+
+def test_phantom_render_is_its_label_map_in_hu():
+    from cspr_det.datasets.synthetic.phantom import (LIVER, LUNG, TISSUE_HU,
+                                                     tissue_hu)
+    phantom = Phantom(np.random.default_rng(0))
+    x, y = pixel_grid(96, 4.0)
+    hu, labels, geo = phantom.render(x, y, 330.0)  # upper abdomen
+    labels2, tex, geo2 = phantom.label_map(x, y, 330.0)
+    np.testing.assert_array_equal(labels, labels2)
+    np.testing.assert_array_equal(hu, tissue_hu(labels, tex))
+    assert geo == geo2 and LIVER in labels and LUNG not in labels
+    assert abs(float(np.median(hu[labels == LIVER])) - TISSUE_HU[LIVER]) < 10
+    _, chest, _ = phantom.render(x, y, 480.0)
+    assert LUNG in chest
+
+
+def test_generated_csv_is_pinned(tmp_path):
+    """Refactors of the generator must keep its output byte-identical: the
+    DL_info.csv of a small set is pinned (it depends only on the planning,
+    through numpy's random generator and OpenCV's erosion; the PNG bytes
+    also depend on the zlib build and are not pinned here). Regenerate the
+    digest only for an intended change of the generated data."""
+    make_synthetic_deeplesion(str(tmp_path), **dict(TINY, num_patients=3))
+    with open(tmp_path / 'DL_info.csv', 'rb') as f:
+        digest = hashlib.sha256(f.read()).hexdigest()
+    assert digest == PINNED_CSV_SHA256

@@ -5,7 +5,10 @@ Example:
         --csv data/deeplesion/DL_info.csv --out-dir data/deeplesion/annotations
 
 writes ``deeplesion_{train,val,test}.json`` (official patient-level split)
-and prints the number of images/lesions per split and the rejected rows.
+and prints the number of images/lesions per split, the rows whose box left
+the image (clipped to it and kept, as the official protocols count them) and
+the rejected rows (a box of zero size or entirely outside the image among
+them).
 """
 import argparse
 import sys

@@ -42,14 +42,55 @@ def _taper(z: float, lo: float, hi: float) -> float:
     return float(np.sin(np.pi * (z - lo) / (hi - lo)))**0.5
 
 
-def _ellipse(x: np.ndarray, y: np.ndarray, cx: float, cy: float, ax: float,
-             ay: float, theta: float = 0.0) -> np.ndarray:
-    """Normalised squared radius of points in a rotated ellipse."""
+def ellipse_norm2(x: np.ndarray,
+                 y: np.ndarray,
+                 cx: float,
+                 cy: float,
+                 ax: float,
+                 ay: float,
+                 theta: float = 0.0) -> np.ndarray:
+    """Normalised squared radius of points in a rotated ellipse.
+
+    Args:
+        x, y (np.ndarray): (H, W) point coordinates (mm).
+        cx, cy (float): Centre of the ellipse.
+        ax, ay (float): Semi-axes along the rotated u and v axes.
+        theta (float): Rotation of the u axis from x (radians).
+
+    Returns:
+        np.ndarray: (H, W) ``(u / ax)**2 + (v / ay)**2``: < 1 inside, 1 on
+        the boundary.
+    """
     c, s = np.cos(theta), np.sin(theta)
     dx, dy = x - cx, y - cy
     u = dx * c + dy * s
     v = -dx * s + dy * c
     return (u / ax)**2 + (v / ay)**2
+
+
+#: Former private name of :func:`ellipse_norm2`.
+_ellipse = ellipse_norm2
+
+
+def pixel_grid(size: int, spacing: float) -> Tuple[np.ndarray, np.ndarray]:
+    """Pixel centre coordinates of a square slice centred on the body axis.
+
+    Args:
+        size (int): Rows = columns.
+        spacing (float): Pixel size (mm).
+
+    Returns:
+        tuple[np.ndarray, np.ndarray]: (size, size) float32 ``x`` and ``y``
+        in mm (0 at the image centre).
+    """
+    coords = (np.arange(size, dtype=np.float32) - (size - 1) / 2) * spacing
+    return np.meshgrid(coords, coords)  # x, y in mm
+
+
+def mm_to_pixel(v_mm: float, size: int, spacing: float) -> float:
+    """0-based pixel coordinate of a position given in mm by
+    :func:`pixel_grid`."""
+    return v_mm / spacing + (size - 1) / 2
 
 
 class Phantom:
@@ -99,7 +140,30 @@ class Phantom:
         Returns:
             tuple: ``(hu, labels, geometry)``: (H, W) float32 HU without
             noise, (H, W) uint8 tissue labels, and a dict of the body
-            geometry at ``z`` (``ax``, ``ay``, ``cx``, ``cy``).
+            geometry at ``z`` (``ax``, ``ay``, ``ix``, ``iy``, ``cx``,
+            ``cy``).
+        """
+        labels, tex, geo = self.label_map(x, y, z)
+        return tissue_hu(labels, tex), labels, geo
+
+    def label_map(
+            self, x: np.ndarray, y: np.ndarray,
+            z: float) -> Tuple[np.ndarray, np.ndarray, Dict[str, float]]:
+        """Tissue labels of the slice at height ``z``.
+
+        Structures are painted in a fixed order (later ones cover earlier
+        ones): body wall and table, abdominal organs, chest organs and the
+        aorta, bones.
+
+        Args:
+            x, y (np.ndarray): (H, W) pixel centre coordinates in mm.
+            z (float): Slice position in mm.
+
+        Returns:
+            tuple: ``(labels, texture, geometry)``: (H, W) uint8 labels,
+            (H, W) float32 texture (:meth:`texture`) and the body geometry
+            (``ax``, ``ay``: outer semi-axes; ``ix``, ``iy``: inner, under
+            the subcutaneous fat; ``cx``, ``cy``: body centre; all mm).
         """
         ax, ay = self.body_axes(z)
         cx, cy = float(self.offset[0]), float(self.offset[1] - 8)
@@ -108,77 +172,96 @@ class Phantom:
         labels = np.full(x.shape, AIR, np.uint8)
         tex = self.texture(x, y, z)
 
-        r_out = _ellipse(x, y, 0, 0, ax, ay)
+        r_out = ellipse_norm2(x, y, 0, 0, ax, ay)
         labels[r_out <= 1] = FAT
         ix, iy = ax - self.fat, ay - self.fat * 0.8
-        r_in = _ellipse(x, y, 0, 0, ix, iy)
+        r_in = ellipse_norm2(x, y, 0, 0, ix, iy)
         inner = r_in <= 1
         labels[inner] = SOFT
         # table under the patient
         table = (y > ay + 12) & (y < ay + 20) & (np.abs(x) < 1.25 * ax)
         labels[table] = TABLE
+        body = dict(ix=ix, iy=iy, r_in=r_in, inner=inner, tex=tex)
+        self._paint_abdomen(labels, x, y, z, body)
+        self._paint_chest(labels, x, y, z, body)
+        self._paint_bones(labels, x, y, z, body)
+        return labels, tex, dict(ax=ax, ay=ay, ix=ix, iy=iy, cx=cx, cy=cy)
 
+    def _paint_abdomen(self, labels: np.ndarray, x: np.ndarray,
+                       y: np.ndarray, z: float, body: dict) -> None:
+        """Mesenteric fat, bladder, kidneys, liver and spleen (in place)."""
+        ix, iy = body['ix'], body['iy']
         # abdominal / pelvic fat between the bowel loops
         t_abd = _taper(z, 60, 400)
         if t_abd > 0:
-            mes = inner & (r_in < 0.62) & (tex > self.mes_threshold +
-                                           (1 - t_abd))
+            mes = body['inner'] & (body['r_in'] < 0.62) & (
+                body['tex'] > self.mes_threshold + (1 - t_abd))
             labels[mes] = MESFAT
         # bladder
         t = _taper(z, 15, 115)
         if t > 0:
-            labels[_ellipse(x, y, 0, -0.25 * iy, 42 * t * self.scale,
-                            32 * t * self.scale) <= 1] = BLADDER
+            labels[ellipse_norm2(x, y, 0, -0.25 * iy, 42 * t * self.scale,
+                                 32 * t * self.scale) <= 1] = BLADDER
         # kidneys
         t = _taper(z, 185, 300)
         if t > 0:
             for side in (-1, 1):
-                r = _ellipse(x, y, side * 0.42 * ix, 0.42 * iy,
-                             26 * t * self.scale, 36 * t * self.scale,
-                             side * 0.5)
+                r = ellipse_norm2(x, y, side * 0.42 * ix, 0.42 * iy,
+                                  26 * t * self.scale, 36 * t * self.scale,
+                                  side * 0.5)
                 labels[r <= 1] = KIDNEY
                 labels[r <= 0.2] = SOFT  # renal sinus
         # liver (image left = patient right)
         t = _taper(z, 255, 420)
         if t > 0:
-            labels[_ellipse(x, y, -0.33 * ix, -0.05 * iy, 0.52 * ix * t,
-                            0.7 * iy * t, 0.3) <= 1] = LIVER
+            labels[ellipse_norm2(x, y, -0.33 * ix, -0.05 * iy, 0.52 * ix * t,
+                                 0.7 * iy * t, 0.3) <= 1] = LIVER
         # spleen
         t = _taper(z, 300, 405)
         if t > 0:
-            labels[_ellipse(x, y, 0.55 * ix, 0.28 * iy, 22 * t * self.scale,
-                            45 * t * self.scale, -0.6) <= 1] = SPLEEN
-        # lungs and heart
+            labels[ellipse_norm2(x, y, 0.55 * ix, 0.28 * iy,
+                                 22 * t * self.scale, 45 * t * self.scale,
+                                 -0.6) <= 1] = SPLEEN
+
+    def _paint_chest(self, labels: np.ndarray, x: np.ndarray, y: np.ndarray,
+                     z: float, body: dict) -> None:
+        """Lungs, heart and the aorta (in place)."""
+        ix, iy = body['ix'], body['iy']
         t = _taper(z, 370, 640)
         if t > 0:
             for side in (-1, 1):
-                r = _ellipse(x, y, side * 0.47 * ix, -0.02 * iy,
-                             0.4 * ix * t, 0.78 * iy * t, side * 0.12)
-                labels[inner & (r <= 1)] = LUNG
+                r = ellipse_norm2(x, y, side * 0.47 * ix, -0.02 * iy,
+                                  0.4 * ix * t, 0.78 * iy * t, side * 0.12)
+                labels[body['inner'] & (r <= 1)] = LUNG
         t = _taper(z, 395, 545)
         if t > 0:
-            labels[_ellipse(x, y, 0.12 * ix, -0.3 * iy, 58 * t * self.scale,
-                            46 * t * self.scale, 0.5) <= 1] = HEART
+            labels[ellipse_norm2(x, y, 0.12 * ix, -0.3 * iy,
+                                 58 * t * self.scale, 46 * t * self.scale,
+                                 0.5) <= 1] = HEART
         # aorta: a tube along the whole trunk
-        labels[_ellipse(x, y, 0.12 * ix, 0.33 * iy, 11 * self.scale,
-                        11 * self.scale) <= 1] = AORTA
+        labels[ellipse_norm2(x, y, 0.12 * ix, 0.33 * iy, 11 * self.scale,
+                             11 * self.scale) <= 1] = AORTA
 
+    def _paint_bones(self, labels: np.ndarray, x: np.ndarray, y: np.ndarray,
+                     z: float, body: dict) -> None:
+        """Vertebrae and discs, ribs and pelvic bones (in place)."""
+        ix, iy, r_in = body['ix'], body['iy'], body['r_in']
         # spine: vertebral bodies with discs, spinous process
         vy = 0.58 * iy
         vr = 17 * self.scale
         disc = (z / self.disc_period) % 1.0 < 0.18
-        r = _ellipse(x, y, 0, vy, vr, vr * 0.9)
+        r = ellipse_norm2(x, y, 0, vy, vr, vr * 0.9)
         if disc:
             labels[r <= 1] = SOFT
         else:
             labels[r <= 1] = BONE
             labels[r <= 0.75] = MARROW
-            sp = _ellipse(x, y, 0, vy + 1.55 * vr, 5, 9)
+            sp = ellipse_norm2(x, y, 0, vy + 1.55 * vr, 5, 9)
             labels[sp <= 1] = BONE
         # ribs in the chest and upper abdomen
         t = _taper(z, 300, 640)
         if t > 0:
-            ring = (r_in > 0.8) & (r_in < 0.9) & inner
+            ring = (r_in > 0.8) & (r_in < 0.9) & body['inner']
             ang = np.arctan2(y, x)
             on = np.cos(14 * ang + z / 9.0 + self.phase[2]) > 0.55
             labels[ring & on] = BONE
@@ -186,24 +269,36 @@ class Phantom:
         t = _taper(z, 20, 175)
         if t > 0:
             for side in (-1, 1):
-                r = _ellipse(x, y, side * 0.55 * ix, 0.25 * iy,
-                             18 * t * self.scale + 4, 42 * t * self.scale + 4,
-                             side * 0.45)
+                r = ellipse_norm2(x, y, side * 0.55 * ix, 0.25 * iy,
+                                  18 * t * self.scale + 4,
+                                  42 * t * self.scale + 4, side * 0.45)
                 labels[r <= 1] = BONE
                 labels[r <= 0.55] = MARROW
 
-        lut = np.zeros(max(TISSUE_HU) + 1, np.float32)
-        for k, v in TISSUE_HU.items():
-            lut[k] = v
-        hu = lut[labels]
-        # organ texture amplitudes (HU)
-        amp = np.zeros_like(lut)
-        amp[[SOFT, LIVER, SPLEEN, KIDNEY, HEART]] = 8
-        amp[LUNG] = 35
-        amp[MARROW] = 60
-        amp[[FAT, MESFAT]] = 10
-        hu += amp[labels] * tex
-        return hu, labels, dict(ax=ax, ay=ay, ix=ix, iy=iy, cx=cx, cy=cy)
+
+def tissue_hu(labels: np.ndarray, texture: np.ndarray) -> np.ndarray:
+    """HU of a label map: the nominal HU of each tissue
+    (:data:`TISSUE_HU`) plus its texture amplitude times ``texture``.
+
+    Args:
+        labels (np.ndarray): (H, W) uint8 tissue labels.
+        texture (np.ndarray): (H, W) float32 field in about [-1, 1].
+
+    Returns:
+        np.ndarray: (H, W) float32 HU without noise.
+    """
+    lut = np.zeros(max(TISSUE_HU) + 1, np.float32)
+    for k, v in TISSUE_HU.items():
+        lut[k] = v
+    hu = lut[labels]
+    # organ texture amplitudes (HU)
+    amp = np.zeros_like(lut)
+    amp[[SOFT, LIVER, SPLEEN, KIDNEY, HEART]] = 8
+    amp[LUNG] = 35
+    amp[MARROW] = 60
+    amp[[FAT, MESFAT]] = 10
+    hu += amp[labels] * texture
+    return hu
 
 
 def blob_profile(d: np.ndarray, radius_mm: float,
