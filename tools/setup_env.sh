@@ -31,8 +31,10 @@ if "$VPY" -c 'import torch' 2>/dev/null; then
 else
   "$VPY" -m pip install -q -r requirements/torch.txt
 fi
-"$VPY" -m pip install -q -r requirements/runtime.txt -r requirements/tests.txt
-"$VPY" -m pip install -q 'mmengine>=0.10.4,<0.11'
+# mmengine in the same resolution as the runtime bounds: alone, it takes the
+# newest opencv-python, which needs numpy>=2 (the runtime bounds say <2).
+"$VPY" -m pip install -q -r requirements/runtime.txt -r requirements/tests.txt \
+  'mmengine>=0.10.4,<0.11'
 # One setuptools range serves torch (>=77.0.3), mmengine (imports pkg_resources,
 # gone from setuptools 82) and the mmcv build; it is pinned in
 # requirements/runtime.txt so later installs into this environment keep it.
