@@ -11,9 +11,10 @@ from mmengine.evaluator import Evaluator
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
 
-from cspr_det.evaluation import DeepLesionFROCMetric
-from cspr_det.evaluation.metrics.deeplesion_froc_metric import (
-    load_detection_dump, size_bin_names)
+from cspr_det.evaluation import DeepLesionFROCMetric, format_table
+from cspr_det.evaluation.metrics.deeplesion_strata import (interval_bin_names,
+                                                           size_bin_names)
+from cspr_det.evaluation.metrics.detection_dump import load_detection_dump
 from tool_loader import load_tool
 
 
@@ -92,15 +93,19 @@ def test_drop_protocol_hand_computed():
     assert res['deeplesion/type_lung'] == pytest.approx(0.75)
     assert 'deeplesion/type_bone' not in res  # no bone lesion
     # sizes: L0 12 mm and L4 20 mm -> 10-30 (1/2 @0.5 then 1): .875;
-    # L2 40 mm -> >30: .75; no lesion < 10 mm left
+    # L2 40 mm -> >=30: .75; no lesion < 10 mm left
     assert res['deeplesion/size_10-30mm'] == pytest.approx(0.875)
-    assert res['deeplesion/size_>30mm'] == pytest.approx(0.75)
+    assert res['deeplesion/size_>=30mm'] == pytest.approx(0.75)
     assert 'deeplesion/size_<10mm' not in res
-    # slice intervals: 1 mm: L0 -> 1; 5 mm: L2 -> .75; 2 mm: L4 (point 6)
-    # -> 0 @0.5 then 1 -> .75
-    assert res['deeplesion/interval_1mm'] == pytest.approx(1.0)
-    assert res['deeplesion/interval_5mm'] == pytest.approx(0.75)
-    assert res['deeplesion/interval_2mm'] == pytest.approx(0.75)
+    # slice-interval bins: thin (<= 1.5 mm): L0 (1 mm) -> 1; thick (> 3.5
+    # mm): L2 (5 mm) -> .75; 1.5-3.5 mm: L4 (2 mm, point 6) -> 0 @0.5 then
+    # 1 -> .75
+    assert res['deeplesion/interval_<=1.5mm'] == pytest.approx(1.0)
+    assert res['deeplesion/interval_>3.5mm'] == pytest.approx(0.75)
+    assert res['deeplesion/interval_1.5-3.5mm'] == pytest.approx(0.75)
+    assert not [k for k in res if k.startswith('deeplesion/interval_')
+                and k.split('_', 1)[1] not in ('<=1.5mm', '1.5-3.5mm',
+                                               '>3.5mm')]
     # COCO AP50: TP FP FP FP TP TP for 3 lesions: precision 1 up to recall
     # 1/3 (34 of the 101 recall thresholds), then max(2/5, 3/6) = .5
     assert res['deeplesion/ap50'] == pytest.approx((34 + 67 * 0.5) / 101)
@@ -186,8 +191,13 @@ def test_report_files(tmp_path):
     assert rows[0]['stratum'] == 'all' and rows[0]['num_lesions'] == '3'
     assert float(rows[0]['sens@0.5']) == pytest.approx(1 / 3)
     names = [r['stratum'] for r in rows]
-    assert {'liver', 'lung', '10-30mm', '>30mm', 'interval_1mm'} <= set(
-        names)
+    assert {'liver', 'lung', '10-30mm', '>=30mm', 'interval_<=1.5mm',
+            'interval_>3.5mm'} <= set(names)
+    assert report['protocol']['interval_bins_mm'] == [1.5, 3.5]
+    assert report['strata_counts']['interval'] == dict(
+        bins=[dict(name='interval_<=1.5mm', num_lesions=1),
+              dict(name='interval_1.5-3.5mm', num_lesions=1),
+              dict(name='interval_>3.5mm', num_lesions=1)], unknown=0)
     png = (tmp_path / 'froc_curve.png').read_bytes()
     assert png[:8] == b'\x89PNG\r\n\x1a\n'
 
@@ -234,8 +244,106 @@ def test_rescore_rejects_a_bad_file(tmp_path):
 
 
 def test_size_bin_names():
-    assert size_bin_names((10, 30)) == ['<10mm', '10-30mm', '>30mm']
-    assert size_bin_names((5, 12.5)) == ['<5mm', '5-12.5mm', '>12.5mm']
+    assert size_bin_names((10, 30)) == ['<10mm', '10-30mm', '>=30mm']
+    assert size_bin_names((5, 12.5)) == ['<5mm', '5-12.5mm', '>=12.5mm']
+
+
+def test_interval_bin_names():
+    assert interval_bin_names((1.5, 3.5)) == [
+        'interval_<=1.5mm', 'interval_1.5-3.5mm', 'interval_>3.5mm']
+    assert interval_bin_names([2]) == ['interval_<=2mm', 'interval_>2mm']
+    with pytest.raises(ValueError, match='interval_bins_mm must be'):
+        interval_bin_names((3.5, 1.5))
+    with pytest.raises(ValueError, match='interval_bins_mm must be'):
+        DeepLesionFROCMetric(interval_bins_mm=(0, 2))
+    with pytest.raises(ValueError, match='size_bins_mm must be'):
+        DeepLesionFROCMetric(size_bins_mm=(30, 10))
+
+
+def _interval_samples(intervals):
+    """One image per slice interval, one lesion each, found at once."""
+    samples = []
+    for i, z in enumerate(intervals):
+        samples.append(dict(
+            img_id=i, img_path=f'{i}.png', slice_interval=z,
+            spacing=[0.8, 0.8, z], instances=[_lesion([10, 10, 30, 30], 4, 0,
+                                                      20)],
+            pred_instances=dict(bboxes=torch.tensor([[10., 10., 30., 30.]]),
+                                scores=torch.tensor([0.9]))))
+    return samples
+
+
+def test_interval_bins_edges_and_counts():
+    # DeepLesion-like intervals: 1.5 is thin (upper edge inclusive), 3.5 is
+    # in 1.5-3.5, 3.6 is thick; a 10 mm edge adds an empty bin whose count
+    # (0) is still reported; one image without interval is 'unknown'
+    metric = DeepLesionFROCMetric(interval_bins_mm=(1.5, 3.5, 10),
+                                  compute_ap50=False, save_files=False)
+    samples = _interval_samples([0.625, 1.0, 1.5, 1.6, 2.5, 3.5, 3.6, 5.0,
+                                 5.0])
+    samples[-1]['slice_interval'] = None
+    samples[-1]['spacing'] = None
+    metric.process({}, samples)
+    res = metric.evaluate(len(samples))
+    counts = metric.last_report['strata_counts']['interval']
+    assert [b['num_lesions'] for b in counts['bins']] == [3, 3, 2, 0]
+    assert counts['unknown'] == 1
+    assert res['deeplesion/interval_<=1.5mm'] == pytest.approx(1.0)
+    assert 'deeplesion/interval_>10mm' not in res  # empty: no metric
+    text = format_table(metric.last_report)
+    assert ('lesions per slice-interval bin: interval_<=1.5mm: 3, '
+            'interval_1.5-3.5mm: 3, interval_3.5-10mm: 2, '
+            'interval_>10mm: 0; unknown: 1') in text
+    assert 'lesions per long-diameter bin: <10mm: 0, 10-30mm: 8' in text
+    off = DeepLesionFROCMetric(interval_bins_mm=None, compute_ap50=False,
+                               save_files=False)
+    off.process({}, _interval_samples([1.0, 5.0]))
+    assert not [k for k in off.evaluate(2) if 'interval' in k]
+
+
+def test_ap50_is_labelled_as_coco_iou():
+    metric, res = run_metric(overlap='iobb', plus_one=True, iou_thr=0.3)
+    report = metric.last_report
+    assert 'COCO AP at IoU >= 0.5' in report['protocol']['ap50']
+    text = format_table(report)
+    assert f"AP50 (COCO, IoU >= 0.5): {res['deeplesion/ap50']:.4f}" in text
+    assert "not the FROC's overlap rule" in text
+    plain, plain_res = run_metric()
+    assert "not the FROC's overlap rule" not in format_table(
+        plain.last_report)
+    # AP50 does not follow the FROC's overlap options
+    assert res['deeplesion/ap50'] == pytest.approx(
+        plain_res['deeplesion/ap50'])
+
+
+def test_boxes_at_and_past_the_image_edge_are_lesions():
+    # A lesion of the official test split whose box leaves the 512 x 512
+    # image (003957_03_01_586.png, 1-based 489.818, 252.689, 513.681,
+    # 284.578): clipped by the dataset to the edge, or left as it is (an
+    # older dump), it is one lesion and the detection on it finds it.
+    clipped = [488.818, 251.689, 511.0, 283.578]
+    past = [488.818, 251.689, 512.681, 283.578]
+    for box in (clipped, past):
+        metric = DeepLesionFROCMetric(compute_ap50=False, save_files=False)
+        metric.process({}, [dict(
+            img_id='003957_03_01_586', img_path='586.png', slice_interval=1.0,
+            spacing=[0.7, 0.7, 1.0],
+            instances=[dict(_lesion(box, 2, 0, 30), ignore_flag=1)],
+            pred_instances=dict(bboxes=torch.tensor([clipped]),
+                                scores=torch.tensor([0.8])))])
+        res = metric.evaluate(1)
+        assert res['deeplesion/num_lesions'] == 1
+        assert res['deeplesion/sens@0.5'] == pytest.approx(1.0)
+
+
+def test_rescore_help_names_first_as_the_classic_rule(capsys):
+    tool = load_tool('tools/analysis_tools/rescore_detections.py')
+    with pytest.raises(SystemExit):
+        tool.parse_args(['--help'])
+    text = ' '.join(capsys.readouterr().out.split())
+    assert 'first (default) = the classic 3DCE code' in text
+    assert 'last = numpy.interp' in text
+    assert '--interval-bins' in text
 
 
 class _Replay(torch.utils.data.Dataset):

@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 
-from cspr_det.evaluation.metrics.deeplesion_froc_metric import \
+from cspr_det.evaluation.metrics.froc_report import \
     format_table  # noqa: E402
 
 

@@ -11,6 +11,8 @@ Examples::
     python tools/analysis_tools/rescore_detections.py dets.json
     python tools/analysis_tools/rescore_detections.py dets.json \\
         --noisy keep --overlap iobb --plus-one --out-dir work_dirs/rescore
+    python tools/analysis_tools/rescore_detections.py dets.json \\
+        --exact-rate last --interval-bins 1 2.5 5
 """
 import argparse
 import os.path as osp
@@ -38,16 +40,22 @@ def parse_args(argv=None):
         help='drop: classic 3DCE/MULAN protocol; keep: MVP-Net/MP3D')
     parser.add_argument(
         '--exact-rate', choices=['first', 'last'], default='first',
-        help='point read at rates the curve reaches exactly (last = the '
-        'classic code)')
+        help='point read at rates the curve reaches exactly: first (default) '
+        '= the classic 3DCE code, the sensitivity when the FP reaching the '
+        'rate is counted; last = numpy.interp, the sensitivity just before '
+        'the next FP')
     parser.add_argument(
         '--fps', type=float, nargs='+', default=[0.5, 1, 2, 4, 8, 16],
         help='FPs-per-image rates')
     parser.add_argument(
         '--size-bins', type=float, nargs='+', default=[10, 30],
-        help='long-diameter strata edges in mm')
+        help='long-diameter strata edges in mm (bins <a, a-b, >=b)')
     parser.add_argument(
-        '--no-ap50', action='store_true', help='skip COCO AP50')
+        '--interval-bins', type=float, nargs='+', default=[1.5, 3.5],
+        help='slice-interval strata edges in mm (bins <=a, a-b, >b)')
+    parser.add_argument(
+        '--no-ap50', action='store_true',
+        help='skip AP50 (COCO IoU >= 0.5, whatever --overlap/--plus-one)')
     parser.add_argument(
         '--out-dir',
         help='write froc.json, froc.csv and froc_curve.png here')
@@ -59,9 +67,11 @@ def parse_args(argv=None):
 
 def main(args) -> dict:
     """Re-score ``args.dump``; prints the table and returns the metrics."""
-    from cspr_det.evaluation.metrics.deeplesion_froc_metric import (
-        DEEPLESION_TYPE_NAMES, evaluate_froc_records, format_table,
-        load_detection_dump, write_report_files)
+    from cspr_det.evaluation.metrics import (DEEPLESION_TYPE_NAMES,
+                                             evaluate_froc_records,
+                                             format_table,
+                                             load_detection_dump,
+                                             write_report_files)
 
     records, meta = load_detection_dump(args.dump)
     # lesion type names as configured in the metric that wrote the dump
@@ -78,6 +88,7 @@ def main(args) -> dict:
         noisy=args.noisy,
         exact_rate=args.exact_rate,
         size_bins_mm=args.size_bins,
+        interval_bins_mm=args.interval_bins,
         lesion_type_names=type_names,
         compute_ap50=not args.no_ap50)
     print(format_table(report))

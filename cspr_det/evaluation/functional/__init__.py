@@ -1,11 +1,18 @@
-from .froc import (DEFAULT_FPS, EXACT_RATE_RULES, MEAN_SENS_RANGE,
-                   OVERLAP_MODES, curve_corners, froc,
-                   interpolate_sensitivity, mean_sensitivity,
-                   pairwise_overlaps, stratum_froc)
+from .box_overlaps import pairwise_overlaps
+from .dice import (confusion_counts, dice_from_counts, dice_per_class,
+                   mean_foreground)
+from .froc import froc
+from .froc_curve import (curve_corners, interpolate_sensitivity,
+                         mean_sensitivity, stratum_froc)
+from .froc_options import (DEFAULT_FPS, EXACT_RATE_RULES, MEAN_SENS_RANGE,
+                           OVERLAP_MODES)
+from .hausdorff import hausdorff_distance, surface
+from .score_order import score_order
 
 __all__ = [
     'DEFAULT_FPS', 'EXACT_RATE_RULES', 'MEAN_SENS_RANGE', 'OVERLAP_MODES',
-    'froc', 'stratum_froc',
-    'interpolate_sensitivity', 'mean_sensitivity', 'pairwise_overlaps',
-    'curve_corners'
+    'confusion_counts', 'curve_corners', 'dice_from_counts', 'dice_per_class',
+    'froc', 'hausdorff_distance', 'interpolate_sensitivity',
+    'mean_foreground', 'mean_sensitivity', 'pairwise_overlaps',
+    'score_order', 'stratum_froc', 'surface'
 ]
