@@ -234,6 +234,24 @@ def test_dump_and_rescore_round_trip(tmp_path, capsys):
     assert out == {k.split('/', 1)[1]: v for k, v in keep.items()}
 
 
+def test_rescore_takes_the_strata_of_the_dumping_metric(tmp_path):
+    # the dumping metric had one interval edge and no size strata: the
+    # re-scored keys are the metric's unless the options say otherwise
+    dump = tmp_path / 'dump.json'
+    _, dumped = run_metric(dump_detections=str(dump), interval_bins_mm=[3],
+                           size_bins_mm=None, compute_ap50=False)
+    tool = load_tool('tools/analysis_tools/rescore_detections.py')
+    out = tool.main(tool.parse_args([str(dump), '--no-ap50']))
+    assert out == {k.split('/', 1)[1]: v for k, v in dumped.items()}
+    assert {k for k in out if k.startswith(('size_', 'interval_'))} == {
+        'interval_<=3mm', 'interval_>3mm'}
+    out = tool.main(tool.parse_args([str(dump), '--no-ap50', '--size-bins',
+                                     '15', '--interval-bins', '1.5', '3.5']))
+    assert {k for k in out if k.startswith(('size_', 'interval_'))} == {
+        'size_<15mm', 'size_>=15mm', 'interval_<=1.5mm',
+        'interval_1.5-3.5mm', 'interval_>3.5mm'}
+
+
 def test_rescore_rejects_a_bad_file(tmp_path):
     bad = tmp_path / 'bad.json'
     bad.write_text(json.dumps({'images': []}))

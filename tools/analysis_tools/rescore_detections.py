@@ -48,11 +48,13 @@ def parse_args(argv=None):
         '--fps', type=float, nargs='+', default=[0.5, 1, 2, 4, 8, 16],
         help='FPs-per-image rates')
     parser.add_argument(
-        '--size-bins', type=float, nargs='+', default=[10, 30],
-        help='long-diameter strata edges in mm (bins <a, a-b, >=b)')
+        '--size-bins', type=float, nargs='+',
+        help='long-diameter strata edges in mm (bins <a, a-b, >=b; '
+        'default: those of the dumping metric, else 10 30)')
     parser.add_argument(
-        '--interval-bins', type=float, nargs='+', default=[1.5, 3.5],
-        help='slice-interval strata edges in mm (bins <=a, a-b, >b)')
+        '--interval-bins', type=float, nargs='+',
+        help='slice-interval strata edges in mm (bins <=a, a-b, >b; '
+        'default: those of the dumping metric, else 1.5 3.5)')
     parser.add_argument(
         '--no-ap50', action='store_true',
         help='skip AP50 (COCO IoU >= 0.5, whatever --overlap/--plus-one)')
@@ -72,10 +74,16 @@ def main(args) -> dict:
                                              format_table,
                                              load_detection_dump,
                                              write_report_files)
+    from cspr_det.evaluation.metrics.deeplesion_strata import (
+        DEFAULT_INTERVAL_BINS_MM, DEFAULT_SIZE_BINS_MM)
 
     records, meta = load_detection_dump(args.dump)
-    # lesion type names as configured in the metric that wrote the dump
+    # strata as configured in the metric that wrote the dump
     dumped = meta.get('protocol_at_dump') or {}
+    size_bins = args.size_bins or dumped.get('size_bins_mm',
+                                             DEFAULT_SIZE_BINS_MM)
+    interval_bins = args.interval_bins or dumped.get(
+        'interval_bins_mm', DEFAULT_INTERVAL_BINS_MM)
     type_names = dumped.get('lesion_type_names', DEEPLESION_TYPE_NAMES)
     if isinstance(type_names, dict):  # JSON turned int keys into strings
         type_names = {int(k): v for k, v in type_names.items()}
@@ -87,8 +95,8 @@ def main(args) -> dict:
         plus_one=args.plus_one,
         noisy=args.noisy,
         exact_rate=args.exact_rate,
-        size_bins_mm=args.size_bins,
-        interval_bins_mm=args.interval_bins,
+        size_bins_mm=size_bins,
+        interval_bins_mm=interval_bins,
         lesion_type_names=type_names,
         compute_ap50=not args.no_ap50)
     print(format_table(report))
