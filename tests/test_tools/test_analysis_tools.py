@@ -1,5 +1,5 @@
-"""Small analysis tools: the slice-ablation option builder and the FROC table
-printer."""
+"""Small analysis tools: the slice ablation on the shared study runner and the
+FROC table printer."""
 import json
 import os.path as osp
 
@@ -55,49 +55,146 @@ def test_print_froc(tmp_path, capsys):
     assert mod.main([str(tmp_path / 'missing.json')]) == 2
 
 
-def test_slice_ablation_runs_in_threads_and_reports_failures(
+FAKE_TRAIN = """
+import json, os, sys
+argv = sys.argv[1:]
+wd = argv[argv.index('--work-dir') + 1]
+opts = dict(o.split('=', 1) for o in argv[argv.index('--cfg-options') + 1:])
+n = int(opts['model.backbone.num_slices'])
+seed = int(opts['randomness.seed'])
+with open(os.environ['FAKE_CALLS'], 'a') as f:
+    f.write(json.dumps(['train', n, seed, argv]) + '\\n')
+os.makedirs(wd, exist_ok=True)
+if (n, seed) == (3, 1) and os.environ.get('FAKE_FAIL'):
+    sys.exit('error: training diverged')
+open(os.path.join(wd, f'best_deeplesion_mean_sens_epoch_{n}.pth'), 'w').close()
+"""
+
+FAKE_TEST = """
+import json, os, sys
+argv = sys.argv[1:]
+config, ckpt = argv[0], argv[1]
+wd = argv[argv.index('--work-dir') + 1]
+opts = dict(o.split('=', 1) for o in argv[argv.index('--cfg-options') + 1:])
+n = int(opts['model.backbone.num_slices'])
+seed = int(opts['randomness.seed'])
+with open(os.environ['FAKE_CALLS'], 'a') as f:
+    f.write(json.dumps(['test', n, seed, argv]) + '\\n')
+log_dir = os.path.join(wd, '20260101_000000')
+os.makedirs(log_dir, exist_ok=True)
+m = {f'deeplesion/sens@{r}': n / 10 for r in ('0.5', '1', '2', '4', '8', '16')}
+m.update({'deeplesion/mean_sens': n / 10 + seed / 100,
+          'deeplesion/ap50': 0.5, 'time': 1.0,
+          'checkpoint': os.path.basename(ckpt)})
+with open(os.path.join(log_dir, '20260101_000000.json'), 'w') as f:
+    json.dump(m, f)
+"""
+
+
+def _fake_scripts(tmp_path, monkeypatch, mod):
+    """Point the tool at fast stand-ins for tools/train.py and
+    tools/test.py that log their calls to FAKE_CALLS."""
+    train, test = tmp_path / 'fake_train.py', tmp_path / 'fake_test.py'
+    train.write_text(FAKE_TRAIN)
+    test.write_text(FAKE_TEST)
+    monkeypatch.setattr(mod, 'TRAIN_SCRIPT', str(train))
+    monkeypatch.setattr(mod, 'TEST_SCRIPT', str(test))
+    calls = tmp_path / 'calls.jsonl'
+    monkeypatch.setenv('FAKE_CALLS', str(calls))
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+
+    def read_calls():
+        if not calls.exists():
+            return []
+        return [json.loads(line) for line in calls.read_text().splitlines()]
+    return read_calls
+
+
+def test_slice_ablation_runs_in_parallel_and_reports_failures(
         tmp_path, monkeypatch, capsys):
-    """Three parallel workers: options are built before the threads start
-    (mmengine's Config parsing is not thread-safe), a failed run is named and
-    left out of the table, the others are still reported."""
+    """Three parallel runs through the shared study runner: each test gets
+    its own run's best checkpoint, a failed run is named and left out of
+    the table, the others are reported; --skip-finished then redoes only the
+    failed run."""
     mod = load_tool('tools/analysis_tools/slice_ablation.py')
-    seen = {}
-
-    def fake(config, opts, work_dir, threads=0, skip_finished=False):
-        n = int(next(o for o in opts
-                     if o.startswith('model.backbone.num_slices=')).split(
-                         '=')[1])
-        seed = int(next(o for o in opts
-                        if o.startswith('randomness.seed=')).split('=')[1])
-        seen[(n, seed)] = opts
-        if (n, seed) == (3, 1):
-            raise RuntimeError('training diverged')
-        m = {f'sens@{r}': n / 10 for r in mod.RATES}
-        m.update(mean_sens=n / 10 + seed / 100, ap50=0.5)
-        return m
-
-    monkeypatch.setattr(mod, 'train_and_test', fake)
-    rc = mod.main([DEMO, '--slices', '1', '3', '9', '--seeds', '0', '1',
-                   '--jobs', '3', '--work-dir', str(tmp_path)])
+    read_calls = _fake_scripts(tmp_path, monkeypatch, mod)
+    monkeypatch.setenv('FAKE_FAIL', '1')
+    work = tmp_path / 'work'
+    argv = [DEMO, '--slices', '1', '3', '9', '--seeds', '0', '1', '--jobs',
+            '3', '--work-dir', str(work)]
+    rc = mod.main(argv)
     out, err = capsys.readouterr()
     assert rc == 1
-    assert '3 slice(s), seed 1 FAILED: training diverged' in err
-    assert '(3, 1)' in err
-    assert len(seen) == 6
-    for (n, _), opts in seen.items():
+    assert '3slice_seed1 FAILED: RuntimeError: training exited with 1: ' \
+        'error: training diverged' in out
+    assert "failed runs, left out of the table: ['3slice_seed1']" in err
+    calls = read_calls()
+    trains = [c for c in calls if c[0] == 'train']
+    tests = [c for c in calls if c[0] == 'test']
+    assert len(trains) == 6 and len(tests) == 5
+    for _, n, seed, argv_ in trains:
+        opts = argv_[argv_.index('--cfg-options') + 1:]
         assert sum(o.endswith(f'num_slices={n}') for o in opts) == 4
-    table = (tmp_path / 'slice_ablation.md').read_text()
+        assert argv_[argv_.index('--work-dir') + 1] == str(
+            work / f'{n}slice_seed{seed}')
+    for _, n, seed, argv_ in tests:
+        # the config's own test split, on this run's best checkpoint
+        assert argv_[:2] == [DEMO, str(
+            work / f'{n}slice_seed{seed}' /
+            f'best_deeplesion_mean_sens_epoch_{n}.pth')]
+        assert argv_[argv_.index('--work-dir') + 1] == str(
+            work / f'{n}slice_seed{seed}' / 'test')
+    table = (work / 'slice_ablation.md').read_text()
     assert '| 9 | 2 | 0.900 ± 0.000' in table
+    assert '| 0.905 ± 0.005 | 0.500 ± 0.000 |' in table
     assert '| 3 | 1 | 0.300 |' in table
-    rows = (tmp_path / 'slice_ablation.csv').read_text().splitlines()
+    rows = (work / 'slice_ablation.csv').read_text().splitlines()
     assert len(rows) == 1 + 5
 
+    monkeypatch.delenv('FAKE_FAIL')
+    assert mod.main(argv + ['--skip-finished']) == 0
+    again = read_calls()[len(calls):]
+    assert [c[:3] for c in again] == [['train', 3, 1], ['test', 3, 1]]
+    table = (work / 'slice_ablation.md').read_text()
+    assert '| 3 | 2 | 0.300 ± 0.000' in table
 
-def test_slice_ablation_skip_finished_reads_the_report(tmp_path):
-    mod = load_tool('tools/analysis_tools/slice_ablation.py')
-    (tmp_path / 'test').mkdir()
-    metrics = {'mean_sens': 0.42, 'sens@4': 0.5}
-    (tmp_path / 'test' / 'froc.json').write_text(
-        json.dumps(dict(metrics=metrics)))
-    got = mod.train_and_test(DEMO, [], str(tmp_path), skip_finished=True)
-    assert got == metrics
+
+def test_study_runner_reads_back_finished_runs(tmp_path):
+    """--skip-finished reads a run's study_result.json, or the test metrics
+    log of a run tested before the result file existed; a run missing a
+    required metric fails with the keys it has."""
+    from cspr_det.utils.study_runner import (StudyRun, StudyRunner,
+                                             read_test_metrics)
+    runner = StudyRunner(str(tmp_path / 'no_train.py'),
+                         str(tmp_path / 'no_test.py'), skip_finished=True,
+                         required_keys=['deeplesion/mean_sens'])
+    old = tmp_path / 'old'
+    (old / 'test' / '20250101_000000').mkdir(parents=True)
+    (old / 'test' / '20250101_000000' / '20250101_000000.json').write_text(
+        json.dumps({'deeplesion/mean_sens': 0.3, 'time': 2.0}))
+    (old / 'test' / '20250102_000000').mkdir()
+    (old / 'test' / '20250102_000000' / '20250102_000000.json').write_text(
+        json.dumps({'deeplesion/mean_sens': 0.42, 'note': 'x'}))
+    assert read_test_metrics(str(old / 'test')) == {
+        'deeplesion/mean_sens': 0.42}  # the newest, numbers only
+    res = runner.run_one(StudyRun('old', DEMO, str(old)))
+    assert res.ok and res.reused and res.metrics['deeplesion/mean_sens'] == \
+        0.42
+    new = tmp_path / 'new'
+    new.mkdir()
+    (new / 'study_result.json').write_text(json.dumps(dict(
+        metrics={'deeplesion/mean_sens': 0.5}, checkpoint='b.pth')))
+    res = runner.run_one(StudyRun('new', DEMO, str(new)))
+    assert res.metrics == {'deeplesion/mean_sens': 0.5}
+    assert res.checkpoint == 'b.pth'
+    (new / 'study_result.json').write_text(json.dumps(dict(
+        metrics={'dice/mean': 0.5})))
+    res = runner.run_one(StudyRun('new', DEMO, str(new)))
+    assert not res.ok
+    assert "lack ['deeplesion/mean_sens']; they have ['dice/mean']" in \
+        res.error
+    # not finished and the training script is missing: a failed run
+    res = runner.run_one(StudyRun('none', DEMO, str(tmp_path / 'none')))
+    assert not res.ok and 'training exited with' in res.error
+    with pytest.raises(FileNotFoundError, match='no test metrics log'):
+        read_test_metrics(str(tmp_path / 'none'))

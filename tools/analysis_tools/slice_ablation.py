@@ -3,31 +3,34 @@ numbers of input slices (e.g. 1, 3, 9) and tabulate the FROC.
 
 Every run uses the same config, schedule and seed; only the slice loader's
 ``num_slices`` (train/val/test) and the backbone's ``num_slices`` change. Each
-run is ``tools/train.py`` followed by ``tools/test.py`` on its best checkpoint
-(best mean sensitivity on the validation split), in subprocesses.
+run goes through the shared :class:`cspr_det.utils.study_runner.StudyRunner`
+(also used by ``data_efficiency.py``): ``tools/train.py``, then
+``tools/test.py`` on its best checkpoint (best mean sensitivity on the
+validation split), scored on the test split, in subprocesses, ``--jobs`` at a
+time, optionally under ``torchrun`` (``--launcher pytorch --gpus N``).
+Failed runs are named and left out of the table; ``--skip-finished`` reads
+back runs that already have a result. The table gives the mean ± population
+std over ``--seeds``.
 
 Example (synthetic DeepLesion, 2 CPU cores):
-    python tools/analysis_tools/slice_ablation.py \
-        configs/deeplesion/faster-rcnn_mp3d18ba-gtm_fpn_1xb4-24e_synthetic-deeplesion-9slice.py \
+    python tools/analysis_tools/slice_ablation.py \\
+        configs/deeplesion/faster-rcnn_mp3d18ba-gtm_fpn_1xb4-24e_synthetic-deeplesion-9slice.py \\
         --slices 1 3 9 --seeds 0 --work-dir work_dirs/slice_ablation
 """
 import argparse
 import csv
-import glob
-import json
 import os
 import os.path as osp
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
-from typing import Dict, List
-
-import numpy as np
+from typing import List
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
+TRAIN_SCRIPT = osp.join(REPO, 'tools', 'train.py')
+TEST_SCRIPT = osp.join(REPO, 'tools', 'test.py')
 
 RATES = ('0.5', '1', '2', '4', '8', '16')
+PREFIX = 'deeplesion/'
 
 
 def slice_options(config: str, num_slices: int) -> List[str]:
@@ -46,58 +49,35 @@ def slice_options(config: str, num_slices: int) -> List[str]:
     return opts
 
 
-def run(cmd: List[str], log_path: str, env: Dict = None) -> None:
-    with open(log_path, 'w') as log:
-        proc = subprocess.run(cmd, cwd=REPO, stdout=log,
-                              stderr=subprocess.STDOUT, env=env)
-    if proc.returncode != 0:
-        raise RuntimeError(f'command failed ({proc.returncode}), see {log_path}: '
-                           + ' '.join(cmd))
-
-
-def train_and_test(config: str, opts: List[str], work_dir: str,
-                   threads: int = 0, skip_finished: bool = False) -> Dict:
-    """Train ``config`` with ``--cfg-options opts`` into ``work_dir``, test
-    its best checkpoint and return the FROC metrics of the test split.
-
-    With ``skip_finished`` a run whose ``test/froc.json`` exists is read
-    back instead of trained again.
-    """
-    os.makedirs(work_dir, exist_ok=True)
-    report_path = osp.join(work_dir, 'test', 'froc.json')
-    if skip_finished and osp.isfile(report_path):
-        with open(report_path) as f:
-            return json.load(f)['metrics']
-    py = sys.executable
-    env = dict(os.environ)
-    if threads:
-        env['OMP_NUM_THREADS'] = str(threads)
-    run([py, 'tools/train.py', config, '--work-dir', work_dir,
-         '--cfg-options'] + opts, osp.join(work_dir, 'train_stdout.log'), env)
-    best = sorted(glob.glob(osp.join(work_dir, 'best_*.pth')))
-    if not best:
-        raise RuntimeError(f'no best checkpoint in {work_dir}')
-    test_dir = osp.join(work_dir, 'test')
-    run([py, 'tools/test.py', config, best[-1], '--work-dir', test_dir,
-         '--cfg-options'] + opts, osp.join(work_dir, 'test_stdout.log'), env)
-    with open(osp.join(test_dir, 'froc.json')) as f:
-        report = json.load(f)
-    return report['metrics']
+def table(results, slices) -> str:
+    """Markdown table: per slice count, mean ± std over the seeds of every
+    FROC rate, the mean sensitivity (0.5-4) and AP50."""
+    from cspr_det.utils.study_runner import aggregate, format_mean_std
+    keys = [f'{PREFIX}sens@{r}' for r in RATES] + [f'{PREFIX}mean_sens',
+                                                    f'{PREFIX}ap50']
+    rows = {r['slices']: r for r in aggregate(results, ('slices', ), keys)}
+    lines = ['| slices | seeds | ' + ' | '.join(f'sens@{r}' for r in RATES) +
+             ' | mean (0.5-4) | AP50 |',
+             '|---' * (len(RATES) + 4) + '|']
+    for s in slices:
+        row = rows.get(s)
+        if row is None:
+            continue
+        lines.append(f'| {s} | {row["n"]} | ' + ' | '.join(
+            format_mean_std(row[k], row[k + '_std'], row['n'])
+            for k in keys) + ' |')
+    return '\n'.join(lines)
 
 
 def main(argv=None) -> int:
+    from cspr_det.utils.study_runner import (StudyRun, add_runner_args,
+                                             runner_from_args)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('--slices', type=int, nargs='+', default=[1, 3, 9])
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0])
-    parser.add_argument('--work-dir', default='work_dirs/slice_ablation')
-    parser.add_argument('--cfg-options', nargs='*', default=[],
+    add_runner_args(parser, default_work_dir='work_dirs/slice_ablation')
+    parser.add_argument('--cfg-options', nargs='+', default=[],
                         help='extra key=value overrides for every run')
-    parser.add_argument('--jobs', type=int, default=1,
-                        help='runs in parallel (each gets cores/jobs threads)')
-    parser.add_argument('--skip-finished', action='store_true',
-                        help='read back runs whose test/froc.json exists '
-                        'instead of training them again')
     args = parser.parse_args(argv)
     if not osp.isfile(args.config):
         print(f'error: config file not found: {args.config}', file=sys.stderr)
@@ -105,68 +85,49 @@ def main(argv=None) -> int:
     # mmengine's Config parsing is not thread-safe: build every run's
     # options here, before any worker thread starts
     try:
+        runner = runner_from_args(
+            args, TRAIN_SCRIPT, TEST_SCRIPT,
+            required_keys=[f'{PREFIX}sens@{r}' for r in RATES] +
+            [f'{PREFIX}mean_sens'])
         slice_opts = {s: slice_options(args.config, s) for s in args.slices}
     except ValueError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
-    jobs = [(s, seed) for s in args.slices for seed in args.seeds]
-    threads = max(1, (os.cpu_count() or 1) // args.jobs) if args.jobs > 1 else 0
-
-    def one(job):
-        s, seed = job
-        wd = osp.join(args.work_dir, f'{s}slice_seed{seed}')
-        print(f'[ablation] {s} slice(s), seed {seed} -> {wd}', flush=True)
-        opts = slice_opts[s] + [f'randomness.seed={seed}'] + args.cfg_options
-        try:
-            m = train_and_test(args.config, opts, wd, threads,
-                               args.skip_finished)
-        except Exception as e:  # keep the other runs going
-            print(f'[ablation] {s} slice(s), seed {seed} FAILED: {e}',
-                  file=sys.stderr, flush=True)
-            return None
-        row = dict(slices=s, seed=seed,
-                   mean_sens=m['mean_sens'], ap50=m.get('ap50', float('nan')))
-        row.update({f'sens@{r}': m[f'sens@{r}'] for r in RATES})
-        print(f'[ablation] {s} slice(s), seed {seed}: mean sens (0.5-4) '
-              f'{row["mean_sens"]:.4f}', flush=True)
-        return row
-
-    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
-        results = list(pool.map(one, jobs))
-    rows = [r for r in results if r is not None]
-    failed = [job for job, r in zip(jobs, results) if r is None]
-    if not rows:
+    runs = [
+        StudyRun(name=f'{s}slice_seed{seed}', config=args.config,
+                 work_dir=osp.abspath(
+                     osp.join(args.work_dir, f'{s}slice_seed{seed}')),
+                 cfg_options=slice_opts[s] + [f'randomness.seed={seed}'] +
+                 list(args.cfg_options),
+                 factors=dict(slices=s, seed=seed))
+        for s in args.slices for seed in args.seeds
+    ]
+    results = runner.run_all(runs)
+    ok = [r for r in results if r.ok]
+    failed = [r.run.name for r in results if not r.ok]
+    if not ok:
         print('error: every run failed', file=sys.stderr)
         return 1
     os.makedirs(args.work_dir, exist_ok=True)
     csv_path = osp.join(args.work_dir, 'slice_ablation.csv')
     with open(csv_path, 'w', newline='') as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    lines = ['| slices | seeds | ' + ' | '.join(f'sens@{r}' for r in RATES) +
-             ' | mean (0.5-4) | AP50 |',
-             '|---' * (len(RATES) + 4) + '|']
-    for s in args.slices:
-        sel = [r for r in rows if r['slices'] == s]
-        if not sel:
-            continue
-
-        def fmt(key):
-            v = np.array([r[key] for r in sel], float)
-            return f'{v.mean():.3f}' + (f' ± {v.std():.3f}' if len(v) > 1 else '')
-        lines.append(f'| {s} | {len(sel)} | ' +
-                     ' | '.join(fmt(f'sens@{r}') for r in RATES) +
-                     f' | {fmt("mean_sens")} | {fmt("ap50")} |')
-    table = '\n'.join(lines)
+        writer = csv.writer(f)
+        writer.writerow(['slices', 'seed', 'mean_sens', 'ap50'] +
+                        [f'sens@{r}' for r in RATES])
+        for r in ok:
+            m = r.metrics
+            writer.writerow([r.run.factors['slices'], r.run.factors['seed'],
+                             m[f'{PREFIX}mean_sens'],
+                             m.get(f'{PREFIX}ap50', float('nan'))] +
+                            [m[f'{PREFIX}sens@{rate}'] for rate in RATES])
+    text = table(results, args.slices)
     with open(osp.join(args.work_dir, 'slice_ablation.md'), 'w') as f:
-        f.write(table + '\n')
-    print(table)
+        f.write(text + '\n')
+    print(text)
     print(f'[ablation] wrote {csv_path}')
     if failed:
-        print('error: failed runs (slices, seed), left out of the table: '
-              f'{failed}; rerun with --skip-finished to redo only them',
-              file=sys.stderr)
+        print(f'error: failed runs, left out of the table: {failed}; rerun '
+              'with --skip-finished to redo only them', file=sys.stderr)
         return 1
     return 0
 
