@@ -1,3 +1,6 @@
 from .non_finite_loss_hook import NonFiniteLossError, NonFiniteLossHook
 
 __all__ = ['NonFiniteLossHook', 'NonFiniteLossError']
+from .seg_prediction_writer_hook import SegPredictionWriterHook  # noqa: E402
+
+__all__ += ['SegPredictionWriterHook']

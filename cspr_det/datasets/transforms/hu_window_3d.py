@@ -1,0 +1,42 @@
+"""HU window of a volume, scaled to 0-255."""
+from typing import Sequence
+
+import numpy as np
+from mmcv.transforms import BaseTransform
+
+from cspr_det.registry import TRANSFORMS
+
+
+@TRANSFORMS.register_module()
+class HUWindow3D(BaseTransform):
+    """Clip HU to ``window`` and scale linearly to [0, 255] (float32).
+
+    ``out = (clip(hu, lo, hi) - lo) / (hi - lo) * 255``, as the DeepLesion
+    loader does for 2D stacks; the segmentor's data preprocessor then
+    subtracts its mean and divides by its std.
+
+    Required keys: ``img``. Modified: ``img`` (float32).
+
+    Args:
+        window (Sequence[float]): (lo, hi) HU. Defaults to (-200, 250).
+    """
+
+    def __init__(self, window: Sequence[float] = (-200.0, 250.0)) -> None:
+        if len(window) != 2 or not float(window[0]) < float(window[1]):
+            raise ValueError(
+                f'window must be (lo, hi) HU with lo < hi, got {window!r}')
+        self.window = (float(window[0]), float(window[1]))
+
+    def transform(self, results: dict) -> dict:
+        """Window ``img``."""
+        lo, hi = self.window
+        img = np.asarray(results['img'], dtype=np.float32)
+        out = np.clip(img, lo, hi)
+        out -= lo
+        out *= 255.0 / (hi - lo)
+        results['img'] = out
+        results['hu_window'] = self.window
+        return results
+
+    def __repr__(self) -> str:
+        return f'{self.__class__.__name__}(window={self.window})'
