@@ -11,17 +11,23 @@ from cspr_det.registry import MODELS
 
 @MODELS.register_module()
 class ThreeDCEFusion(BaseModule):
-    """Per level, a 1x1 conv (+ optional norm, ReLU) reduces the
-    ``G*C_l`` concatenated group channels of :class:`ThreeDCEBackbone` to
+    """Per level, a 1x1 conv (+ optional norm, ReLU) reduces the ``G*C_l``
+    concatenated (group-major) channels of ``G`` slice groups to
     ``out_channels[l]``. This is where 3DCE mixes the 3D context of all
-    groups; put mmdet's ``FPN`` after it (its ``in_channels`` =
-    ``out_channels`` here).
+    groups. Two uses:
+
+    - in :class:`cspr_det.ThreeDCE` (3DCE proper), on the per-group FPN maps,
+      feeding the R-CNN;
+    - after :class:`ThreeDCEBackbone` (early fusion), before mmdet's ``FPN``
+      (its ``in_channels`` = ``out_channels`` here).
 
     Args:
         in_channels: ``G*C_l`` per input level.
         out_channels: One int for all levels or one per level.
         norm_cfg: Optional norm config (e.g. GN).
         act_cfg: Activation (default ReLU; None for a linear fusion).
+        shared: One conv for every level (as a shared FPN head; needs equal
+            widths at all levels) instead of one per level.
 
     Shapes:
         tuple of ``(N, G*C_l, h, w)`` -> tuple of ``(N, out_l, h, w)``.
@@ -32,6 +38,7 @@ class ThreeDCEFusion(BaseModule):
                  out_channels: Union[int, Sequence[int]],
                  norm_cfg: Optional[dict] = None,
                  act_cfg: Optional[dict] = dict(type='ReLU'),
+                 shared: bool = False,
                  init_cfg: Optional[Union[dict, List[dict]]] = dict(
                      type='Kaiming', layer='Conv2d')) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -43,16 +50,24 @@ class ThreeDCEFusion(BaseModule):
             raise ValueError(
                 f'ThreeDCEFusion: {len(in_channels)} in_channels but '
                 f'{len(out_channels)} out_channels')
+        if shared and len(set(in_channels)) + len(set(out_channels)) > 2:
+            raise ValueError(
+                f'ThreeDCEFusion(shared=True) needs one width at every level, '
+                f'got in_channels={in_channels}, out_channels={out_channels}')
         self.in_channels = in_channels
         self.out_channels = out_channels
+        self.shared = shared
+        pairs = list(zip(in_channels, out_channels))
         self.fusions = nn.ModuleList(
-            ConvModule(
-                c_in, c_out, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
-            for c_in, c_out in zip(in_channels, out_channels))
+            ConvModule(c_in, c_out, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
+            for c_in, c_out in (pairs[:1] if shared else pairs))
 
     def forward(self, inputs: Sequence[torch.Tensor]
                 ) -> Tuple[torch.Tensor, ...]:
-        if len(inputs) != len(self.fusions):
-            raise ValueError(f'ThreeDCEFusion expects {len(self.fusions)} '
+        """Args: inputs: one ``(N, G*C_l, h, w)`` per level.
+        Returns: tuple of ``(N, out_l, h, w)``."""
+        if len(inputs) != len(self.in_channels):
+            raise ValueError(f'ThreeDCEFusion expects {len(self.in_channels)} '
                              f'levels, got {len(inputs)}')
-        return tuple(f(x) for f, x in zip(self.fusions, inputs))
+        return tuple(self.fusions[0 if self.shared else i](x)
+                     for i, x in enumerate(inputs))

@@ -72,12 +72,14 @@ CASES = {
                         dict(type='cspr_det.FPN3D',
                              in_channels=[8, 16, 32, 64], out_channels=C,
                              num_outs=5, num_slices=9), 9),
-    '3dce': (dict(type='cspr_det.ThreeDCEBackbone', num_slices=9,
-                  backbone=dict(type='ResNet', depth=18, base_channels=4)),
-             [dict(type='cspr_det.ThreeDCEFusion',
-                   in_channels=[12, 24, 48, 96], out_channels=[8, 16, 32, 64]),
-              dict(type='FPN', in_channels=[8, 16, 32, 64], out_channels=C,
-                   num_outs=5)], 9),
+    # early fusion (3DCE proper is the cspr_det.ThreeDCE detector)
+    'group_concat+fusion+fpn': (
+        dict(type='cspr_det.ThreeDCEBackbone', num_slices=9,
+             backbone=dict(type='ResNet', depth=18, base_channels=4)),
+        [dict(type='cspr_det.ThreeDCEFusion', in_channels=[12, 24, 48, 96],
+              out_channels=[8, 16, 32, 64]),
+         dict(type='FPN', in_channels=[8, 16, 32, 64], out_channels=C,
+              num_outs=5)], 9),
 }
 
 
@@ -103,7 +105,18 @@ def test_faster_rcnn_trains_and_predicts(case):
         dict(inputs=[torch.rand(s, 64, 64) * 255 for _ in range(2)],
              data_samples=samples), training=True)
     assert data['inputs'].shape == (2, s, 64, 64)
+    seen = {}
+    model.rpn_head.register_forward_pre_hook(
+        lambda _, args: seen.__setitem__('rpn', args[0]))
+    model.roi_head.bbox_roi_extractor.register_forward_pre_hook(
+        lambda _, args: seen.__setitem__('roi', args[0]))
     losses = model.loss(data['inputs'], data['data_samples'])
+    # wiring: all 5 FPN levels (strides 4..64) reach the RPN and the first 4
+    # the RoI extractor, each at its stride and of width C
+    assert [tuple(f.shape) for f in seen['rpn']] == [
+        (2, C, 64 // st, 64 // st) for st in (4, 8, 16, 32, 64)]
+    assert [tuple(f.shape) for f in seen['roi']] == [
+        (2, C, 64 // st, 64 // st) for st in (4, 8, 16, 32)]
     total = sum(v if isinstance(v, torch.Tensor) else sum(v)
                 for k, v in losses.items() if 'loss' in k)
     assert torch.isfinite(total)
