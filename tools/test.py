@@ -1,5 +1,12 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]``.
 
+The checkpoint is loaded strictly: a missing, unexpected or shape-mismatched
+key, or a converted checkpoint whose recorded backbone architecture differs
+from the config's, stops the run with one line giving the counts and the
+first keys of each (or naming every architecture difference).
+``--non-strict`` loads the matching tensors and prints the same summary as a
+warning.
+
 ``--dump-detections FILE`` writes every image's raw detections (original pixel
 coordinates) with its ground truth to JSON, so the FROC can be re-scored under
 other protocol options with ``tools/analysis_tools/rescore_detections.py``.
@@ -26,6 +33,12 @@ def parse_args(argv=None):
         'this JSON file')
     parser.add_argument(
         '--out', help='dump mmengine predictions to a pickle file')
+    parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='load a checkpoint that does not match the model (missing, '
+        'unexpected or shape-mismatched keys, another backbone '
+        'architecture): only the matching tensors are loaded, with a warning')
     return parser.parse_args(argv)
 
 
@@ -68,7 +81,14 @@ def main(args) -> int:
             cfg.test_evaluator = list(cfg.test_evaluator) + [dump]
         else:
             cfg.test_evaluator = [cfg.test_evaluator, dump]
-    run_with_runner(cfg, args.launcher, 'test')
+    run_with_runner(
+        cfg,
+        args.launcher,
+        'test',
+        load_strict=not args.non_strict,
+        load_check_arch=not args.non_strict,
+        load_hint='run with --non-strict to evaluate the matching tensors '
+        'anyway')
     return 0
 
 

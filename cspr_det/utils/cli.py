@@ -9,6 +9,7 @@ from typing import Callable, Iterable, Optional
 from mmengine.config import Config, DictAction
 
 from cspr_det.engine.hooks.non_finite_loss_hook import NonFiniteLossError
+from cspr_det.utils.checkpoint import CheckpointMismatchError
 
 # Exceptions that mean "the user gave something wrong" rather than a bug.
 USER_ERRORS = (FileNotFoundError, NotADirectoryError, KeyError, ValueError,
@@ -82,13 +83,34 @@ def check_data_roots(cfg: Config, keys: Iterable[str]) -> None:
                 f'{key}.dataset.data_root=PATH)')
 
 
-def run_with_runner(cfg: Config, launcher: str, mode: str) -> None:
+def run_with_runner(cfg: Config,
+                    launcher: str,
+                    mode: str,
+                    load_strict: bool = False,
+                    load_check_arch: bool = True,
+                    load_hint: str = '') -> None:
     """Build mmengine's Runner from ``cfg`` (``runner_type`` honoured) and
     call ``runner.train()`` or ``runner.test()`` (``mode``), with the CPU
-    (gloo) process group set up before and destroyed after when needed."""
+    (gloo) process group set up before and destroyed after when needed.
+
+    When the run loads ``cfg.load_from`` (and does not resume), a
+    :class:`~cspr_det.utils.checkpoint.CheckpointCheckHook` checks the
+    checkpoint against the model before mmengine loads it.
+
+    Args:
+        cfg: The config.
+        launcher: ``'none'``, ``'pytorch'``, ``'slurm'`` or ``'mpi'``.
+        mode: ``'train'`` or ``'test'``.
+        load_strict: Refuse a ``load_from`` checkpoint with missing,
+            unexpected or shape-mismatched keys (else warn once).
+        load_check_arch: Refuse a ``load_from`` checkpoint whose recorded
+            backbone architecture differs from the model's (else warn).
+        load_hint: Appended to the refusal message.
+    """
     from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
 
+    from cspr_det.utils.checkpoint import CheckpointCheckHook
     from cspr_det.utils.dist import (setup_cpu_distributed,
                                      teardown_cpu_distributed)
     own_group = setup_cpu_distributed(cfg, launcher)
@@ -96,6 +118,14 @@ def run_with_runner(cfg: Config, launcher: str, mode: str) -> None:
     try:
         runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
             else Runner.from_cfg(cfg)
+        if cfg.get('load_from') and not cfg.get('resume', False):
+            runner.register_hook(
+                CheckpointCheckHook(
+                    str(cfg.load_from),
+                    strict=load_strict,
+                    check_arch=load_check_arch,
+                    hint=load_hint),
+                priority='VERY_HIGH')
         getattr(runner, mode)()
         finished = True
     finally:
@@ -114,6 +144,9 @@ def run_cli(main: Callable[[], Optional[int]], debug: bool = False) -> None:
     except NonFiniteLossError as exc:
         print(f'error: {exc}', file=sys.stderr)
         exit_process(3)
+    except CheckpointMismatchError as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        exit_process(1)
     except USER_ERRORS as exc:
         if debug or os.environ.get('CSPR_DET_DEBUG'):
             traceback.print_exc()

@@ -110,9 +110,49 @@ def test_shape_mismatch_raises_and_exclude(tmp_path):
     assert got['conv1.weight'].shape == (4, 1, 3, 7, 7)
 
 
-def test_adapt_in_channels_keeps_the_response_to_repeated_channels():
+def test_pretrained_backbone_lives_in_models_utils():
+    """Moved next to the other weight-transfer utilities; the old import
+    path and the registered name still work."""
+    from cspr_det.models.classifiers import PretrainedBackbone as old
     from cspr_det.models.classifiers.pretrained_backbone import \
-        adapt_in_channels
+        adapt_in_channels as old_adapt
+    from cspr_det.models.utils import PretrainedBackbone, adapt_in_channels
+    from cspr_det.registry import WEIGHT_INITIALIZERS
+    assert old is PretrainedBackbone and old_adapt is adapt_in_channels
+    assert WEIGHT_INITIALIZERS.get('cspr_det.PretrainedBackbone') is \
+        PretrainedBackbone
+
+
+def test_imagenet_start_logs_the_count(tmp_path, capsys):
+    """A 2D ImageNet start (torchvision layout: no prefix, ``fc.*``) into
+    mmdet's ResNet through PretrainedBackbone logs how many tensors it
+    loaded, and the classifier keys as unexpected."""
+    init_default_scope('mmdet')
+    torch.manual_seed(0)
+    r18 = dict(type='mmdet.ResNet', depth=18, base_channels=8,
+               out_indices=(0, 1, 2, 3))
+    state = MODELS.build(r18).state_dict()
+    for v in state.values():
+        if v.dtype.is_floating_point:
+            v.copy_(torch.randn_like(v))
+    state.update(
+        {'fc.weight': torch.randn(10, 64), 'fc.bias': torch.randn(10)})
+    path = str(tmp_path / 'resnet18_torchvision.pth')
+    torch.save(state, path)
+    MMLogger.get_instance('test_transfer_imagenet', log_level='INFO')
+    model = MODELS.build(dict(r18, init_cfg=dict(
+        type='cspr_det.PretrainedBackbone', checkpoint=path)))
+    model.init_weights()
+    n = len(model.state_dict())
+    for k, v in model.state_dict().items():
+        torch.testing.assert_close(v, state[k], msg=k)
+    out = capsys.readouterr().out
+    assert f'loaded {n}/{n} tensors into ResNet from {path}' in out
+    assert "unexpected keys: ['fc.bias', 'fc.weight']" in out
+
+
+def test_adapt_in_channels_keeps_the_response_to_repeated_channels():
+    from cspr_det.models.utils import adapt_in_channels
     torch.manual_seed(0)
     w = torch.randn(6, 1, 1, 3, 3)
     x = torch.randn(2, 1, 4, 8, 8)

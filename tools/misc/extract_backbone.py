@@ -12,6 +12,9 @@ loaded directly into a backbone, e.g. with
 accepts both forms). ``--keep-prefix`` keeps the keys unchanged (then use
 ``prefix='backbone.'`` when loading). Optimizer state and message-hub data
 are dropped, which makes the file much smaller than a training checkpoint.
+The backbone architecture record of a converted checkpoint
+(``meta['backbone_arch']``) is kept, so the extracted file is checked the
+same way when it is loaded.
 """
 import argparse
 import os
@@ -32,23 +35,26 @@ def extract(ckpt_path: str, out_path: str, prefix: str = 'backbone.',
     import torch
 
     import cspr_det  # noqa: F401  (checkpoint loader for torch >= 2.6)
-    from cspr_det.models.classifiers.pretrained_backbone import \
-        read_state_dict
+    from cspr_det.models.utils import (read_checkpoint, read_state_dict,
+                                       split_prefix)
 
-    state = read_state_dict(ckpt_path)
-    picked = {
-        (k if keep_prefix else k[len(prefix):]): v.clone()
-        for k, v in state.items() if k.startswith(prefix)
-    }
-    if not picked:
+    ckpt = read_checkpoint(ckpt_path)
+    state = read_state_dict(ckpt)
+    inside, _ = split_prefix(state, prefix)
+    if not inside:
         raise ValueError(
             f'no key of {ckpt_path} starts with {prefix!r}; first keys: '
             f'{sorted(state)[:5]}')
+    picked = {(prefix + k if keep_prefix else k): v.clone()
+              for k, v in inside.items()}
     meta = dict(
         source=osp.abspath(ckpt_path),
         prefix=prefix,
         prefix_kept=keep_prefix,
         num_tensors=len(picked))
+    old_meta = ckpt.get('meta') if isinstance(ckpt, dict) else None
+    if isinstance(old_meta, dict) and 'backbone_arch' in old_meta:
+        meta['backbone_arch'] = old_meta['backbone_arch']
     out_dir = osp.dirname(osp.abspath(out_path))
     os.makedirs(out_dir, exist_ok=True)
     torch.save(dict(state_dict=picked, meta=meta), out_path)

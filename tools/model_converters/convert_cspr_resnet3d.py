@@ -2,43 +2,66 @@
 
 Legacy layout assumed (see cspr_det/models/utils/legacy.py):
 ``backbone.conv1.weight``, ``backbone.bn1.*``, ``backbone.layerI.J.conv1/2``,
-``.bn1/2``, ``.downsample.0/1``, ``head.fc.*``. Backbone keys become
-``backbone.<cspr_det ResNet3D key>`` (``bnK`` -> ``normK``); ``head.*`` is
-copied unchanged. The backbone is loaded strictly into a ResNet3D built from
-the checkpoint's own shapes; every unmatched key is printed and the tool
-exits with status 1 if anything did not match.
+``.bn1/2``, ``.downsample.0/1``, ``head.fc.*``. The released files may carry
+no ``backbone.`` prefix (``conv1.weight``, ``bn1.*``, ``layer1.0.bn1.*``) and
+may be wrapped in ``{'state_dict': ...}`` or carry a ``module.`` prefix: all
+are accepted. Backbone keys become ``backbone.<cspr_det ResNet3D key>``
+(``bnK`` -> ``normK``); other keys (``head.*``) are copied unchanged. The
+backbone is loaded strictly into a ResNet3D built from the checkpoint's own
+shapes; every unmatched key is printed and the tool exits with status 1 if
+anything did not match.
+
+On success it writes DST (``meta['backbone_arch']`` records depth, widths,
+stem kernel and norm: loading DST into a backbone built otherwise fails,
+naming each difference) and DST with ``.py`` instead of ``.pth``: a config
+that inherits ``--base-config`` (default: the VDT ResNet3D-18 classifier)
+with this backbone and ``load_from`` set to DST.
 
 Example:
     python tools/model_converters/convert_cspr_resnet3d.py \
-        legacy_r3d18.pth r3d18_cspr_det.pth
-    # then: init_cfg=dict(type='Pretrained', checkpoint='r3d18_cspr_det.pth',
-    #                     prefix='backbone.')
+        legacy_r3d18.pth checkpoints/r3d18_cspr_det.pth
+    # as the encoder of another model:
+    #   init_cfg=dict(type='cspr_det.PretrainedBackbone',
+    #                 checkpoint='checkpoints/r3d18_cspr_det.pth')
 """
 import argparse
+import os.path as osp
 import sys
 
-import cspr_det  # noqa: F401
-from cspr_det.models.utils import (conversion_summary, convert_cspr_resnet3d,
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
+    __file__)))))
+
+import cspr_det  # noqa: E402,F401
+from cspr_det.models.utils import (RESNET3D_ARCH_KEYS,  # noqa: E402
+                                   conversion_summary, convert_cspr_resnet3d,
                                    infer_cspr_resnet3d_config,
                                    read_state_dict, save_converted)
 
 
-def convert(src, dst: str) -> dict:
-    """Convert ``src`` (path or state dict) and write ``dst``; returns the
-    load report (plus ``passed_through``)."""
+def convert(src, dst: str, base_config: str = None) -> dict:
+    """Convert ``src`` (path or state dict) and write ``dst`` and its config;
+    returns the load report (plus ``passed_through`` and ``written``)."""
     legacy = read_state_dict(src)
     cfg = infer_cspr_resnet3d_config(legacy)
     backbone, others = convert_cspr_resnet3d(legacy)
-    return save_converted(backbone, others, cfg, dst,
-                          'convert_cspr_resnet3d')
+    return save_converted(
+        backbone, others, cfg, dst, 'convert_cspr_resnet3d',
+        arch_keys=RESNET3D_ARCH_KEYS,
+        source=src if isinstance(src, str) else None,
+        base_config=base_config)
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('src')
-    p.add_argument('dst')
+    p.add_argument('src', help='legacy checkpoint')
+    p.add_argument('dst', help='output checkpoint (.pth); its config is '
+                   'written beside it (.py)')
+    p.add_argument('--base-config',
+                   help='config the written config inherits (default: the '
+                   'VDT ResNet3D-18 classifier config)')
     args = p.parse_args(argv)
-    text, code = conversion_summary(convert(args.src, args.dst), args.dst)
+    text, code = conversion_summary(
+        convert(args.src, args.dst, base_config=args.base_config), args.dst)
     print(text)
     return code
 

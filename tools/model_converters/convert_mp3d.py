@@ -3,30 +3,46 @@
 Legacy layout assumed (see cspr_det/models/utils/legacy.py): stem
 ``backbone.conv1_custom`` + ``backbone.norm1``; blocks ``conv1..conv4`` /
 ``norm_1..norm_4`` (S and T convs as separate layers); GTM
-``backbone.groupconv_{1..4}`` or dense ``backbone.conv3d_all_{1..4}``.
+``backbone.groupconv_{1..4}`` or dense ``backbone.conv3d_all_{1..4}``
+(prefix-less keys and ``module.`` / ``state_dict`` wrappers are accepted).
 The target MP3DResNet/P3DResNet config (depth, widths, BN/GN, collapse,
 num_slices, style='caffe', stem_pool_kernel=(3,3,3)) is inferred from the
-checkpoint and printed: use it in your config. Non-backbone keys (neck, RPN
-and RoI heads of the detector) are copied unchanged. The backbone is loaded
-strictly; every unmatched key is printed and the tool exits with status 1
-if anything did not match.
+checkpoint. Non-backbone keys (neck, RPN and RoI heads of the detector) are
+copied unchanged. The backbone is loaded strictly; every unmatched key is
+printed and the tool exits with status 1 if anything did not match.
+
+On success it writes DST (``meta['backbone_arch']`` records the backbone
+architecture: loading DST into a backbone built otherwise fails, naming each
+difference) and DST with ``.py`` instead of ``.pth``: a ready config that
+inherits ``--base-config`` (default: the shipped config for this backbone; for
+MP3D-63 the reference leaf ``configs/deeplesion/faster-rcnn_mp3d63-gtm-
+reference_fpn_8xb2-24e_deeplesion-9slice.py``) with exactly this backbone and
+``load_from`` set to DST.
 
 Example:
     python tools/model_converters/convert_mp3d.py mp3d63_coco.pth \
-        mp3d63_cspr_det.pth
+        checkpoints/mp3d63_cspr_det.pth
+    python tools/test.py checkpoints/mp3d63_cspr_det.py \
+        checkpoints/mp3d63_cspr_det.pth
 """
 import argparse
+import os.path as osp
 import sys
 
-import cspr_det  # noqa: F401
-from cspr_det.models.utils import (conversion_summary, convert_mp3d,
-                                   infer_mp3d_config, read_state_dict,
-                                   save_converted)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
+    __file__)))))
+
+import cspr_det  # noqa: E402,F401
+from cspr_det.models.utils import (conversion_summary,  # noqa: E402
+                                   convert_mp3d, infer_mp3d_config,
+                                   read_state_dict, save_converted)
 
 
-def convert(src, dst: str, baseline: bool = False) -> dict:
-    """Convert ``src`` (path or state dict) and write ``dst``; returns the
-    load report (plus ``passed_through`` and ``backbone_cfg``)."""
+def convert(src, dst: str, baseline: bool = False,
+            base_config: str = None) -> dict:
+    """Convert ``src`` (path or state dict) and write ``dst`` and its config;
+    returns the load report (plus ``passed_through``, ``written`` and
+    ``backbone_cfg``)."""
     legacy = read_state_dict(src)
     cfg = infer_mp3d_config(legacy, baseline=baseline)
     backbone, others = convert_mp3d(legacy)
@@ -34,7 +50,10 @@ def convert(src, dst: str, baseline: bool = False) -> dict:
     if baseline:
         dropped = sorted(k for k in backbone if k.startswith('collapse'))
         backbone = {k: v for k, v in backbone.items() if k not in dropped}
-    report = save_converted(backbone, others, cfg, dst, 'convert_mp3d')
+    report = save_converted(
+        backbone, others, cfg, dst, 'convert_mp3d',
+        source=src if isinstance(src, str) else None,
+        base_config=base_config)
     if baseline:
         report['dropped_depth_collapse'] = dropped
     report['backbone_cfg'] = [repr(cfg)]
@@ -43,12 +62,17 @@ def convert(src, dst: str, baseline: bool = False) -> dict:
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('src')
-    p.add_argument('dst')
+    p.add_argument('src', help='legacy checkpoint')
+    p.add_argument('dst', help='output checkpoint (.pth); its config is '
+                   'written beside it (.py)')
     p.add_argument('--p3d', action='store_true',
                    help='target the P3DResNet baseline (depth pooling)')
+    p.add_argument('--base-config',
+                   help='config the written config inherits (default: the '
+                   'shipped detector config for this backbone)')
     args = p.parse_args(argv)
-    report = convert(args.src, args.dst, baseline=args.p3d)
+    report = convert(args.src, args.dst, baseline=args.p3d,
+                     base_config=args.base_config)
     text, code = conversion_summary(report, args.dst)
     print(text)
     return code

@@ -3,9 +3,12 @@
 Accepts torchvision/timm (``conv1.weight``, ``layer1.0.bn1.*``, ``fc.*``) and
 mmpretrain/mmcls/mmdet (``backbone.``-prefixed) layouts. Writes
 ``{'state_dict': {'backbone.<key>': tensor}, 'meta': {...}}``; load it with
-``init_cfg=dict(type='Pretrained', checkpoint=DST, prefix='backbone.')``.
-Depth-collapse (GTM) weights are not written (they do not exist in 2D and
-depend on num_slices); they keep their mean initialisation.
+``init_cfg=dict(type='cspr_det.PretrainedBackbone', checkpoint=DST,
+exclude=['collapse'])``, which logs how many tensors it loaded (mmengine's
+``dict(type='Pretrained', checkpoint=DST, prefix='backbone.')`` loads the same
+tensors without the count). Depth-collapse (GTM) weights are not written (they
+do not exist in 2D and depend on num_slices); they keep their mean
+initialisation.
 
 Examples:
     python tools/model_converters/inflate_2d_resnet.py resnet50.pth \

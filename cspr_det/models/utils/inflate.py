@@ -54,25 +54,40 @@ from mmengine.logging import print_log
 from torch.nn.modules.batchnorm import _BatchNorm
 
 from ..layers.p3d_unit import P3DUnit
-from .state_dict_io import StateDict, read_state_dict, strip_key
+from .state_dict_io import StateDict, read_state_dict, split_prefix
 
 _BACKBONE_KEY = re.compile(r'^(conv1|bn1|layer[1-4])\.')
+# Sub-module prefixes of classifiers that hold the ResNet (mmpretrain /
+# mmcls / mmdet ``backbone.``; ``model.`` / ``encoder.`` wrappers).
+_SUBMODULE_PREFIXES = ('backbone.', 'model.', 'encoder.')
 
 
 def normalize_2d_resnet_keys(
         state_dict: Mapping[str, torch.Tensor]) -> Tuple[StateDict, List[str]]:
     """Bring a 2D ResNet state dict to the torchvision key layout.
 
+    Wrappers and a ``module.`` prefix are removed by
+    :func:`~cspr_det.models.utils.read_state_dict`; when keys carry one of
+    the prefixes ``backbone.``, ``model.``, ``encoder.`` (tried in this
+    order, the first that holds ResNet keys wins), that sub-module is taken.
+
     Returns:
         ``(backbone_state_dict, dropped_keys)``: keys of the stem and
         ``layer1..4`` with ``bn``-style norm names, and every other key
         (``fc``, ``head``, ``neck`` ...) in its original spelling.
     """
+    state_dict = read_state_dict(state_dict)
+    prefix = ''
+    for candidate in _SUBMODULE_PREFIXES:
+        inside, _ = split_prefix(state_dict, candidate)
+        if any(_BACKBONE_KEY.match(k) for k in inside):
+            prefix = candidate
+            break
     out, dropped = {}, []
     for orig, v in state_dict.items():
-        k = strip_key(orig)
+        k = orig[len(prefix):] if prefix and orig.startswith(prefix) else orig
         k = re.sub(r'(^|\.)(gn|norm)(\d+)\.', r'\1bn\3.', k)
-        if _BACKBONE_KEY.match(k):
+        if orig.startswith(prefix) and _BACKBONE_KEY.match(k):
             out[k] = v
         else:
             dropped.append(orig)
