@@ -22,6 +22,7 @@ function of the test work dir; the default reads the metrics that mmengine's
 ``deeplesion/mean_sens`` for detection or a Dice key for segmentation.
 """
 import glob
+import hashlib
 import json
 import os
 import os.path as osp
@@ -173,8 +174,10 @@ class StudyRunner:
             CPU machine), the master port ``master_port + i`` and, unless
             set, ``OMP_NUM_THREADS = cpus // (jobs * gpus)``.
         master_port: First ``torchrun`` master port.
-        skip_finished: Read back runs whose ``study_result.json`` (or test
-            log) exists instead of running them again.
+        skip_finished: Read back runs whose ``study_result.json`` exists
+            (and was written for the same config text and options) or,
+            without one, whose test log exists, instead of running them
+            again.
         python: Interpreter of the subprocesses.
         cwd: Working directory of the subprocesses (relative data roots of
             configs resolve against it). Defaults to the current one.
@@ -301,13 +304,28 @@ class StudyRunner:
             raise ValueError(f'test metrics lack {missing}; they have '
                            f'{sorted(metrics)}')
 
+    @staticmethod
+    def fingerprint(run: StudyRun) -> str:
+        """SHA-1 of the run's config file text and its options: a result is
+        only read back for the same configuration."""
+        digest = hashlib.sha1()
+        with open(run.config, 'rb') as f:
+            digest.update(f.read())
+        digest.update('\n'.join(run.cfg_options).encode())
+        return digest.hexdigest()
+
     def _read_back(self, run: StudyRun) -> Optional[RunResult]:
         path = osp.join(run.work_dir, RESULT_FILE)
         if osp.isfile(path):
             with open(path, encoding='utf-8') as f:
                 saved = json.load(f)
+            if saved.get('fingerprint', self.fingerprint(run)) != \
+                    self.fingerprint(run):
+                print_log(f'[study] {run.name}: config or options changed '
+                          'since the saved result, running again')
+                return None
             metrics, ckpt = saved['metrics'], saved.get('checkpoint')
-        else:
+        else:  # tested before result files existed
             try:
                 metrics = self.metric_reader(osp.join(run.work_dir, 'test'))
             except FileNotFoundError:
@@ -327,6 +345,7 @@ class StudyRunner:
                               'back')
                     return done
             os.makedirs(run.work_dir, exist_ok=True)
+            fingerprint = self.fingerprint(run)
             print_log(f'[study] {run.name}: training -> {run.work_dir}')
             start = time.time() - 1.0
             train_cmd = self.train_command(run, slot)
@@ -343,6 +362,7 @@ class StudyRunner:
         with open(osp.join(run.work_dir, RESULT_FILE), 'w',
                   encoding='utf-8') as f:
             json.dump(dict(name=run.name, factors=run.factors,
+                           fingerprint=fingerprint,
                            metrics=metrics, checkpoint=ckpt,
                            train_command=train_cmd, test_command=test_cmd,
                            cwd=self.cwd), f, indent=1)

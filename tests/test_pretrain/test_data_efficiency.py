@@ -262,8 +262,7 @@ def test_dry_run_plans_the_iteration_budget(tiny_deeplesion, tmp_path):
     assert int(full['train_samples']) == n_full
     assert (int(half['epochs']), int(full['epochs'])) == (epochs_half, 24)
     assert int(half['iters_per_epoch']) == math.ceil(n_half / (2 * 2))
-    cfg = Config.fromfile(str(work / 'frac_0.5' / 'pretrained_seed1' /
-                              'config.py'))
+    cfg = Config.fromfile(str(work / 'frac_0.5' / 'pretrained_seed1.py'))
     assert cfg.train_cfg.max_epochs == epochs_half
     assert cfg.param_scheduler[1].milestones == [
         round(m * epochs_half / 24) for m in (18, 22)]
@@ -276,8 +275,7 @@ def test_dry_run_plans_the_iteration_budget(tiny_deeplesion, tmp_path):
     assert (init.checkpoint, init.prefix, init.exclude,
             init.adapt_in_channels) == (str(ckpt), 'backbone.',
                                         ['collapse'], [r'^conv1\.weight$'])
-    scratch = Config.fromfile(str(work / 'frac_1' / 'scratch_seed0' /
-                                  'config.py'))
+    scratch = Config.fromfile(str(work / 'frac_1' / 'scratch_seed0.py'))
     assert scratch.model.backbone.init_cfg is None
     assert scratch.train_cfg.max_epochs == 24
     with pytest.raises(ValueError, match='--adapt-in-channels needs'):
@@ -291,16 +289,16 @@ def test_runner_scores_the_best_checkpoint_on_the_test_split(
     """One real 1-epoch run: tools/train.py on the patient subset, then
     tools/test.py on its best checkpoint, scored on the test annotations."""
     work = tmp_path / 'work'
-    rc = de.main([DEMO, '--fractions', '0.5', '--work-dir', str(work),
-                  '--cfg-options'] + _tiny_options(tiny_deeplesion, 1))
-    assert rc == 0
+    argv = [DEMO, '--fractions', '0.5', '--work-dir', str(work),
+            '--cfg-options'] + _tiny_options(tiny_deeplesion, 1)
+    assert de.main(argv) == 0
     run_dir = work / 'frac_0.5' / 'scratch_seed0'
     with open(run_dir / 'study_result.json') as f:
         result = json.load(f)
     best = glob.glob(str(run_dir / 'best_deeplesion_mean_sens_epoch_1.pth'))
     assert len(best) == 1 and result['checkpoint'] == best[0]
     assert result['test_command'][-4:] == [
-        str(run_dir / 'config.py'), best[0], '--work-dir',
+        str(run_dir) + '.py', best[0], '--work-dir',
         str(run_dir / 'test')]
     # scored on the test split: its images, not the validation split's
     ann = osp.join(tiny_deeplesion, 'annotations')
@@ -326,3 +324,7 @@ def test_runner_scores_the_best_checkpoint_on_the_test_split(
     assert float(summary[0]['mean']) == pytest.approx(
         result['metrics']['deeplesion/mean_sens'])
     assert osp.isfile(work / 'data_efficiency.png')
+    # planned again, same configs: --skip-finished reads the run back
+    logged = osp.getmtime(run_dir / 'train_stdout.log')
+    assert de.main(argv + ['--skip-finished']) == 0
+    assert osp.getmtime(run_dir / 'train_stdout.log') == logged

@@ -187,6 +187,15 @@ def test_study_runner_reads_back_finished_runs(tmp_path):
     res = runner.run_one(StudyRun('new', DEMO, str(new)))
     assert res.metrics == {'deeplesion/mean_sens': 0.5}
     assert res.checkpoint == 'b.pth'
+    run = StudyRun('new', DEMO, str(new))
+    (new / 'study_result.json').write_text(json.dumps(dict(
+        metrics={'deeplesion/mean_sens': 0.5},
+        fingerprint=runner.fingerprint(run))))
+    assert runner.run_one(run).reused
+    # saved for another config or other options: not read back, run again
+    other = StudyRun('new', DEMO, str(new), cfg_options=['a=1'])
+    res = runner.run_one(other)
+    assert not res.ok and 'training exited with' in res.error
     (new / 'study_result.json').write_text(json.dumps(dict(
         metrics={'dice/mean': 0.5})))
     res = runner.run_one(StudyRun('new', DEMO, str(new)))

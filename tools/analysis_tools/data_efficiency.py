@@ -40,7 +40,7 @@ type=--init-type, checkpoint=..., prefix=--prefix, exclude=--exclude,
 adapt_in_channels=--adapt-in-channels)``, ``scratch`` uses
 ``init_cfg=None``; ``randomness.seed`` is the training seed (``--seeds``,
 the patient subset stays the same). Its full config is written to
-``WORK_DIR/frac_<f>/<init>_seed<s>/config.py`` and run by the shared
+``WORK_DIR/frac_<f>/<init>_seed<s>.py`` and run by the shared
 :class:`cspr_det.utils.study_runner.StudyRunner`: ``tools/train.py``, then
 ``tools/test.py`` on the best-validation checkpoint, scored on the config's
 **test** split (the value of ``--metric`` in the test metrics), in
@@ -302,8 +302,8 @@ def plan_runs(args, base) -> Tuple[list, List[Dict[str, Any]]]:
                 cfg.merge_from_dict({'randomness.seed': seed})
                 run_dir = osp.join(frac_dir, f'{init}_seed{seed}')
                 cfg.work_dir = run_dir
-                os.makedirs(run_dir, exist_ok=True)
-                cfg_path = osp.join(run_dir, 'config.py')
+                # beside the work dir: the Runner dumps its own copy into it
+                cfg_path = run_dir + '.py'
                 cfg.dump(cfg_path)
                 runs.append(StudyRun(
                     name=f'frac{fraction:g}_{init}_seed{seed}',
@@ -442,7 +442,7 @@ def parse_args(argv=None):
 
     from cspr_det.utils.study_runner import add_runner_args
     parser = argparse.ArgumentParser(
-        description='Train a detection config on 10-100%% of the annotated '
+        description='Train a detection config on 10-100% of the annotated '
         'training patients, pre-trained vs scratch, scored on the test split')
     parser.add_argument('config', help='detection config')
     parser.add_argument('--pretrained',
