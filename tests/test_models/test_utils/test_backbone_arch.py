@@ -17,6 +17,7 @@ from cspr_det.utils.checkpoint import load_model_checkpoint
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 convert_mp3d_tool = load_tool('tools/model_converters/convert_mp3d.py')
+extract_backbone = load_tool('tools/misc/extract_backbone.py')
 
 TINY = dict(type='cspr_det.MP3DResNet', depth='18ba', base_channels=32,
             num_slices=9, norm_cfg=dict(type='GN', num_groups=32))
@@ -101,6 +102,12 @@ def test_converted_checkpoint_refused_by_a_mismatching_backbone(converted):
         assert diff in msg
     assert msg.count(': checkpoint ') == 4
     assert 'check_arch=False' in msg
+    # a backbone extracted from it keeps the record
+    extracted = dst[:-len('.pth')] + '_backbone.pth'
+    assert extract_backbone.extract(dst, extracted) == len(
+        [k for k in state if k.startswith('backbone.')])
+    with pytest.raises(ArchitectureMismatchError, match='style: checkpoint'):
+        _init(TINY, extracted)
 
 
 def test_converted_checkpoint_accepted_by_the_matching_backbone(converted):
