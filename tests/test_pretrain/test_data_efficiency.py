@@ -42,12 +42,12 @@ def _coco(num_patients=20, images_per_patient=3):
                 categories=[dict(id=1, name='lesion')])
 
 
-def _tiny_options(root, max_epochs=None):
+def _tiny_options(root, max_epochs=None, batch_size=2):
     opts = [f'{k}.dataset.data_root={root}/' for k in
             ('train_dataloader', 'val_dataloader', 'test_dataloader')]
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         opts += [f'{key}.num_workers=0', f'{key}.persistent_workers=False']
-    opts += ['train_dataloader.batch_size=2',
+    opts += [f'train_dataloader.batch_size={batch_size}',
              'default_hooks.logger.interval=1']
     if max_epochs is not None:  # a real run: short, at the native 64 px
         opts += [f'train_cfg.max_epochs={max_epochs}',
@@ -290,7 +290,7 @@ def test_runner_scores_the_best_checkpoint_on_the_test_split(
     tools/test.py on its best checkpoint, scored on the test annotations."""
     work = tmp_path / 'work'
     argv = [DEMO, '--fractions', '0.5', '--work-dir', str(work),
-            '--cfg-options'] + _tiny_options(tiny_deeplesion, 1)
+            '--cfg-options'] + _tiny_options(tiny_deeplesion, 1, 4)
     assert de.main(argv) == 0
     run_dir = work / 'frac_0.5' / 'scratch_seed0'
     with open(run_dir / 'study_result.json') as f:
@@ -312,10 +312,13 @@ def test_runner_scores_the_best_checkpoint_on_the_test_split(
         result['metrics']['deeplesion/mean_sens'])
     assert froc['metrics']['ap50'] == pytest.approx(
         result['metrics']['deeplesion/ap50'])
-    # trained on the subset: ceil(n / batch 2) iterations in its epoch
+    # trained on the subset: its file in the logged config, ceil(n / 4)
+    # iterations in the epoch
     n_sub = _trainable_images(work / 'frac_0.5' / 'train_subset.json')
     log = open(glob.glob(str(run_dir / '*' / '*.log'))[-1]).read()
-    per_epoch = math.ceil(n_sub / 2)
+    subset = re.escape(str(work / 'frac_0.5' / 'train_subset.json'))
+    assert re.search(rf"ann_file=\s*'{subset}'", log)
+    per_epoch = math.ceil(n_sub / 4)
     assert re.search(rf'Epoch\(train\)\s+\[1\]\[{per_epoch}/{per_epoch}\]',
                      log)
     with open(work / 'data_efficiency.csv') as f:
