@@ -27,7 +27,9 @@ model = dict(
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=True,
         style='pytorch',
-        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')),
+        init_cfg=dict(
+            type='cspr_det.PretrainedBackbone',
+            checkpoint='torchvision://resnet50')),
     # one 1x1 conv (+ReLU) shared by the 4 RoI levels: 9 groups x 256 -> 256
     fusion=dict(
         type='cspr_det.ThreeDCEFusion',

@@ -20,4 +20,6 @@ model = dict(
         norm_cfg=dict(type='BN', requires_grad=True),
         norm_eval=True,
         style='pytorch',
-        init_cfg=dict(type='Pretrained', checkpoint='torchvision://resnet50')))
+        init_cfg=dict(
+            type='cspr_det.PretrainedBackbone',
+            checkpoint='torchvision://resnet50')))
