@@ -13,10 +13,12 @@ same random volume (seed 1), the same windows and the same window batches:
 
 Every subprocess runs one untimed warm-up batch of windows, then the
 inference ``--repeat`` times under ``torch.inference_mode``; the time is
-the fastest run. The logits are written to a temporary ``.npy`` and
-compared in the parent (max absolute difference; labels against the
-arg-max of MONAI's logits). TF32 is switched off on CUDA so that the
-comparison is between float32 results.
+the fastest run, as wall-clock seconds and as CPU seconds of the process
+(all threads; on a shared CPU machine the CPU-time ratio is the one to
+read, wall-clock there depends on the other load). The logits are written
+to a temporary ``.npy`` and compared in the parent (max absolute
+difference; labels against the arg-max of MONAI's logits). TF32 is
+switched off on CUDA so that the comparison is between float32 results.
 
 Memory (peak of the first run, above what existed before it):
   * CUDA: ``torch.cuda.max_memory_allocated()`` after
@@ -118,7 +120,7 @@ def _measure(spec: dict) -> dict:
         if device.type == 'cuda':
             torch.cuda.synchronize()
 
-    times = []
+    times, cpu_times = [], []
     with torch.inference_mode():
         predictor(x[:, :, :window[0], :window[1], :window[2]].repeat(
             bs, 1, 1, 1, 1))  # warm-up, untimed
@@ -128,10 +130,11 @@ def _measure(spec: dict) -> dict:
             torch.cuda.reset_peak_memory_stats()
         rss0 = _rss_mib()
         for i in range(spec['repeat']):
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             out = infer()
             sync()
             times.append(time.perf_counter() - t0)
+            cpu_times.append(time.process_time() - c0)
             if i == 0:
                 if device.type == 'cuda':
                     peak = (torch.cuda.max_memory_allocated() - base) / 2**20
@@ -142,6 +145,7 @@ def _measure(spec: dict) -> dict:
             del out
     np.save(spec['out'], result)
     return dict(method=method, seconds=min(times), all_seconds=times,
+                cpu_seconds=min(cpu_times), all_cpu_seconds=cpu_times,
                 peak_mib=peak, windows=_num_windows(spec), out=spec['out'])
 
 
@@ -249,8 +253,8 @@ def main(argv=None) -> dict:
                         out=osp.join(tmp, f'{method}.npy'))
             results[method] = run(spec)
             print('done:', {k: v for k, v in results[method].items()
-                            if k in ('method', 'seconds', 'peak_mib',
-                                     'error')}, flush=True)
+                            if k in ('method', 'seconds', 'cpu_seconds',
+                                     'peak_mib', 'error')}, flush=True)
         ok = {m: r for m, r in results.items() if 'error' not in r}
         summary = dict(
             device=device, torch=torch.__version__,
@@ -267,6 +271,7 @@ def main(argv=None) -> dict:
                     continue
                 r = ok[m]
                 r['time_ratio'] = r['seconds'] / ref['seconds']
+                r['cpu_time_ratio'] = r['cpu_seconds'] / ref['cpu_seconds']
                 r['memory_ratio'] = r['peak_mib'] / ref['peak_mib']
                 if m == 'cspr_det':
                     r['max_abs_diff'] = max_abs_diff(r['out'], ref['out'])
@@ -297,12 +302,15 @@ def _print_table(summary: dict, results: dict) -> None:
           f'base_channels={summary["base_channels"]} '
           f'classes={summary["num_classes"]}')
     print(f'{"method":16} {"windows":>7} {"time s":>8} {"x MONAI":>8} '
-          f'{"peak MiB":>9} {"x MONAI":>8}  output check')
+          f'{"CPU s":>8} {"x MONAI":>8} {"peak MiB":>9} {"x MONAI":>8}  '
+          'output check')
     for m, r in results.items():
         if 'error' in r:
             print(f'{m:16} ERROR {r["error"]}')
             continue
         tr = f'{r["time_ratio"]:8.3f}' if 'time_ratio' in r else '       -'
+        cr = f'{r["cpu_time_ratio"]:8.3f}' if 'cpu_time_ratio' in r \
+            else '       -'
         mr = f'{r["memory_ratio"]:8.3f}' if 'memory_ratio' in r \
             else '       -'
         if 'max_abs_diff' in r:
@@ -312,7 +320,8 @@ def _print_table(summary: dict, results: dict) -> None:
         else:
             check = 'reference' if m == 'monai' else '-'
         print(f'{m:16} {r["windows"]:>7} {r["seconds"]:8.2f} {tr} '
-              f'{r["peak_mib"]:9.1f} {mr}  {check}')
+              f'{r["cpu_seconds"]:8.2f} {cr} {r["peak_mib"]:9.1f} {mr}  '
+              f'{check}')
 
 
 if __name__ == '__main__':

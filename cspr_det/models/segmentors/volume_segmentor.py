@@ -136,6 +136,8 @@ class VolumeSegmentor(BaseModel):
         self.neck = MODELS.build(neck) if neck is not None else None
         self.decode_head = MODELS.build(decode_head)
         self.num_classes = self.decode_head.num_classes
+        # heads without the attribute resize with align_corners=False
+        self.align_corners = getattr(self.decode_head, 'align_corners', False)
         self.train_cfg = train_cfg or {}
         self.test_cfg = _check_test_cfg(test_cfg)
 
@@ -164,7 +166,7 @@ class VolumeSegmentor(BaseModel):
                 logits,
                 size=inputs.shape[2:],
                 mode='trilinear',
-                align_corners=self.decode_head.align_corners)
+                align_corners=self.align_corners)
         return logits
 
     def forward(self,
@@ -240,7 +242,7 @@ class VolumeSegmentor(BaseModel):
                         logits[None].float(),
                         size=ori_shape,
                         mode='trilinear',
-                        align_corners=self.decode_head.align_corners)[0]
+                        align_corners=self.align_corners)[0]
                 labels = logits.argmax(0)
             else:
                 logits, labels = None, out[crop]
