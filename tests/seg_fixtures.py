@@ -28,8 +28,8 @@ def tiny_seg_dataset(tmp_path_factory, dataset: str = 'lits') -> dict:
          split_fractions=(0.5, 0.17, 0.33), oblique_prob=0.5)
     converted = osp.join(root, 'converted')
     tool = load_tool(f'tools/dataset_converters/{dataset}.py')
-    spacing = ['5', 'none', 'none'] if dataset == 'lits' else \
-        ['5', '8', '8']
+    spacing = ['8', 'none', 'none'] if dataset == 'lits' else \
+        ['8', '12', '12']
     rc = tool.main([raw, converted, '--spacing', *spacing, '--split-file',
                     osp.join(raw, 'split.json')])
     assert rc == 0

@@ -61,9 +61,9 @@ def test_converter_on_generated_nifti(tmp_path_factory, dataset):
         assert isinstance(img, np.memmap) and img.dtype == np.int16
         assert seg.dtype == np.uint8 and seg.shape == img.shape
         assert list(img.shape) == case['shape']
-        assert case['spacing'][0] == 5.0
+        assert case['spacing'][0] == 8.0
         if dataset == 'btcv':
-            assert case['spacing'][1:] == [8.0, 8.0]
+            assert case['spacing'][1:] == [12.0, 12.0]
         # canonical orientation: direction = identity up to a tilt about x
         d = np.asarray(case['direction']).reshape(3, 3)
         assert d[0, 0] == pytest.approx(1.0)
@@ -142,7 +142,7 @@ def test_bad_input_one_line_error_nothing_written(tmp_path_factory, tmp_path,
     out = str(tmp_path / 'out')
     os.makedirs(out)
     open(osp.join(out, 'keep.txt'), 'w').write('old')
-    args = [raw, out, '--spacing', '5', 'none', 'none', '--split-file',
+    args = [raw, out, '--spacing', '8', 'none', 'none', '--split-file',
             osp.join(raw, 'split.json')]
     capsys.readouterr()
     assert tool.main(args) == 1
@@ -176,8 +176,8 @@ def test_btcv_converter_published_split_and_missing_cases(tmp_path, capsys):
     err = capsys.readouterr().err
     assert 'file not found' in err and len(err.strip().splitlines()) == 1
     assert not osp.exists(out)
-    assert tool.main([raw, out, '--skip-bad', '--spacing', '5', '8', '8']) \
-        == 0
+    assert tool.main([raw, out, '--skip-bad', '--spacing', '8', '12',
+                      '12']) == 0
     index = load_index(osp.join(out, 'index.json'))
     assert [c['case_id'] for c in index['cases']] == ['img0001', 'img0002']
     assert len(index['skipped']) == 28

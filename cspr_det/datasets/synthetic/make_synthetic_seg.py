@@ -58,9 +58,9 @@ PRESETS: Dict[str, dict] = dict(
     # tests: a few small volumes
     tiny=dict(
         num_cases=4,
-        image_size=48,
+        image_size=32,
         fov_mm=(340.0, 380.0),
-        slice_spacing=((5.0, 1.0), ),
+        slice_spacing=((8.0, 1.0), ),
         split_fractions=(0.5, 0.25, 0.25)),
     # real-size volumes (512 x 512, 0.65-0.8 mm pixels, 0.8-5 mm slices)
     real=dict(

@@ -1,0 +1,18 @@
+# The StdUNet decoder on the MP3D-63 detection backbone as a 5D encoder
+# (collapse='none'), initialised from VDT pre-training of MP3D-63
+# (configs/pretrain/vdt_mp3d63-gtm_8xb32-cosine-100e_imagenet.py; the GTM
+# weights have no place in a 5D encoder and are reported as unexpected).
+#   --cfg-options model.backbone.init_cfg.checkpoint=PATH
+_base_ = [
+    '../../_base_/models/unet3d_mp3d63.py',
+    '../../_base_/datasets/lits_liver.py',
+    '../../_base_/schedules/seg_adam-poly_3281i.py',
+    '../_base_/default_runtime_seg.py'
+]
+model = dict(
+    backbone=dict(
+        init_cfg=dict(
+            _delete_=True,
+            type='cspr_det.PretrainedBackbone',
+            checkpoint='checkpoints/vdt_mp3d63-gtm_imagenet.pth',
+            prefix='backbone.')))

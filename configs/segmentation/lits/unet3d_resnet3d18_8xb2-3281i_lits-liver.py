@@ -1,0 +1,10 @@
+# StdUNet (ResNet3D-18 encoder with the stem skip, U-Net decoder, FCN head)
+# for the LiTS liver, encoder from scratch: the "scratch" row of the
+# pre-training comparison. Reference schedule: Adam 1e-4, poly, 3,281
+# iterations at 8 GPUs x 2 crops of 32 x 256 x 256, fp16.
+_base_ = [
+    '../../_base_/models/unet3d_resnet3d18.py',
+    '../../_base_/datasets/lits_liver.py',
+    '../../_base_/schedules/seg_adam-poly_3281i.py',
+    '../_base_/default_runtime_seg.py'
+]
