@@ -125,8 +125,9 @@ def sliding_window_inference(
     windows are visited in z order and only a slab of depth ``w_d`` plus the
     z-span of one window batch is held: once no later window reaches a
     slice, its logits are normalised, reduced to the arg-max label and
-    freed. The labels are identical to the arg-max of the ``'logits'``
-    result.
+    freed; the labels are stored as uint8 (int64 beyond 256 classes), so a
+    512 x 512 x 200 label volume takes 50 MiB. The labels are identical to
+    the arg-max of the ``'logits'`` result.
 
     Args:
         inputs: ``(N, C_in, D, H, W)`` volume(s); samples are processed one
@@ -147,7 +148,8 @@ def sliding_window_inference(
 
     Returns:
         torch.Tensor: ``(N, C, D, H, W)`` averaged logits (``accum_dtype``)
-        or ``(N, D, H, W)`` int64 labels, on ``accum_device``.
+        or ``(N, D, H, W)`` labels (uint8 for up to 256 classes, else
+        int64), on ``accum_device``.
     """
     if inputs.dim() != 5:
         raise ValueError('sliding window: inputs must be (N, C, D, H, W), '
@@ -210,9 +212,7 @@ def _infer_one(volume: torch.Tensor, predictor: Callable, window: tuple,
     slab = depth if output == 'logits' else min(
         depth, wd + max(b[-1][0] - b[0][0] for b in batches))
     acc = None
-    labels = torch.empty((depth, height, width),
-                         dtype=torch.long,
-                         device=accum_device) if output == 'labels' else None
+    labels = None
     base = 0  # first slice held by acc
 
     def finalize(lo: int, hi: int) -> None:
@@ -240,9 +240,15 @@ def _infer_one(volume: torch.Tensor, predictor: Callable, window: tuple,
         if importance is not None:
             logits = logits * importance
         if acc is None:
-            acc = torch.zeros((logits.size(1), slab, height, width),
+            num_classes = logits.size(1)
+            acc = torch.zeros((num_classes, slab, height, width),
                               dtype=accum_dtype,
                               device=accum_device)
+            if output == 'labels':
+                labels = torch.empty(
+                    (depth, height, width),
+                    dtype=torch.uint8 if num_classes <= 256 else torch.long,
+                    device=accum_device)
         if output == 'labels' and batch[0][0] > base:
             # Slices below this batch's first window are final: emit them
             # and move the slab up.
