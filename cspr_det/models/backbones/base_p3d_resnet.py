@@ -3,7 +3,8 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 
-from ..layers import P3D_TYPES, P3DBasicBlock, P3DBottleneck
+from ..layers import (P3D_TYPES, P3DBasicBlock, P3DBottleneck,
+                      p3d_type_of_block)
 from .base_volume_resnet import BaseVolumeResNet
 
 
@@ -16,7 +17,8 @@ class BaseP3DResNet(BaseVolumeResNet):
     stride (1,2,2); then ``layer1..layer4`` with spatial strides 1,2,2,2.
     Every residual block replaces its 3x3 convs by :class:`P3DUnit` s whose
     type cycles over the whole network: block ``i`` (counted from 0 across
-    all stages) uses ``p3d_types[i % 3]``.
+    all stages) uses ``p3d_types[i % len(p3d_types)]``
+    (:func:`~cspr_det.models.layers.p3d_type_of_block`).
 
     Depths: ``'18ba'`` basic (2,2,2,2), ``'34ba'`` basic (3,4,6,3),
     ``63`` bottleneck (3,4,6,3), ``131`` (3,4,23,3), ``199`` (3,8,36,3).
@@ -99,7 +101,7 @@ class BaseP3DResNet(BaseVolumeResNet):
                         inplanes,
                         planes,
                         stride=s,
-                        p3d_type=p3d_types[block_index % len(p3d_types)],
+                        p3d_type=p3d_type_of_block(block_index, p3d_types),
                         downsample=self._make_downsample(
                             inplanes, outplanes, (1, s, s)),
                         style=style,

@@ -25,8 +25,10 @@ class P3DUnit(BaseModule):
     branch ends with its own ReLU and the branches are summed afterwards. With
     ``act_before_sum=False`` the branches are summed first and one ReLU
     follows (``'A'`` is identical in both modes). The second form lets a
-    depth branch that starts at zero (see
-    :func:`cspr_det.models.utils.inflate_2d_to_3d`) receive gradients.
+    depth branch that starts at zero (a type-B unit after
+    :func:`cspr_det.models.utils.init_p3d_depth_identity`, which
+    :func:`cspr_det.models.utils.inflate_2d_resnet` calls) receive
+    gradients.
 
     Parameter names: ``conv_s``, ``norm_s``, ``conv_t``, ``norm_t`` (fixed for
     every norm type).
@@ -108,6 +110,17 @@ class P3DUnit(BaseModule):
 
 def p3d_type_of_block(block_index: int,
                       types: Tuple[str, ...] = P3D_TYPES) -> str:
-    """P3D type of the ``block_index``-th residual block (counted over the
-    whole network): types are cycled, block ``i`` uses ``types[i % 3]``."""
+    """P3D type of the ``block_index``-th residual block.
+
+    Blocks are counted from 0 over the whole network (not per stage) and the
+    types are cycled: block ``i`` uses ``types[i % len(types)]``, i.e.
+    ``A, B, C, A, ...`` for the default types.
+
+    Args:
+        block_index: Index of the residual block across all stages.
+        types: The cycle of P3D types.
+
+    Returns:
+        ``'A'``, ``'B'`` or ``'C'``.
+    """
     return types[block_index % len(types)]

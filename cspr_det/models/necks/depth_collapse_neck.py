@@ -6,7 +6,7 @@ import torch.nn as nn
 from mmengine.model import BaseModule
 
 from cspr_det.registry import MODELS
-from ..layers import DepthCollapse
+from ..layers import DepthCollapse, num_slices_per_level
 
 
 @MODELS.register_module()
@@ -37,13 +37,8 @@ class DepthCollapseNeck(BaseModule):
             raise ValueError("DepthCollapseNeck: mode 'none' would not "
                              'collapse anything; choose gtm/center/conv/mean')
         in_channels = list(in_channels)
-        if num_slices is None or isinstance(num_slices, int):
-            num_slices = [num_slices] * len(in_channels)
-        num_slices = list(num_slices)
-        if len(num_slices) != len(in_channels):
-            raise ValueError(
-                f'DepthCollapseNeck: {len(in_channels)} levels but '
-                f'{len(num_slices)} num_slices')
+        num_slices = num_slices_per_level(num_slices, len(in_channels),
+                                          'DepthCollapseNeck')
         self.in_channels = in_channels
         self.collapses = nn.ModuleList(
             DepthCollapse(c, d, mode=mode, init=collapse_init)

@@ -8,7 +8,7 @@ from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 
 from cspr_det.registry import MODELS
-from ..layers import DepthCollapse
+from ..layers import DepthCollapse, num_slices_per_level
 
 
 @MODELS.register_module()
@@ -81,12 +81,8 @@ class FPN3D(BaseModule):
         if add_extra_convs not in (False, 'on_output'):
             raise ValueError("FPN3D: add_extra_convs must be False or "
                              f"'on_output', got {add_extra_convs!r}")
-        if num_slices is None or isinstance(num_slices, int):
-            num_slices = [num_slices] * len(in_channels)
-        num_slices = list(num_slices)
-        if len(num_slices) != len(in_channels):
-            raise ValueError(f'FPN3D: {len(in_channels)} levels but '
-                             f'{len(num_slices)} num_slices')
+        num_slices = num_slices_per_level(num_slices, len(in_channels),
+                                          'FPN3D')
         conv_cfg = dict(type='Conv3d') if conv_cfg is None else conv_cfg
         fpn_kernel = tuple(fpn_kernel)
         self.in_channels = in_channels

@@ -3,6 +3,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from cspr_det.models.backbones import MP3DResNet
 from cspr_det.models.layers import (CentredDepthMaxPool, DepthCollapse,
                                     P3DBottleneck, P3DUnit,
                                     centred_depth_out_size, p3d_type_of_block)
@@ -40,8 +41,22 @@ def test_p3d_unit_combinations_match_definition():
 
 def test_p3d_type_cycle_and_bad_type():
     assert [p3d_type_of_block(i) for i in range(5)] == list('ABCAB')
+    assert [p3d_type_of_block(i, ('C', 'A')) for i in range(3)] == list('CAC')
     with pytest.raises(ValueError, match='p3d_type'):
         P3DUnit(4, 4, p3d_type='D')
+
+
+@pytest.mark.parametrize('p3d_types', [('A', 'B', 'C'), ('B', 'C')])
+def test_backbone_counts_blocks_across_stages(p3d_types):
+    # '34ba' has 3+4+6+3 blocks: the cycle runs over the whole network, it
+    # does not restart at every stage (stage 2 starts with block 3).
+    net = MP3DResNet('34ba', base_channels=4, num_slices=3,
+                     p3d_types=p3d_types)
+    got = [blk.conv1.p3d_type for i in range(1, 5)
+           for blk in getattr(net, f'layer{i}')]
+    expected = [p3d_types[i % len(p3d_types)] for i in range(16)]
+    assert got == expected
+    assert [blk.conv2.p3d_type for blk in net.layer2] == expected[3:7]
 
 
 def test_gtm_equals_depthwise_conv3d():

@@ -1,7 +1,9 @@
 """DepthCollapseNeck, FPN3D and ThreeDCEFusion."""
+import numpy as np
 import pytest
 import torch
 
+from cspr_det.models.layers import num_slices_per_level
 from cspr_det.registry import MODELS
 
 CH = [8, 16, 32, 64]
@@ -36,6 +38,10 @@ def test_depth_collapse_neck_errors_and_per_level_depth():
     assert neck(feats)[0].shape == (1, 8, 2, 2)
     with pytest.raises(ValueError, match='num_slices=9'):
         neck(_feats(d=3))
+    with pytest.raises(ValueError,
+                       match='DepthCollapseNeck: 4 levels but 2 num_slices'):
+        MODELS.build(dict(type='cspr_det.DepthCollapseNeck', in_channels=CH,
+                          num_slices=[9, 5]))
 
 
 @pytest.mark.parametrize('extra', [False, 'on_output'])
@@ -54,20 +60,83 @@ def test_fpn3d_shapes_on_mp3d_outputs(extra):
     assert x.grad.abs().sum() > 0
 
 
-def test_fpn3d_top_down_reaches_fine_level_and_errors():
-    neck = MODELS.build(dict(type='cspr_det.FPN3D', in_channels=CH,
-                             out_channels=8, num_outs=4, num_slices=3,
-                             collapse='mean'))
-    feats = list(_feats(n=1))
-    base = neck(tuple(feats))[0]
-    feats[3] = feats[3] + 1.0
-    assert not torch.allclose(neck(tuple(feats))[0], base)
+def _identity_fpn3d(depths, channels=2):
+    """FPN3D whose lateral and output convs are the identity (mean collapse)
+    for levels of the given depths."""
+    neck = MODELS.build(dict(type='cspr_det.FPN3D',
+                             in_channels=[channels] * len(depths),
+                             out_channels=channels, num_outs=len(depths),
+                             num_slices=list(depths), collapse='mean'))
+    eye = torch.eye(channels)
+    with torch.no_grad():
+        for lateral, out_conv in zip(neck.lateral_convs, neck.fpn_convs):
+            lateral.conv.weight.copy_(eye.view(channels, channels, 1, 1, 1))
+            lateral.conv.bias.zero_()
+            # default fpn_kernel (1, 3, 3): identity on the centre tap only
+            out_conv.conv.weight.zero_()
+            out_conv.conv.weight[:, :, 0, 1, 1] = eye
+            out_conv.conv.bias.zero_()
+    return neck
+
+
+def test_fpn3d_top_down_sum_is_exact():
+    # Levels of depth 4, 2, 2, 1 and size 8, 4, 2, 1 (strides double). With
+    # identity convs, output level l is the depth mean of
+    # x_l + up(x_{l+1} + up(x_{l+2} + ...)), where nearest upsampling by 2
+    # reads index // 2 on every axis (depth included).
+    depths, sizes = [4, 2, 2, 1], [8, 4, 2, 1]
+    neck = _identity_fpn3d(depths)
+    g = torch.Generator().manual_seed(0)
+    feats = [torch.randint(-9, 10, (1, 2, d, s, s), generator=g).float()
+             for d, s in zip(depths, sizes)]
+    outs = neck(tuple(feats))
+    assert [tuple(o.shape) for o in outs] == [(1, 2, s, s) for s in sizes]
+
+    def top_down(level):
+        d, s = depths[level], sizes[level]
+        total = feats[level].clone()
+        for src in range(level + 1, len(feats)):
+            dz = torch.arange(d) * depths[src] // d
+            hw = torch.arange(s) * sizes[src] // s
+            up = feats[src][:, :, dz][:, :, :, hw][:, :, :, :, hw]
+            total += up
+        return total.mean(dim=2)
+
+    for level in range(4):
+        torch.testing.assert_close(outs[level], top_down(level))
+    # hand check of one value: level 0, pixel (5, 2), channel 1
+    x0, x1, x2, x3 = feats
+    by_hand = sum(x0[0, 1, d, 5, 2] + x1[0, 1, d // 2, 2, 1] +
+                  x2[0, 1, d // 2, 1, 0] + x3[0, 1, 0, 0, 0]
+                  for d in range(4)) / 4
+    torch.testing.assert_close(outs[0][0, 1, 5, 2], by_hand)
+    # the coarsest level gets nothing from above
+    torch.testing.assert_close(outs[3], x3.mean(dim=2))
+
+
+def test_fpn3d_errors():
     with pytest.raises(ValueError, match="collapse='none'"):
         MODELS.build(dict(type='cspr_det.FPN3D', in_channels=CH,
                           out_channels=8, num_outs=4, collapse='none'))
     with pytest.raises(ValueError, match='num_outs'):
         MODELS.build(dict(type='cspr_det.FPN3D', in_channels=CH,
                           out_channels=8, num_outs=2))
+    with pytest.raises(ValueError, match='FPN3D: 4 levels but 3 num_slices'):
+        MODELS.build(dict(type='cspr_det.FPN3D', in_channels=CH,
+                          out_channels=8, num_outs=4, num_slices=[3, 3, 3]))
+
+
+def test_num_slices_per_level():
+    assert num_slices_per_level(3, 4, 'X') == [3, 3, 3, 3]
+    assert num_slices_per_level(np.int64(5), 2, 'X') == [5, 5]
+    assert num_slices_per_level(None, 2, 'X') == [None, None]
+    assert num_slices_per_level((9, 5, 3, 1), 4, 'X') == [9, 5, 3, 1]
+    with pytest.raises(ValueError, match='X: 4 levels but 2 num_slices'):
+        num_slices_per_level([9, 5], 4, 'X')
+    with pytest.raises(ValueError, match="X: num_slices must be .*'9'"):
+        num_slices_per_level('9', 4, 'X')
+    with pytest.raises(ValueError, match='X: num_slices must be .*9.0'):
+        num_slices_per_level(9.0, 4, 'X')
 
 
 def test_three_dce_fusion_feeds_mmdet_fpn():
