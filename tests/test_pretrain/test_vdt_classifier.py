@@ -54,7 +54,11 @@ def test_modes_and_shapes():
     losses = model(x, batch['data_samples'], mode='loss')
     ref = F.cross_entropy(logits, torch.tensor([1, 3]), label_smoothing=0.1)
     torch.testing.assert_close(losses['loss_cls'], ref)
-    assert 0 <= float(losses['acc_top1']) <= 100
+    # logged batch accuracy: the arg-max of these logits against the labels
+    expected_acc = 100.0 * float(
+        (logits.argmax(dim=1) == torch.tensor([1, 3])).float().mean())
+    assert float(losses['acc_top1']) == pytest.approx(expected_acc)
+    assert not losses['acc_top1'].requires_grad
     losses['loss_cls'].backward()
     assert model.backbone.conv1.weight.grad is not None
 
@@ -66,6 +70,35 @@ def test_modes_and_shapes():
     assert preds[1].gt_label.item() == 3
     with pytest.raises(RuntimeError, match='invalid mode'):
         model(x, mode='bad')
+
+    # constructed case: constant logits favouring class 3 -> one of the two
+    # labels (1, 3) is right, acc_top1 = 50 exactly; favouring class 1 with
+    # labels (1, 1) -> 100; favouring class 0 -> 0
+    with torch.no_grad():
+        model.head.fc.weight.zero_()
+        for favoured, labels, acc in ((3, [1, 3], 50.0), (1, [1, 1], 100.0),
+                                      (0, [1, 3], 0.0)):
+            model.head.fc.bias.zero_()
+            model.head.fc.bias[favoured] = 1.0
+            out = model(x, _samples(labels), mode='loss')
+            assert float(out['acc_top1']) == acc
+
+
+def test_head_batch_accuracy_on_known_features():
+    # pooled features chosen so that the arg-max of W f is known:
+    # f=(1,0)->class 0, (0,1)->1, (-1,-1)->2, (0,2)->1
+    head = MODELS.build(dict(type='cspr_det.LinearClsHead3D', num_classes=3,
+                             in_channels=2, label_smoothing=0.0))
+    with torch.no_grad():
+        head.fc.weight.copy_(torch.tensor([[1., 0.], [0., 1.], [-1., -1.]]))
+        head.fc.bias.zero_()
+    feats = torch.tensor([[1., 0.], [0., 1.], [-1., -1.], [0., 2.]])
+    maps = feats[:, :, None, None, None].expand(4, 2, 2, 3, 3)  # 5D maps
+    out = head.loss(maps, _samples([0, 1, 2, 0]))  # last one is wrong
+    assert float(out['acc_top1']) == 75.0
+    logits = feats @ head.fc.weight.T
+    torch.testing.assert_close(
+        out['loss_cls'], F.cross_entropy(logits, torch.tensor([0, 1, 2, 0])))
 
 
 def test_head_accepts_2d_and_5d_maps():
