@@ -1,7 +1,12 @@
 """``import cspr_det``: environment checks and the package's public names."""
+import importlib
+import importlib.util
 import os.path as osp
 import subprocess
 import sys
+
+import pytest
+from mmengine.registry import Registry
 
 import cspr_det
 
@@ -67,3 +72,50 @@ def test_import_registers_scope_and_public_names():
     assert cspr_det.version_info[:2] == tuple(
         int(x) for x in cspr_det.__version__.split('.')[:2])
     assert cspr_det.registry.MODELS.scope == 'cspr_det'
+
+
+def _cspr_registries():
+    return {
+        name: obj
+        for name, obj in vars(cspr_det.registry).items()
+        if isinstance(obj, Registry) and obj.scope == 'cspr_det'
+    }
+
+
+def test_every_registry_location_is_a_module():
+    registries = _cspr_registries()
+    assert {'MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS',
+            'VISUALIZERS'} <= set(registries)
+    for name, reg in registries.items():
+        assert reg._locations, name
+        for location in reg._locations:
+            # a location naming a missing module would only fail at the
+            # first lookup of a name in that registry, inside a Runner
+            assert importlib.util.find_spec(location) is not None, \
+                f'{name} points at {location}, which does not exist'
+            importlib.import_module(location)
+
+
+@pytest.mark.parametrize('package', [
+    'cspr_det.datasets', 'cspr_det.datasets.transforms',
+    'cspr_det.models.layers', 'cspr_det.models.necks'
+])
+def test_all_lists_name_each_export_once(package):
+    module = importlib.import_module(package)
+    names = module.__all__
+    assert len(names) == len(set(names)), package
+    missing = [n for n in names if not hasattr(module, n)]
+    assert not missing, f'{package}.__all__ names missing objects {missing}'
+
+
+@pytest.mark.parametrize('registry_name, package', [
+    ('TRANSFORMS', 'cspr_det.datasets.transforms'),
+    ('DATASETS', 'cspr_det.datasets'),
+])
+def test_every_registered_class_is_exported(registry_name, package):
+    reg = _cspr_registries()[registry_name]
+    reg.import_from_location()
+    module = importlib.import_module(package)
+    unlisted = sorted(set(reg.module_dict) - set(module.__all__))
+    assert not unlisted, f'registered but not in {package}.__all__: ' \
+                         f'{unlisted}'

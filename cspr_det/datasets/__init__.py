@@ -1,8 +1,12 @@
+from .base_volume_seg_dataset import BaseVolumeSegDataset
+from .btcv_dataset import BTCVDataset
+from .deeplesion_dataset import DeepLesionDataset
+from .image_folder_dataset import ImageFolderDataset
+from .lits_dataset import LiTSDataset
+from .synthetic import make_synthetic_deeplesion
 from .transforms import *  # noqa: F401,F403
-from .deeplesion_dataset import DeepLesionDataset  # noqa: E402
-from .synthetic import make_synthetic_deeplesion  # noqa: E402
 
-__all__ = ['DeepLesionDataset', 'make_synthetic_deeplesion']
-from .image_folder_dataset import ImageFolderDataset  # noqa: E402
-
-__all__ += ['ImageFolderDataset']
+__all__ = [
+    'DeepLesionDataset', 'make_synthetic_deeplesion', 'ImageFolderDataset',
+    'BaseVolumeSegDataset', 'BTCVDataset', 'LiTSDataset'
+]
