@@ -1,5 +1,5 @@
 """LiTS (Liver Tumor Segmentation) 3D dataset."""
-from typing import Dict, Optional
+from typing import Dict
 
 from cspr_det.registry import DATASETS
 from .base_volume_seg_dataset import BaseVolumeSegDataset

@@ -176,7 +176,8 @@ def image_from_array(array: np.ndarray, spacing_xyz: Sequence[float],
                      direction: Sequence[float]) -> sitk.Image:
     """A SimpleITK image from a (D, H, W) array and ITK geometry."""
     if array.ndim != 3:
-        raise ValueError(f'expected a (D, H, W) array, got shape {array.shape}')
+        raise ValueError(
+            f'expected a (D, H, W) array, got shape {array.shape}')
     image = sitk.GetImageFromArray(np.ascontiguousarray(array))
     image.SetSpacing([float(v) for v in spacing_xyz])
     image.SetOrigin([float(v) for v in origin])
@@ -208,9 +209,12 @@ def geometry_difference(a: sitk.Image, b: sitk.Image,
         va = np.asarray(getattr(a, get)())
         vb = np.asarray(getattr(b, get)())
         if not np.allclose(va, vb, rtol=tol, atol=tol):
-            fmt = lambda v: '(' + ', '.join(f'{x:.4g}' for x in v) + ')'  # noqa
-            return f'{name} {fmt(va)} vs {fmt(vb)}'
+            return f'{name} {_fmt(va)} vs {_fmt(vb)}'
     return None
+
+
+def _fmt(values) -> str:
+    return '(' + ', '.join(f'{v:.4g}' for v in values) + ')'
 
 
 def orientation_of(image: sitk.Image) -> str:

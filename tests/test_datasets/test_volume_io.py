@@ -2,7 +2,6 @@
 NIfTI-1 header read independently), file checks, reorientation,
 resampling, and the inverse mapping back to the source geometry."""
 import gzip
-import os.path as osp
 import struct
 
 import numpy as np

@@ -72,3 +72,7 @@ def test_writer_rejects_predictions_off_the_converted_grid(tmp_path_factory,
     del sample.source
     with pytest.raises(KeyError, match='no "source" metainfo'):
         hook.write(sample)
+    # in the test loop such samples are counted and skipped
+    hook.before_test(SimpleNamespace(work_dir=str(tmp_path)))
+    hook.after_test_iter(None, 0, None, [sample])
+    assert hook.skipped == 1 and not hook.written

@@ -4,7 +4,10 @@
 # last two kept) plus the one with the best validation mean foreground Dice
 # (cspr_det.VolumeDiceMetric, 'seg/mDice'), whenever the schedule validates.
 # (Sibling bases cannot both define default_hooks: schedules leave them
-# here, leaves override single fields.)
+# here, leaves override single fields.) tools/test.py writes every prediction
+# as NIfTI in the source geometry to <work_dir>/predictions
+# (cspr_det.SegPredictionWriterHook; samples without source geometry are
+# skipped).
 default_scope = 'mmdet'
 custom_imports = dict(imports=['cspr_det'], allow_failed_imports=False)
 
@@ -20,7 +23,10 @@ default_hooks = dict(
         save_best='seg/mDice',
         rule='greater'),
     sampler_seed=dict(type='DistSamplerSeedHook'))
-custom_hooks = [dict(type='cspr_det.NonFiniteLossHook')]
+custom_hooks = [
+    dict(type='cspr_det.NonFiniteLossHook'),
+    dict(type='cspr_det.SegPredictionWriterHook')
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

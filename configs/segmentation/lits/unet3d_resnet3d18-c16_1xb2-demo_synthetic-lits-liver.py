@@ -15,7 +15,7 @@ model = dict(
     neck=dict(in_channels=(16, 16, 32, 64, 128), channels=(8, 16, 32, 64,
                                                           128)),
     decode_head=dict(in_channels=8, channels=8, num_classes=2),
-    test_cfg=dict(window=(16, 96, 96), stride=(8, 48, 48), sw_batch_size=4))
+    test_cfg=dict(window=(32, 96, 96), stride=(16, 96, 96), sw_batch_size=2))
 
 max_iters = 400
 # fp32 (CPU), a 10x higher Adam lr for the short schedule

@@ -94,7 +94,8 @@ class AbdomenOrgans:
             st = self.stomach
             m = ellipse_norm2(x, y, 0.3 * ix, -0.2 * iy, 46 * t * st['size'],
                      34 * t * st['size'], st['theta']) <= 1
-            m &= (labels == 0) & (ellipse_norm2(x, y, 0, 0, ix, iy) <= 0.78) & \
+            inner = ellipse_norm2(x, y, 0, 0, ix, iy) <= 0.78
+            m &= (labels == 0) & inner & \
                 np.isin(tissue, (SOFT, MESFAT, FAT, LUNG))
             put(m, _STOM, st['hu'])
             if st['gas']:
@@ -138,7 +139,7 @@ class AbdomenOrgans:
         for label, side in ((_RADR, -1), (_LADR, 1)):
             t = ellipsoid_profile(z, 296, 336)
             if t > 0:
-                m = ellipse_norm2(x, y, side * 0.26 * ix, 0.34 * iy, 4.5 * t, 11 * t,
-                         side * 0.6) <= 1
+                m = ellipse_norm2(x, y, side * 0.26 * ix, 0.34 * iy, 4.5 * t,
+                                  11 * t, side * 0.6) <= 1
                 put(m & np.isin(labels, (0, _LIVER)), label, 30.0)
         return labels

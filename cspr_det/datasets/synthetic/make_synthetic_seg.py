@@ -76,6 +76,8 @@ _ORIENTATIONS = (('LPS', 0.3), ('RAS', 0.25), ('RAI', 0.15), ('LPI', 0.15),
                  ('PLS', 0.15))
 # phantom z (mm) of the liver (see Phantom.render)
 _LIVER_Z = (255.0, 420.0)
+
+
 def _sample_spacing(rng: np.random.Generator,
                     options: Sequence[Tuple[float, float]]) -> float:
     values = np.array([v for v, _ in options], float)

@@ -30,8 +30,8 @@ class HUWindow3D(BaseTransform):
     def transform(self, results: dict) -> dict:
         """Window ``img``."""
         lo, hi = self.window
-        img = np.asarray(results['img'], dtype=np.float32)
-        out = np.clip(img, lo, hi)
+        out = np.array(results['img'], dtype=np.float32)  # a new array
+        np.clip(out, lo, hi, out=out)
         out -= lo
         out *= 255.0 / (hi - lo)
         results['img'] = out

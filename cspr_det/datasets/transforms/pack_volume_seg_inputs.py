@@ -48,9 +48,9 @@ class PackVolumeSegInputs(BaseTransform):
                 raise ValueError(f'PackVolumeSegInputs: gt_seg shape '
                                  f'{seg.shape} differs from img {img.shape}')
             lut = results.get('label_lut')
-            if lut is not None:
-                seg = np.asarray(lut, np.uint8)[seg]
-            sample.gt_seg = torch.from_numpy(seg.astype(np.int64))
+            if lut is not None:  # one pass: the int64 table indexed
+                seg = np.asarray(lut, np.int64)[seg]
+            sample.gt_seg = torch.from_numpy(seg.astype(np.int64, copy=False))
         meta = {k: results[k] for k in self.meta_keys if k in results}
         meta['img_shape'] = tuple(int(v) for v in img.shape)
         sample.set_metainfo(meta)

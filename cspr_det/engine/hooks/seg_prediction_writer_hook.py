@@ -19,6 +19,12 @@ class SegPredictionWriterHook(Hook):
     converter's reorientation and resampling), so the file loads in any
     viewer aligned with the source image. Files are written atomically.
 
+    The segmentation runtime (``configs/segmentation/_base_/
+    default_runtime_seg.py``) enables it, so ``tools/test.py`` writes the
+    predictions of LiTS/BTCV configs to ``<work_dir>/predictions``. Samples
+    without ``source`` metainfo (datasets that are not converted volumes)
+    are counted and skipped.
+
     Args:
         out_dir: Output folder; default ``<work_dir>/predictions``.
         suffix: File name suffix (format by extension). Defaults to
@@ -38,16 +44,22 @@ class SegPredictionWriterHook(Hook):
         self.label_values = None if label_values is None else \
             np.asarray(label_values, np.int64)
         self.written: Dict[str, str] = {}
+        self.skipped = 0
+        self._dir = out_dir
 
     def before_test(self, runner) -> None:
-        if self.out_dir is None:
-            self.out_dir = osp.join(runner.work_dir, 'predictions')
+        self._dir = self.out_dir or osp.join(runner.work_dir, 'predictions')
         self.written = {}
+        self.skipped = 0
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None,
                         outputs: Optional[Sequence] = None) -> None:
         from cspr_det.datasets.volume_io import write_prediction
         for sample in outputs or ():
+            if 'source' not in getattr(sample, 'metainfo', {}) or \
+                    'pred_seg' not in sample:
+                self.skipped += 1
+                continue
             self.write(sample, write_prediction)
 
     def write(self, sample, writer=None) -> str:
@@ -72,12 +84,17 @@ class SegPredictionWriterHook(Hook):
                 raise ValueError(f'{case}: predicted id {int(pred.max())} has '
                                  'no entry in label_values')
             pred = self.label_values[pred]
-        path = osp.join(self.out_dir or '.', f'{case}{self.suffix}')
+        path = osp.join(self._dir or '.', f'{case}{self.suffix}')
         writer(path, pred, meta)
         self.written[case] = path
         return path
 
     def after_test_epoch(self, runner, metrics=None) -> None:
-        print_log(f'SegPredictionWriterHook: wrote {len(self.written)} '
-                  f'prediction(s) in the source geometry to {self.out_dir}',
-                  logger='current')
+        if not self.written and not self.skipped:
+            return
+        msg = (f'SegPredictionWriterHook: wrote {len(self.written)} '
+               f'prediction(s) in the source geometry to {self._dir}')
+        if self.skipped:
+            msg += (f'; {self.skipped} sample(s) without source geometry or '
+                    'pred_seg were not written')
+        print_log(msg, logger='current')

@@ -1,0 +1,74 @@
+"""Command-line tools of the 3D segmentation data: the synthetic generator,
+the loader benchmark and the overlay of a written prediction."""
+import json
+import os.path as osp
+from types import SimpleNamespace
+
+import pytest
+
+from cspr_det.datasets import LiTSDataset
+from cspr_det.engine.hooks import SegPredictionWriterHook
+from seg_fixtures import tiny_seg_dataset
+from tool_loader import load_tool
+
+
+def test_make_synthetic_seg_cli(tmp_path, capsys):
+    tool = load_tool('tools/misc/make_synthetic_seg.py')
+    out = str(tmp_path / 'btcv')
+    assert tool.main(['--dataset', 'btcv', '--out-dir', out, '--num-cases',
+                      '2', '--preset', 'tiny']) == 0
+    printed = capsys.readouterr().out
+    assert 'wrote 2 synthetic BTCV case(s) (32 px)' in printed
+    for n in (1, 2):
+        assert osp.isfile(osp.join(out, 'RawData', 'Training', 'img',
+                                   f'img{n:04d}.nii.gz'))
+        assert osp.isfile(osp.join(out, 'RawData', 'Training', 'label',
+                                   f'label{n:04d}.nii.gz'))
+    split = json.load(open(osp.join(out, 'split.json')))
+    assert sorted(sum(split.values(), [])) == ['img0001', 'img0002']
+    assert tool.main(['--dataset', 'btcv', '--out-dir', out, '--num-cases',
+                      '31']) == 1
+    assert 'BTCV has 30 labelled cases' in capsys.readouterr().err
+
+
+def test_benchmark_seg_loader(capsys):
+    tool = load_tool('tools/analysis_tools/benchmark_seg_loader.py')
+    assert tool.main(['--samples', '2', '--cases', '1', '--image-size',
+                      '32', '--slice-spacing', '8']) == 0
+    out = capsys.readouterr().out
+    assert 'converted arrays (memory-mapped)' in out
+    assert 'NIfTI read + resampled per sample' in out
+    assert 'crop (32, 256, 256); arrays are' in out
+
+
+def test_overlay_of_a_written_prediction(tmp_path_factory, tmp_path,
+                                         capsys):
+    data = tiny_seg_dataset(tmp_path_factory, 'lits')
+    ds = LiTSDataset(data_root=data['converted'], split='test',
+                     test_mode=True, pipeline=[
+                         dict(type='cspr_det.LoadVolumeArrays', lazy=False),
+                         dict(type='cspr_det.PackVolumeSegInputs')
+                     ])
+    hook = SegPredictionWriterHook()
+    hook.before_test(SimpleNamespace(work_dir=str(tmp_path)))
+    sample = ds[0]['data_samples']
+    sample.pred_seg = sample.gt_seg.clone()
+    hook.after_test_iter(None, 0, None, [sample])
+    metrics = dict(
+        classes=['background', 'liver'],
+        summary=dict(Dice_liver=1.0, mDice_case=1.0),
+        cases=[dict(case_id=sample.case_id, dice=dict(liver=1.0),
+                    hd95_mm=dict(liver=0.0))])
+    json.dump(metrics, open(tmp_path / 'm.json', 'w'))
+    tool = load_tool('tools/misc/seg_overlay.py')
+    png = str(tmp_path / 'overlay.png')
+    assert tool.main(['--index', osp.join(data['converted'], 'index.json'),
+                      '--pred-dir', str(tmp_path / 'predictions'),
+                      '--metrics', str(tmp_path / 'm.json'), '--out',
+                      png]) == 0
+    out = capsys.readouterr().out
+    assert osp.getsize(png) > 1000
+    assert f'overlay of {sample.case_id} written' in out
+    assert f'{sample.case_id:<16}' in out and '1.0000' in out
+    with pytest.raises(SystemExit):
+        tool.main(['--index', 'x'])
