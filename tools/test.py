@@ -10,6 +10,10 @@ warning.
 ``--dump-detections FILE`` writes every image's raw detections (original pixel
 coordinates) with its ground truth to JSON, so the FROC can be re-scored under
 other protocol options with ``tools/analysis_tools/rescore_detections.py``.
+
+``--show-dir DIR`` draws every test key slice (soft-tissue window, ground
+truth green, predictions scoring at least ``--show-score-thr`` red) to
+``DIR/<series>_<NNN>.png`` with the DeepLesion visualiser.
 """
 import argparse
 import os.path as osp
@@ -39,6 +43,15 @@ def parse_args(argv=None):
         help='load a checkpoint that does not match the model (missing, '
         'unexpected or shape-mismatched keys, another backbone '
         'architecture): only the matching tensors are loaded, with a warning')
+    parser.add_argument(
+        '--show-dir',
+        help='draw every test sample (key slice, ground truth, predictions) '
+        'into this folder')
+    parser.add_argument(
+        '--show-score-thr',
+        type=float,
+        default=0.3,
+        help='smallest prediction score drawn with --show-dir')
     return parser.parse_args(argv)
 
 
@@ -81,6 +94,9 @@ def main(args) -> int:
             cfg.test_evaluator = list(cfg.test_evaluator) + [dump]
         else:
             cfg.test_evaluator = [cfg.test_evaluator, dump]
+    if args.show_dir:
+        from cspr_det.visualization import enable_test_visualization
+        enable_test_visualization(cfg, args.show_dir, args.show_score_thr)
     run_with_runner(
         cfg,
         args.launcher,

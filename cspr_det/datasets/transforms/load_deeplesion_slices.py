@@ -1,5 +1,4 @@
 """Load a DeepLesion key slice with its neighbours as an (H, W, S*K) stack."""
-import math
 import os.path as osp
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
@@ -11,6 +10,8 @@ from mmcv.transforms import BaseTransform
 
 from cspr_det.registry import TRANSFORMS
 from ..deeplesion_csv import HU_OFFSET, slice_file_name
+from ..slice_stack import (build_slice_stack, check_stack_args,
+                           interpolation_plan, stack_positions)
 
 
 class SliceReadError(IOError):
@@ -96,19 +97,7 @@ class LoadDeepLesionSlices(BaseTransform):
                  strict: bool = False,
                  skip_unreadable: bool = False,
                  backend_args: Optional[dict] = None) -> None:
-        if not isinstance(num_slices, int) or num_slices < 1 or \
-                num_slices % 2 == 0:
-            raise ValueError(
-                f'num_slices must be a positive odd int, got {num_slices!r}')
-        if slice_interval is not None and not slice_interval > 0:
-            raise ValueError(
-                f'slice_interval must be > 0 mm or None, got {slice_interval}')
-        windows = tuple(tuple(float(v) for v in w) for w in windows)
-        if not windows or any(len(w) != 2 or not w[0] < w[1]
-                              for w in windows):
-            raise ValueError(
-                f'windows must be a non-empty list of (lo, hi) HU pairs with '
-                f'lo < hi, got {windows!r}')
+        windows = check_stack_args(num_slices, slice_interval, windows)
         self.num_slices = num_slices
         self.slice_interval = slice_interval
         self.windows = windows
@@ -119,29 +108,17 @@ class LoadDeepLesionSlices(BaseTransform):
     # ------------------------------------------------------------------ #
     def slice_positions(self, key: int, native_interval: Optional[float]
                         ) -> List[float]:
-        """Slice-index positions (floats) of the S stacked slices."""
-        half = self.num_slices // 2
-        if self.slice_interval is None or not native_interval:
-            step = 1.0
-        else:
-            step = self.slice_interval / float(native_interval)
-        # round away float noise so 2.5/2.5 lands exactly on a slice
-        return [round(key + k * step, 6) for k in range(-half, half + 1)]
+        """Slice-index positions (floats) of the S stacked slices (see
+        :func:`~cspr_det.datasets.slice_stack.stack_positions`)."""
+        return stack_positions(key, self.num_slices, self.slice_interval,
+                               native_interval)
 
     @staticmethod
     def interpolation_plan(position: float, first: int,
                            last: int) -> List[Tuple[int, float]]:
-        """(slice index, weight) pairs giving the slice at ``position``.
-
-        Linear interpolation between the two nearest slices; positions
-        outside ``[first, last]`` repeat the end slice.
-        """
-        pos = min(max(position, first), last)
-        lo = int(math.floor(pos))
-        w = pos - lo
-        if w < 1e-6 or lo >= last:
-            return [(lo, 1.0)]
-        return [(lo, 1.0 - w), (lo + 1, w)]
+        """(slice index, weight) pairs giving the slice at ``position`` (see
+        :func:`~cspr_det.datasets.slice_stack.interpolation_plan`)."""
+        return interpolation_plan(position, first, last)
 
     def _read(self, index: int, series_dir: str, cache: Dict[int, object],
               counter: List[int]) -> Optional[np.ndarray]:
@@ -226,26 +203,14 @@ class LoadDeepLesionSlices(BaseTransform):
 
         cache: Dict[int, object] = {}
         counter = [0]
-        key_img = self._read_with_fallback(key, key, first, last, series_dir,
-                                           cache, counter, None)
-        shape = key_img.shape
-        positions = self.slice_positions(key, native)
-        stack = np.empty((shape[0], shape[1], self.num_slices), np.float32)
-        for s, pos in enumerate(positions):
-            plan = self.interpolation_plan(pos, first, last)
-            acc = None
-            for index, weight in plan:
-                img = self._read_with_fallback(index, key, first, last,
-                                               series_dir, cache, counter,
-                                               shape)
-                acc = img * weight if acc is None else acc + img * weight
-            stack[..., s] = acc
+        def read(index: int, shape: Optional[tuple]) -> np.ndarray:
+            return self._read_with_fallback(index, key, first, last,
+                                            series_dir, cache, counter, shape)
 
-        channels = []
-        for lo, hi in self.windows:
-            channels.append(
-                np.clip((stack - lo) * (255.0 / (hi - lo)), 0, 255))
-        img = np.concatenate(channels, axis=2).astype(np.float32)
+        img, positions = build_slice_stack(read, key, first, last,
+                                           self.num_slices,
+                                           self.slice_interval, native,
+                                           self.windows)
 
         results['img'] = img
         results['img_shape'] = img.shape[:2]

@@ -1,0 +1,168 @@
+"""Linking 2D lesion detections on neighbouring CT slices into 3D candidates.
+
+Pure numpy. A candidate starts at a detection no existing candidate takes;
+on every later slice within ``max_step`` slices of its last detection it
+takes the detection that overlaps its last box most (IoU >= ``iou_thr``),
+pairs being matched greedily by decreasing IoU (one detection per candidate
+and slice, one candidate per detection). Two lesions that touch in-plane but
+lie on different slices never overlap, so they stay two candidates.
+"""
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from cspr_det.evaluation.functional.box_overlaps import pairwise_overlaps
+
+
+def iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of every box of ``a`` (n, 4) with every box of ``b`` (m, 4)
+    (x1, y1, x2, y2; mmdet's sizes ``x2 - x1``); shape (n, m)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    if not len(a) or not len(b):
+        return np.zeros((len(a), len(b)))
+    pairs = pairwise_overlaps(np.repeat(a, len(b), 0), np.tile(b, (len(a), 1)))
+    return pairs.reshape(len(a), len(b))
+
+
+def link_detections(z: np.ndarray,
+                    boxes: np.ndarray,
+                    iou_thr: float = 0.3,
+                    max_step: int = 1) -> np.ndarray:
+    """Group 2D detections into 3D tracks.
+
+    Args:
+        z: (N,) slice position of every detection (on the regular z grid).
+        boxes: (N, 4) boxes x1, y1, x2, y2 in pixels.
+        iou_thr: Minimum IoU with a track's last box to join it.
+        max_step: Largest z distance between two consecutive detections of
+            a track (1: neighbouring slices only).
+
+    Returns:
+        np.ndarray: (N,) int track id of every detection, 0..T-1 in the
+        order the tracks start.
+    """
+    z = np.asarray(z, np.int64).reshape(-1)
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if not 0 < iou_thr <= 1:
+        raise ValueError(f'iou_thr must be in (0, 1], got {iou_thr}')
+    if max_step < 1:
+        raise ValueError(f'max_step must be >= 1, got {max_step}')
+    track = np.full(len(z), -1, np.int64)
+    active: List[list] = []  # [track id, last z, last box]
+    num_tracks = 0
+    for zi in np.unique(z):
+        dets = np.flatnonzero(z == zi)
+        active = [t for t in active if zi - t[1] <= max_step]
+        if active:
+            iou = iou_matrix(np.stack([t[2] for t in active]), boxes[dets])
+            pairs = np.argwhere(iou >= iou_thr)
+            order = np.argsort(-iou[pairs[:, 0], pairs[:, 1]], kind='stable')
+            used_t, used_d = set(), set()
+            for ti, di in pairs[order]:
+                if ti in used_t or di in used_d:
+                    continue
+                used_t.add(ti)
+                used_d.add(di)
+                track[dets[di]] = active[ti][0]
+                active[ti][1:] = [zi, boxes[dets[di]]]
+        for d in dets:
+            if track[d] < 0:
+                track[d] = num_tracks
+                active.append([num_tracks, zi, boxes[d]])
+                num_tracks += 1
+    return track
+
+
+def _candidate(volume, members: np.ndarray, rows: np.ndarray,
+               boxes: np.ndarray, scores: np.ndarray) -> dict:
+    """The description of one 3D candidate (see
+    :func:`build_candidates`)."""
+    best = members[int(np.argmax(scores[members]))]
+    member_rows = rows[members]
+    z_first, z_last = int(member_rows.min()), int(member_rows.max())
+    gz = volume.grid_z
+    x1, y1 = boxes[members, 0].min(), boxes[members, 1].min()
+    x2, y2 = boxes[members, 2].max(), boxes[members, 3].max()
+    sx, sy, sz = volume.spacing
+    w, h = boxes[best, 2] - boxes[best, 0], boxes[best, 3] - boxes[best, 1]
+    diam = sorted((float(w * sx), float(h * sy)), reverse=True)
+    # continuous voxel indices: pixel i spans [i - 0.5, i + 0.5]
+    lo = np.array([x1 - 0.5, y1 - 0.5, gz[z_first] - 0.5])
+    hi = np.array([x2 - 0.5, y2 - 0.5, gz[z_last] + 0.5])
+    centre = volume.index_to_world((lo + hi) / 2)[0]
+    names = volume.slice_names
+    return dict(
+        score=float(scores[best]),
+        best_slice=int(rows[best]),
+        best_slice_name=names[int(rows[best])] if names else '',
+        num_slices=int(len(np.unique(member_rows))),
+        z_first=z_first,
+        z_last=z_last,
+        z_extent_mm=float((gz[z_last] - gz[z_first] + 1) * sz),
+        box_2d=[float(v) for v in boxes[best]],
+        bbox_3d=[float(x1), float(y1), z_first,
+                 float(x2), float(y2), z_last],
+        long_mm=diam[0],
+        short_mm=diam[1],
+        size_mm=[float((x2 - x1) * sx), float((y2 - y1) * sy),
+                 float((gz[z_last] - gz[z_first] + 1) * sz)],
+        center_mm=[float(v) for v in centre],
+        corners_mm=[[float(v) for v in p]
+                    for p in volume.index_to_world(np.stack([lo, hi]))],
+        center_source_index=[
+            float(v) for v in volume.world_to_source_index(centre)[0]
+        ])
+
+
+def build_candidates(volume,
+                     rows: np.ndarray,
+                     boxes: np.ndarray,
+                     scores: np.ndarray,
+                     iou_thr: float = 0.3,
+                     max_step: int = 1,
+                     top_k: Optional[int] = None) -> Sequence:
+    """Link detections and describe the resulting 3D candidates.
+
+    Args:
+        volume: The :class:`~cspr_det.apis.CTVolume` (geometry).
+        rows: (N,) array row (slice) of every detection.
+        boxes: (N, 4) boxes in pixels of the canonical slice grid.
+        scores: (N,) scores.
+        iou_thr, max_step: See :func:`link_detections` (``max_step`` in
+            slices of the regular z grid).
+        top_k: Keep the ``top_k`` best candidates (None keeps all).
+
+    Returns:
+        tuple: ``candidates`` (list of dicts sorted by decreasing score,
+        ``id`` 1..K; fields: ``score`` (max), ``best_slice`` (row) and its
+        file name, ``num_slices``, ``z_first`` / ``z_last`` (rows),
+        ``z_extent_mm``, ``box_2d`` (on the best slice), ``bbox_3d``
+        ``[x1, y1, z_first, x2, y2, z_last]`` (pixels, rows), ``long_mm`` /
+        ``short_mm`` (box sides on the best slice), ``size_mm`` (x, y, z),
+        ``center_mm`` and ``corners_mm`` (world LPS mm),
+        ``center_source_index`` (x, y, z voxel of the stored input)) and
+        the (N,) candidate id of every detection (0: not kept).
+    """
+    rows = np.asarray(rows, np.int64).reshape(-1)
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    scores = np.asarray(scores, np.float64).reshape(-1)
+    track = link_detections(volume.grid_z[rows], boxes, iou_thr, max_step)
+    order = np.argsort(track, kind='stable')
+    groups = np.split(order, np.flatnonzero(np.diff(track[order])) + 1) \
+        if len(track) else []
+    best = [int(g[np.argmax(scores[g])]) for g in groups]
+    # best first; ties by slice, then box (a deterministic order)
+    rank = sorted(range(len(groups)),
+                  key=lambda t: (-scores[best[t]], rows[best[t]],
+                                 tuple(boxes[best[t]])))
+    if top_k is not None:
+        rank = rank[:max(int(top_k), 0)]
+    described = [(_candidate(volume, groups[t], rows, boxes, scores),
+                  groups[t]) for t in rank]
+    ids = np.zeros(len(rows), np.int64)
+    candidates = []
+    for k, (cand, members) in enumerate(described, 1):
+        ids[members] = k
+        candidates.append(dict(id=k, **cand))
+    return candidates, ids

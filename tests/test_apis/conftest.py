@@ -1,0 +1,26 @@
+"""Fixtures of the whole-CT inference tests."""
+import os.path as osp
+import sys
+
+import pytest
+from mmengine.logging import MMLogger
+
+sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
+
+from ct_fixtures import save_random_detector  # noqa: E402
+
+
+@pytest.fixture(scope='session')
+def random_detector(tmp_path_factory):
+    """A randomly initialised demo detector checkpoint (see
+    ``ct_fixtures.save_random_detector``)."""
+    return save_random_detector(
+        str(tmp_path_factory.mktemp('ckpt') / 'random_demo.pth'))
+
+
+@pytest.fixture(scope='session', autouse=True)
+def session_logger():
+    """mmengine's current logger, created outside any ``capsys`` capture:
+    a logger first created inside one keeps writing to its closed stream
+    in later tests ("--- Logging error ---")."""
+    return MMLogger.get_current_instance()

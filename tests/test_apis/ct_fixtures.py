@@ -1,0 +1,113 @@
+"""Writers of one synthetic CT series as a DeepLesion PNG folder, a NIfTI
+file (stored in another orientation) and a DICOM series (shuffled file
+names), and a randomly initialised demo detector saved as a checkpoint."""
+import os
+import os.path as osp
+import random
+from typing import Sequence
+
+import cv2
+import numpy as np
+import SimpleITK as sitk
+import torch
+
+REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+DEMO = osp.join(
+    REPO, 'configs', 'deeplesion',
+    'faster-rcnn_mp3d18ba-gtm_fpn_1xb4-24e_synthetic-deeplesion-9slice.py')
+#: Fewer proposals: the same model, cheaper forward passes in tests.
+FAST_OPTIONS = {
+    'model.test_cfg.rpn.nms_pre': 100,
+    'model.test_cfg.rpn.max_per_img': 50,
+    'model.test_cfg.rcnn.max_per_img': 20,
+}
+SPACING = (0.7, 0.8, 2.5)  # x, y, z mm
+
+
+def synthetic_hu(depth: int = 8, height: int = 48, width: int = 64,
+                 seed: int = 0) -> np.ndarray:
+    """(D, H, W) int16 HU: air, an elliptic body of soft tissue, a bright
+    ellipsoid lesion over a few slices, integer noise."""
+    rng = np.random.default_rng(seed)
+    z, y, x = np.mgrid[:depth, :height, :width]
+    hu = np.full((depth, height, width), -1000.0)
+    body = ((x - width / 2) / (0.45 * width))**2 + \
+        ((y - height / 2) / (0.42 * height))**2 <= 1
+    hu[body] = 40.0
+    lesion = ((x - 0.6 * width) / 6.0)**2 + ((y - 0.45 * height) / 4.0)**2 + \
+        ((z - depth / 2) / 2.2)**2 <= 1
+    hu[lesion] = 160.0
+    hu += rng.integers(-15, 16, hu.shape)
+    return hu.astype(np.int16)
+
+
+def write_png_series(folder: str, hu: np.ndarray, first: int = 1) -> str:
+    """Slices ``first, first + 1, ...`` as ``NNN.png`` (HU + 32768)."""
+    os.makedirs(folder, exist_ok=True)
+    for k, img in enumerate(hu):
+        png = (img.astype(np.int32) + 32768).astype(np.uint16)
+        assert cv2.imwrite(osp.join(folder, f'{first + k:03d}.png'), png)
+    return folder
+
+
+def write_nifti_rotated(path: str, hu: np.ndarray,
+                        spacing: Sequence[float] = SPACING) -> str:
+    """The canonical (LPS) volume stored with its x and z axes reversed
+    (direction diag(-1, 1, -1)); the physical image is unchanged."""
+    stored = np.ascontiguousarray(hu[::-1, :, ::-1])
+    depth, _, width = hu.shape
+    image = sitk.GetImageFromArray(stored)
+    image.SetSpacing([float(v) for v in spacing])
+    image.SetDirection((-1, 0, 0, 0, 1, 0, 0, 0, -1))
+    # stored voxel (0, 0, 0) is canonical voxel (W - 1, 0, D - 1)
+    image.SetOrigin(((width - 1) * spacing[0], 0.0,
+                     (depth - 1) * spacing[2]))
+    sitk.WriteImage(image, path)
+    return path
+
+
+def write_dicom_series(folder: str, hu: np.ndarray,
+                       spacing: Sequence[float] = SPACING,
+                       uid: str = '1.2.826.0.1.3680043.2.1125.7.1',
+                       seed: int = 1, prefix: str = 'im') -> list:
+    """One file per slice with RescaleIntercept -1024 (stored = HU + 1024),
+    positions along +z, file names in shuffled order; returns the file of
+    every slice."""
+    os.makedirs(folder, exist_ok=True)
+    order = list(range(len(hu)))
+    random.Random(seed).shuffle(order)
+    files = [None] * len(hu)
+    for n, k in enumerate(order):
+        img = sitk.GetImageFromArray(np.ascontiguousarray(hu[k]))
+        img.SetSpacing([float(spacing[0]), float(spacing[1])])
+        tags = {
+            '0008|0060': 'CT',
+            '0020|000d': uid + '.0',
+            '0020|000e': uid,
+            '0008|0018': f'{uid}.{k + 1}',
+            '0020|0013': str(n + 1),
+            '0020|0032': f'0\\0\\{k * spacing[2]:.4f}',
+            '0020|0037': '1\\0\\0\\0\\1\\0',
+            '0028|1052': '-1024',
+            '0028|1053': '1',
+        }
+        for key, value in tags.items():
+            img.SetMetaData(key, value)
+        writer = sitk.ImageFileWriter()
+        writer.KeepOriginalImageUIDOn()
+        files[k] = osp.join(folder, f'{prefix}{n:03d}.dcm')
+        writer.SetFileName(files[k])
+        writer.Execute(img)
+    return files
+
+
+def save_random_detector(path: str, seed: int = 0) -> str:
+    """The demo detector, randomly initialised under ``seed``, saved with
+    mmengine's checkpoint layout."""
+    from cspr_det.apis import init_detector
+    torch.manual_seed(seed)
+    model = init_detector(DEMO, None, cfg_options=FAST_OPTIONS)
+    torch.save(dict(state_dict=model.state_dict(),
+                    meta=dict(dataset_meta=dict(classes=('lesion', )))),
+               path)
+    return path
