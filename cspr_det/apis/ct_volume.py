@@ -11,6 +11,7 @@ direction in ITK conventions, and the geometry of the stored source so that
 results can be mapped back to it. A DeepLesion PNG folder, whose slices
 are axial images in radiological display, is taken as already canonical.
 """
+import logging
 import os
 import os.path as osp
 import re
@@ -19,6 +20,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 import SimpleITK as sitk
+from mmengine.logging import print_log
 
 from cspr_det.datasets.volume_io import (CANONICAL_ORIENTATION, VolumeError,
                                          geometry_of, orientation_of,
@@ -40,7 +42,8 @@ class CTVolume:
         grid_z: (D,) int position of every array row on the regular z grid
             (``arange(D)`` unless slices are missing, e.g. a DeepLesion
             folder holding several runs of slices around its key slices).
-        source: ``kind`` (``'nifti'``, ``'dicom'`` or ``'png'``), ``path``,
+        source: ``kind`` (``'nifti'``, ``'image'`` (another 3D file
+            format), ``'dicom'`` or ``'png'``), ``path``,
             ``geometry`` (ITK geometry of the stored source, see
             :func:`~cspr_det.datasets.volume_io.geometry_of`) and
             ``orientation`` (its ITK orientation code); DICOM adds
@@ -171,6 +174,12 @@ def is_dicom_file(path: str) -> bool:
     return len(head) == 132 and head[128:] == b'DICM'
 
 
+def _ignored(value, name: str, path: str) -> None:
+    if value is not None:
+        print_log(f'{name} is not used for {path} (the file gives it)',
+                  logger='current', level=logging.WARNING)
+
+
 def read_ct_volume(path: str,
                    series_uid: Optional[str] = None,
                    spacing: Optional[Sequence[float]] = None) -> CTVolume:
@@ -200,8 +209,11 @@ def read_ct_volume(path: str,
     if osp.isdir(path):
         names = os.listdir(path)
         if any(PNG_SLICE_NAME.match(n) for n in names):
+            _ignored(series_uid, 'series_uid', path)
             return read_png_series(path, spacing)
+        _ignored(spacing, 'spacing', path)
         return read_dicom_series(path, series_uid)
+    _ignored(spacing, 'spacing', path)
     if not osp.exists(path):
         raise VolumeError(f'CT input not found: {path}')
     if PNG_SLICE_NAME.match(osp.basename(path)):
@@ -209,5 +221,7 @@ def read_ct_volume(path: str,
                           'the DeepLesion PNG series')
     if is_dicom_file(path):
         return read_dicom_series(osp.dirname(path), series_uid, member=path)
+    _ignored(series_uid, 'series_uid', path)
     image = read_image(path, what='CT volume')
-    return volume_from_image(image, dict(kind='nifti', path=path))
+    kind = 'nifti' if path.lower().endswith(('.nii', '.nii.gz')) else 'image'
+    return volume_from_image(image, dict(kind=kind, path=path))

@@ -146,7 +146,8 @@ def run(args, folder: str) -> dict:
         lambda content, p: decodes.append(p) or real(content, p)
     try:
         tic = time.perf_counter()
-        volume = read_ct_volume(path, spacing=args.spacing)
+        volume = read_ct_volume(
+            path, spacing=args.spacing if args.format == 'png' else None)
         read_s = time.perf_counter() - tic
     finally:
         png_series.decode_ct_png = real
