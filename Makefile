@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 SETUP := tools/setup_env.sh
 
-.PHONY: setup test demo clean-demo
+.PHONY: setup test demo demo-seg clean-demo
 
 setup:
 	@bash $(SETUP)
@@ -13,5 +13,8 @@ test: setup
 demo: setup
 	@bash tools/misc/run_demo.sh
 
+demo-seg: setup
+	@bash tools/misc/run_demo_seg.sh
+
 clean-demo:
-	rm -rf data/synthetic_deeplesion work_dirs/demo
+	rm -rf data/synthetic_deeplesion work_dirs/demo data/synthetic_lits work_dirs/demo_seg
