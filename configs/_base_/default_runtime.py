@@ -14,3 +14,9 @@ default_hooks = dict(
         rule='greater'))
 custom_hooks = [dict(type='cspr_det.NonFiniteLossHook')]
 log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
+# Draws the key slice of the 16-bit PNG in a HU window (mmdet's default
+# visualiser would show its 8-bit decode) when the visualisation hook is on.
+visualizer = dict(
+    type='cspr_det.DeepLesionVisualizer',
+    vis_backends=[dict(type='LocalVisBackend')],
+    name='visualizer')
