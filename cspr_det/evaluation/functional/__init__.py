@@ -1,3 +1,5 @@
+from .auc import (THRESHOLD_RULES, binary_metrics, choose_threshold,
+                  confusion_at, roc_auc, roc_curve)
 from .box_overlaps import pairwise_overlaps
 from .dice import (confusion_counts, dice_from_counts, dice_per_class,
                    mean_foreground)
@@ -11,6 +13,8 @@ from .score_order import score_order
 
 __all__ = [
     'DEFAULT_FPS', 'EXACT_RATE_RULES', 'MEAN_SENS_RANGE', 'OVERLAP_MODES',
+    'THRESHOLD_RULES', 'binary_metrics', 'choose_threshold', 'confusion_at',
+    'roc_auc', 'roc_curve',
     'confusion_counts', 'curve_corners', 'dice_from_counts', 'dice_per_class',
     'froc', 'hausdorff_distance', 'interpolate_sensitivity',
     'mean_foreground', 'mean_sensitivity', 'pairwise_overlaps',

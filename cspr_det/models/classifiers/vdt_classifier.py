@@ -1,4 +1,5 @@
-"""Image classifier used for VDT supervised 3D pre-training."""
+"""The 3D classifier: VDT supervised pre-training and volume classification
+(LIDC nodule malignancy)."""
 from typing import List, Optional, Sequence, Union
 
 import torch
@@ -21,6 +22,14 @@ class VDTClassifier(BaseModel):
     are slices), handed to a backbone that lifts it to (N, 1, S, H, W)
     (e.g. ``cspr_det.ResNet3D``) and the last backbone map is pooled and
     classified by the head (e.g. ``cspr_det.LinearClsHead3D``).
+
+    The same class classifies volumes (the LIDC nodule malignancy configs,
+    ``configs/classification/lidc/``): the data preprocessor is then
+    ``cspr_det.VolumeSegDataPreprocessor`` (one mean/std, no padding for
+    fixed-size crops), the inputs are (N, 1, D, H, W) crops used by the
+    backbone as they are, and the head is a two-class
+    ``LinearClsHead3D`` without label smoothing. Pre-training and
+    classification differ only in their configs (head, preprocessor).
 
     After pre-training, the backbone weights live under the ``backbone.``
     prefix of the checkpoint and initialise downstream models through
@@ -70,7 +79,8 @@ class VDTClassifier(BaseModel):
         """Run in one of three modes.
 
         Args:
-            inputs: (N, S, H, W) batch after the data preprocessor.
+            inputs: (N, S, H, W) batch after the data preprocessor, or
+                (N, 1, D, H, W) volumes.
             data_samples: N samples with ``gt_label`` (loss mode).
             mode: ``'loss'`` -> dict of losses; ``'predict'`` -> list of
                 data samples with ``pred_score`` (num_classes,) and

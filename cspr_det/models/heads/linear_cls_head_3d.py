@@ -19,6 +19,10 @@ class LinearClsHead3D(BaseModule):
     (N, C, H, W) as produced by backbones that collapse depth (MP3D, P3D).
     With a tuple of maps, the last one is used.
 
+    The head of both uses of the 3D classifier: VDT pre-training (1000
+    classes, label smoothing 0.1) and LIDC nodule malignancy (2 classes,
+    plain cross-entropy, optionally class-weighted).
+
     Args:
         num_classes: Number of classes.
         in_channels: Channels C of the input map.
@@ -26,6 +30,9 @@ class LinearClsHead3D(BaseModule):
             VDT recipe).
         dropout: Dropout probability before the linear layer (0 = none).
         loss_weight: Multiplier of the loss.
+        class_weight: Optional per-class weights of the cross-entropy
+            (length ``num_classes``), e.g. for unbalanced benign/malignant
+            nodules. None: unweighted.
         init_cfg: mmengine init config; default Normal(std=0.01) on the
             linear layer, bias 0.
     """
@@ -36,6 +43,7 @@ class LinearClsHead3D(BaseModule):
                  label_smoothing: float = 0.1,
                  dropout: float = 0.0,
                  loss_weight: float = 1.0,
+                 class_weight: Optional[Sequence[float]] = None,
                  init_cfg: Optional[Union[dict, List[dict]]] = dict(
                      type='Normal', layer='Linear', std=0.01)) -> None:
         super().__init__(init_cfg=init_cfg)
@@ -49,7 +57,16 @@ class LinearClsHead3D(BaseModule):
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError('LinearClsHead3D: label_smoothing must be in '
                              f'[0, 1), got {label_smoothing}')
+        if class_weight is not None and (
+                len(class_weight) != num_classes
+                or any(float(w) < 0 for w in class_weight)):
+            raise ValueError(
+                'LinearClsHead3D: class_weight needs num_classes='
+                f'{num_classes} non-negative values, got {class_weight!r}')
         self.num_classes = num_classes
+        self.class_weight = None if class_weight is None else [
+            float(w) for w in class_weight
+        ]
         self.in_channels = in_channels
         self.label_smoothing = label_smoothing
         self.loss_weight = loss_weight
@@ -117,8 +134,13 @@ class LinearClsHead3D(BaseModule):
         if labels.numel() != logits.shape[0]:
             raise ValueError(f'LinearClsHead3D.loss: {labels.numel()} labels '
                              f'for a batch of {logits.shape[0]}')
+        weight = None if self.class_weight is None else \
+            logits.new_tensor(self.class_weight, dtype=torch.float32)
         loss = F.cross_entropy(
-            logits.float(), labels, label_smoothing=self.label_smoothing)
+            logits.float(),
+            labels,
+            weight=weight,
+            label_smoothing=self.label_smoothing)
         with torch.no_grad():
             acc = (logits.argmax(dim=1) == labels).float().mean() * 100
         return dict(loss_cls=loss * self.loss_weight, acc_top1=acc)
