@@ -68,3 +68,35 @@ def test_make_synthetic_lidc_tool(tmp_path, capsys):
     assert 'patient split (benign/malignant)' in text
     assert 'reference split' in text
     assert osp.isfile(osp.join(out, 'train_test_split.csv'))
+
+
+def test_data_efficiency_plan_and_summary(tiny_lidc, tmp_path, capsys):
+    from mmengine.config import Config
+
+    from cspr_det.utils.study_runner import RunResult
+    tool = load_tool('tools/misc/lidc_data_efficiency.py')
+    config = ('configs/classification/lidc/'
+              'resnet3d18-c16_1xb16-demo_synthetic-lidc-malignancy.py')
+    work = str(tmp_path / 'study')
+    argv = [config, '--fractions', '0.5', '1.0', '--budget', 'iters',
+            '--work-dir', work, '--seeds', '0', '1', '--dry-run',
+            '--cfg-options', f'train_dataloader.dataset.data_root={tiny_lidc}'
+            ]
+    assert tool.main(argv) == 0
+    out = capsys.readouterr().out
+    assert '4 runs planned' in out
+    half = Config.fromfile(osp.join(work, 'frac_0.5', 'scratch_seed1.py'))
+    full = Config.fromfile(osp.join(work, 'frac_1', 'scratch_seed0.py'))
+    assert half.train_dataloader.dataset.patient_fraction == 0.5
+    assert half.randomness.seed == 1
+    # equal-iterations budget: the half-patient run trains more epochs
+    assert half.train_cfg.max_epochs > full.train_cfg.max_epochs
+    args = tool.parse_args(argv)
+    runs, infos = tool.plan_runs(args, Config.fromfile(
+        osp.join(work, 'frac_1', 'scratch_seed0.py')))
+    assert infos[0]['patients'] < infos[1]['patients']
+    results = [RunResult(r, metrics={'cls/auc': 0.5 + 0.1 * i})
+               for i, r in enumerate(runs)]
+    text = tool.write_summary(args, results, infos, 'cls/auc')
+    assert '| 50 |' in text and '0.550 ± 0.050' in text
+    assert osp.isfile(osp.join(work, 'summary.png'))
