@@ -1,5 +1,7 @@
 # The README's two commands. Each does its own idempotent set-up into .venv.
 PY := .venv/bin/python
+# Tables print "±"; keep the tools UTF-8 under a C/POSIX locale.
+export PYTHONUTF8 := 1
 SETUP := tools/setup_env.sh
 
 .PHONY: setup test demo demo-seg clean-demo
