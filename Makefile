@@ -4,7 +4,7 @@ PY := .venv/bin/python
 export PYTHONUTF8 := 1
 SETUP := tools/setup_env.sh
 
-.PHONY: setup test demo demo-seg clean-demo
+.PHONY: setup test demo demo-seg demo-lidc clean-demo
 
 setup:
 	@bash $(SETUP)
@@ -18,5 +18,9 @@ demo: setup
 demo-seg: setup
 	@bash tools/misc/run_demo_seg.sh
 
+demo-lidc: setup
+	@bash tools/misc/run_demo_lidc.sh
+
 clean-demo:
-	rm -rf data/synthetic_deeplesion work_dirs/demo data/synthetic_lits work_dirs/demo_seg
+	rm -rf data/synthetic_deeplesion work_dirs/demo data/synthetic_lits work_dirs/demo_seg \
+		data/synthetic_lidc work_dirs/demo_lidc

@@ -8,6 +8,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from cspr_det.registry import DATASETS
+from cspr_det.utils.patient_subsets import choose_patients
 from .volume_converter import load_index
 
 
@@ -59,11 +60,18 @@ class BaseVolumeSegDataset(BaseDataset):
                  split: Union[str, Sequence[str]] = 'train',
                  case_ids: Optional[Sequence[str]] = None,
                  label_map: Optional[Dict[int, int]] = None,
+                 case_fraction: float = 1.0,
+                 case_fraction_seed: int = 0,
                  skip_bad_cases: Optional[bool] = None,
                  test_mode: bool = False,
                  **kwargs) -> None:
         self.split = (split, ) if isinstance(split, str) else tuple(split)
         self.case_ids = None if case_ids is None else list(case_ids)
+        if not 0.0 < float(case_fraction) <= 1.0:
+            raise ValueError(f'{type(self).__name__}: case_fraction must be '
+                             f'in (0, 1], got {case_fraction}')
+        self.case_fraction = float(case_fraction)
+        self.case_fraction_seed = int(case_fraction_seed)
         self.skip_bad_cases = (not test_mode) if skip_bad_cases is None \
             else bool(skip_bad_cases)
         self._label_map_arg = label_map
@@ -127,6 +135,11 @@ class BaseVolumeSegDataset(BaseDataset):
                     f'case_ids not in split {"/".join(self.split)} of '
                     f'{self.ann_file}: {", ".join(missing[:5])}')
             cases = [by_id[c] for c in self.case_ids]
+        if self.case_fraction < 1.0:
+            keep = set(choose_patients([c['case_id'] for c in cases],
+                                       self.case_fraction,
+                                       self.case_fraction_seed))
+            cases = [c for c in cases if c['case_id'] in keep]
         lut = self.label_lut()
         data_list = []
         for case in cases:

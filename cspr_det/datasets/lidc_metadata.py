@@ -249,27 +249,6 @@ def patient_disjoint_split(
     return split
 
 
-def choose_patients(patients: Sequence[str], fraction: float,
-                    seed: int = 0) -> List[str]:
-    """Nested patient subsets for data-efficiency studies.
-
-    The sorted distinct ids are shuffled with ``seed`` and the first
-    ``ceil(fraction * n)`` kept, so a smaller fraction (same seed) is a
-    subset of a larger one.
-
-    Returns:
-        list[str]: The kept patients, sorted.
-    """
-    if not 0.0 < fraction <= 1.0:
-        raise ValueError(f'patient fraction must be in (0, 1], got {fraction}')
-    unique = sorted(set(patients))
-    if not unique:
-        raise ValueError('no patient to subsample')
-    order = [unique[i] for i in np.random.default_rng(seed).permutation(
-        len(unique))]
-    return sorted(order[:max(1, math.ceil(fraction * len(unique)))])
-
-
 def build_split(info: Dict[str, LIDCNodule],
                 reference: Optional[Dict[str, List[str]]],
                 task: str,
@@ -335,7 +314,7 @@ def shared_patients(info: Dict[str, LIDCNodule], a: Sequence[str],
 __all__ = [
     'ANNOTATED_MODES', 'INFO_CSV', 'LIDCNodule', 'MALIGNANCY_LABELS',
     'PACKAGED_DIR', 'PACKAGED_INFO_CSV', 'PACKAGED_SPLIT_CSV', 'SPLIT_CSV', 'SUBSETS',
-    'TASKS', 'build_split', 'choose_patients', 'labelled', 'malignancy_label',
+    'TASKS', 'build_split', 'labelled', 'malignancy_label',
     'nodule_label', 'patient_disjoint_split', 'read_nodule_info',
     'read_reference_split', 'shared_patients'
 ]

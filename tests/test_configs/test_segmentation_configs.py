@@ -220,18 +220,17 @@ def _encoder_tensors(model):
 
 
 def test_pretrained_encoders_load(tmp_path):
-    """The VDT pre-training checkpoint and an inflated 2D ResNet-18 load
-    into the StdUNet encoder (every encoder tensor); decoder random."""
+    """A VDT pre-training checkpoint (the README's Fashion-MNIST run, into
+    the demo U-Net) and an inflated 2D ResNet-18 (into the BTCV StdUNet)
+    load every encoder tensor."""
     from mmdet.models.backbones import ResNet
     from mmdet.registry import MODELS
     init_default_scope('mmdet')
     torch.manual_seed(0)
+    # the Fashion-MNIST VDT pre-training of the README (16 base channels)
     pre = Config.fromfile(osp.join(
         REPO, 'configs', 'pretrain',
-        'vdt_resnet3d18_8xb32-cosine-100e_imagenet.py'))
-    # the VDT check at 16 base channels (the Fashion-MNIST demo width)
-    pre.model.backbone.base_channels = 16
-    pre.model.head.in_channels = 128
+        'vdt_resnet3d18-c16_1xb64-cosine-3e_fashion-mnist.py'))
     vdt = MODELS.build(pre.model)
     vdt_ckpt = str(tmp_path / 'vdt.pth')
     torch.save(dict(state_dict=vdt.state_dict()), vdt_ckpt)
@@ -243,13 +242,11 @@ def test_pretrained_encoders_load(tmp_path):
     assert tool.main([str(tmp_path / 'r18.pth'), infl_ckpt, '--arch',
                       'resnet3d', '--depth', '18']) == 0
     for name, ckpt in (
-            ('unet3d_resnet3d18-vdt_8xb2-3281i_lits-liver.py', vdt_ckpt),
+            ('unet3d_resnet3d18-c16-vdt_1xb2-demo_synthetic-lits-liver.py',
+             vdt_ckpt),
             ('unet3d_resnet3d18-inflated_8xb1-39k_btcv.py', infl_ckpt)):
         cfg = _cfg(name)
         cfg.model.backbone.init_cfg.checkpoint = ckpt
-        if ckpt == vdt_ckpt:
-            cfg.model.backbone.base_channels = 16
-            cfg.model.neck.in_channels = (16, 16, 32, 64, 128)
         model = MODELS.build(cfg.model)
         model.init_weights()
         source = torch.load(ckpt, weights_only=False)['state_dict']

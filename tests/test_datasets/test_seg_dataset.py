@@ -72,6 +72,28 @@ def test_lits_tasks_and_splits(lits):
         LiTSDataset(data_root=lits['converted'], case_ids=['volume-99'])
 
 
+def test_case_fraction_nested_subsets(lits):
+    """case_fraction keeps ceil(f * n) training cases, nested in f for one
+    seed, a different subset for another seed; val/test untouched."""
+    split = json.load(open(lits['split']))
+    n = len(split['train'])
+
+    def ids(fraction, seed=0, name='train'):
+        ds = LiTSDataset(data_root=lits['converted'], split=name,
+                         case_fraction=fraction, case_fraction_seed=seed,
+                         pipeline=PIPELINE)
+        return [d['case_id'] for d in _infos(ds)]
+
+    one = ids(1 / n)
+    two = ids(2 / n)
+    assert len(one) == 1 and len(two) == 2 and set(one) < set(two)
+    assert set(two) <= set(split['train'])
+    assert ids(1.0) == split['train']
+    assert {tuple(ids(1 / n, seed)) for seed in range(6)} != {tuple(one)}
+    with pytest.raises(ValueError, match='case_fraction must be in'):
+        LiTSDataset(data_root=lits['converted'], case_fraction=0.0)
+
+
 def test_btcv_classes_and_wrong_index(btcv, lits):
     ds = BTCVDataset(data_root=btcv['converted'], split='train',
                      pipeline=PIPELINE)

@@ -72,3 +72,46 @@ def test_overlay_of_a_written_prediction(tmp_path_factory, tmp_path,
     assert f'{sample.case_id:<16}' in out and '1.0000' in out
     with pytest.raises(SystemExit):
         tool.main(['--index', 'x'])
+
+
+def test_seg_data_efficiency_plan(tmp_path_factory, tmp_path, capsys):
+    """The volume study on a LiTS config: nested case fractions, the
+    config's iterations on every subset, --budget epochs refused."""
+    from mmengine.config import Config
+
+    from cspr_det.utils.study_runner import RunResult
+    lits = tiny_seg_dataset(tmp_path_factory, 'lits')
+    tool = load_tool('tools/analysis_tools/volume_data_efficiency.py')
+    config = ('configs/segmentation/lits/'
+              'unet3d_resnet3d18-c16_1xb2-demo_synthetic-lits-liver.py')
+    work = str(tmp_path / 'study')
+    root = lits['converted'] + '/'
+    argv = [config, '--fractions', '0.33', '1.0', '--work-dir', work,
+            '--dry-run', '--cfg-options',
+            f'train_dataloader.dataset.data_root={root}']
+    assert tool.main(argv + ['--budget', 'epochs']) == 1
+    assert 'trains a fixed number of iterations' in capsys.readouterr().err
+    assert tool.main(argv) == 0
+    out = capsys.readouterr().out
+    assert '2 runs planned' in out and '1 training patients, 1 cases' in out
+    small = Config.fromfile(osp.join(work, 'frac_0.33', 'scratch_seed0.py'))
+    full = Config.fromfile(osp.join(work, 'frac_1', 'scratch_seed0.py'))
+    assert small.train_dataloader.dataset.case_fraction == 0.33
+    assert small.model.backbone.init_cfg is None
+    assert small.train_cfg.max_iters == full.train_cfg.max_iters
+    args = tool.parse_args(argv)
+    args.budget = 'iters'
+    runs, infos = tool.plan_runs(args, _cfg(config, root))
+    assert [i['samples'] for i in infos] == [1, 3]
+    results = [RunResult(r, metrics={'seg/mDice': 0.8 + 0.1 * i})
+               for i, r in enumerate(runs)]
+    text = tool.write_summary(args, results, infos, 'seg/mDice')
+    assert '| patients (%) | patients | cases | scratch |' in text
+    assert '| 33 | 1 | 1 | 0.800 |' in text
+
+
+def _cfg(config, root):
+    from mmengine.config import Config
+    cfg = Config.fromfile(config)
+    cfg.merge_from_dict({'train_dataloader.dataset.data_root': root})
+    return cfg

@@ -74,7 +74,7 @@ def test_data_efficiency_plan_and_summary(tiny_lidc, tmp_path, capsys):
     from mmengine.config import Config
 
     from cspr_det.utils.study_runner import RunResult
-    tool = load_tool('tools/misc/lidc_data_efficiency.py')
+    tool = load_tool('tools/analysis_tools/volume_data_efficiency.py')
     config = ('configs/classification/lidc/'
               'resnet3d18-c16_1xb16-demo_synthetic-lidc-malignancy.py')
     work = str(tmp_path / 'study')

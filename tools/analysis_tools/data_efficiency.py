@@ -59,7 +59,6 @@ import argparse
 import copy
 import csv
 import json
-import math
 import os
 import os.path as osp
 import re
@@ -70,6 +69,7 @@ import numpy as np
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 sys.path.insert(0, REPO)
+from cspr_det.utils.patient_subsets import choose_patients  # noqa: E402
 TRAIN_SCRIPT = osp.join(REPO, 'tools', 'train.py')
 TEST_SCRIPT = osp.join(REPO, 'tools', 'test.py')
 SERIES_RE = re.compile(r'(?:^|[/\\])(\d{6})_\d{2}_\d{2}(?:[/\\_]|$)')
@@ -105,30 +105,6 @@ def patient_of(record: Dict[str, Any], patient_key: Optional[str]) -> str:
                 return str(int(m.group(1)))
     raise KeyError(f'no patient id in record {str(record)[:200]}; pass '
                    '--patient-key')
-
-
-def choose_patients(patients: Sequence[str], fraction: float,
-                    seed: int) -> List[str]:
-    """Deterministic patient subset: shuffle the sorted ids with ``seed``
-    and keep the first ``max(1, ceil(fraction * n))``. Nested in
-    ``fraction`` for a fixed seed.
-
-    Args:
-        patients: Patient ids (duplicates are ignored).
-        fraction: Fraction in (0, 1].
-        seed: Random seed of the patient order.
-
-    Returns:
-        list[str]: The kept patient ids, sorted.
-    """
-    if not 0 < fraction <= 1:
-        raise ValueError(f'fraction must be in (0, 1], got {fraction}')
-    unique = sorted(set(patients))
-    if not unique:
-        raise ValueError('no annotated patient to subsample')
-    order = np.random.RandomState(seed).permutation(len(unique))
-    n_keep = max(1, int(math.ceil(fraction * len(unique) - 1e-9)))
-    return sorted(unique[i] for i in order[:n_keep])
 
 
 def subsample_coco(ann: dict, fraction: float, seed: int,

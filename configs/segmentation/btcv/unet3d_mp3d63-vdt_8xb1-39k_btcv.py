@@ -21,4 +21,6 @@ model = dict(
                 smooth=1e-3,
                 loss_weight=1.0),
             dict(type='cspr_det.VoxelCrossEntropyLoss', loss_weight=0.3)
-        ]))
+        ]),
+    # every organ as its largest connected component
+    test_cfg=dict(largest_component='per_class'))

@@ -15,4 +15,7 @@ model = dict(
             _delete_=True,
             type='cspr_det.PretrainedBackbone',
             checkpoint='checkpoints/vdt_mp3d63-gtm_imagenet.pth',
-            prefix='backbone.')))
+            prefix='backbone.')),
+    # LiTS post-processing: the largest connected foreground (liver + tumour)
+    # component
+    test_cfg=dict(largest_component='foreground'))

@@ -7,4 +7,8 @@ _base_ = [
     '../../_base_/schedules/seg_adam-poly_3281i.py',
     '../_base_/default_runtime_seg.py'
 ]
-model = dict(decode_head=dict(num_classes=3))
+model = dict(
+    decode_head=dict(num_classes=3),
+    # LiTS post-processing: the largest connected foreground (liver + tumour)
+    # component
+    test_cfg=dict(largest_component='foreground'))

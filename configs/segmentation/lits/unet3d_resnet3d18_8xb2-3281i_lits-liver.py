@@ -8,3 +8,6 @@ _base_ = [
     '../../_base_/schedules/seg_adam-poly_3281i.py',
     '../_base_/default_runtime_seg.py'
 ]
+# LiTS post-processing: keep the largest connected foreground (liver +
+# tumour) component of every prediction
+model = dict(test_cfg=dict(largest_component='foreground'))

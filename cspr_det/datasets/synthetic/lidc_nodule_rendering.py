@@ -23,16 +23,17 @@ def sample_properties(rng: np.random.Generator) -> Dict[str, object]:
     margin irregularity (spheroid < lobulated < spiculated), falls with a
     benign (central) calcification, plus Gaussian noise; the readers' 1-5
     ratings scatter around it (:func:`reader_ratings`). Without mode-3
-    nodules about 32 % are malignant; the diameter alone separates the
-    classes with an AUC of about 0.92, diameter and margin with about 0.99.
+    nodules about 31 % are malignant; the diameter alone separates the
+    classes with an AUC of about 0.97, diameter and margin with about
+    0.998 (5,000 draws, four readers as in the generator's mix).
     """
     kind = str(rng.choice(NODULE_KINDS, p=(0.5, 0.3, 0.2)))
     diameter = float(np.clip(rng.lognormal(np.log(9.0), 0.5), 4.0, 30.0))
     calcified = bool(kind == 'spheroid' and rng.random() < 0.25)
     ground_glass = bool(not calcified and rng.random() < 0.12)
-    latent = (0.2 + 0.2 * diameter + 0.8 * KIND_IRREGULARITY[kind] -
+    latent = (-0.5 + 0.28 * diameter + 0.6 * KIND_IRREGULARITY[kind] -
               1.5 * calcified + 0.3 * ground_glass +
-              float(rng.normal(0.0, 0.35)))
+              float(rng.normal(0.0, 0.3)))
     return dict(kind=kind, diameter_mm=diameter, calcified=calcified,
                 ground_glass=ground_glass, latent=latent)
 

@@ -1,27 +1,44 @@
-"""Data-efficiency study on LIDC nodules: test AUC (or Dice) vs fraction of
-training **patients**, from a pre-trained encoder and from scratch.
+"""Data-efficiency study on 3D volume tasks: the test metric vs fraction
+of training **patients**, from a pre-trained encoder and from scratch.
 
-    python tools/misc/lidc_data_efficiency.py CONFIG \\
+    python tools/analysis_tools/volume_data_efficiency.py CONFIG \\
         [--pretrained CKPT] [--fractions 0.1 0.2 0.4 0.6 1.0] \\
         [--budget epochs|iters] [--seeds 0 1 2] [--subset-seed 0] \\
         [--metric cls/auc] [--work-dir DIR] [--jobs J] [--skip-finished] \\
         [--dry-run] [--cfg-options k=v ...]
 
-CONFIG is a LIDC config (``configs/classification/lidc/`` or
-``configs/segmentation/lidc/``). A fraction f keeps ``ceil(f * n)`` of the n
-training patients of its (patient-disjoint) split, one fixed random patient
-order per ``--subset-seed`` so smaller fractions are subsets of larger ones
-(``LIDCNoduleDataset(patient_fraction=f, patient_fraction_seed=...)``); val
-and test stay whole. Budgets as in
-:mod:`cspr_det.utils.training_budget` (``iters``: about the full run's
-iterations; epoch-valued schedule entries scale with the epochs).
+CONFIG trains on one of the volume datasets:
+
+- LIDC nodules (``configs/classification/lidc/``,
+  ``configs/segmentation/lidc/``; ``cspr_det.LIDCNoduleDataset``): a
+  fraction keeps that share of the training patients of the
+  (patient-disjoint) split with all their nodules
+  (``patient_fraction=f``);
+- LiTS / BTCV cases (``configs/segmentation/{lits,btcv}/``;
+  ``cspr_det.LiTSDataset``, ``cspr_det.BTCVDataset``, one case per
+  patient): a fraction keeps that share of the training cases
+  (``case_fraction=f``).
+
+One fixed random patient order per ``--subset-seed``
+(:func:`cspr_det.utils.patient_subsets.choose_patients`), so smaller
+fractions are subsets of larger ones; val and test stay whole.
+
+Budgets (:mod:`cspr_det.utils.training_budget`). Epoch-based configs (the
+classifiers): ``epochs`` (default) trains the config's epochs on every
+subset, ``iters`` about the full run's iterations (epoch-valued schedule
+entries scale with the epochs). Iteration-based configs (the segmentors,
+infinite sampler) always train the config's iterations, i.e. the ``iters``
+budget; asking ``--budget epochs`` of them is refused.
 
 Every (fraction, init, seed) is one run of the shared
 :class:`cspr_det.utils.study_runner.StudyRunner` (``tools/train.py``, then
-``tools/test.py`` on the best-validation checkpoint; the test metric
-``--metric`` comes from the test split, its threshold-based statistics from a
-threshold chosen on val). Outputs in ``--work-dir``: ``runs.csv``,
-``summary.md`` (mean ± population std over the seeds) and ``summary.png``.
+``tools/test.py`` on the best-validation checkpoint): ``--pretrained``
+initialises the encoder through ``cspr_det.PretrainedBackbone`` (prefix
+``backbone.``), ``scratch`` leaves it random. The metric ``--metric``
+(default ``cls/auc`` for classifiers, ``seg/mDice`` for segmentors) is read
+from the **test** split (LIDC threshold statistics use a threshold chosen
+on val). Outputs in ``--work-dir``: ``runs.csv``, ``summary.md`` (mean ±
+population std over the seeds) and ``summary.png``.
 """
 import argparse
 import copy
@@ -47,26 +64,54 @@ def parse_args(argv=None):
     p.add_argument('--no-scratch', action='store_true')
     p.add_argument('--fractions', type=float, nargs='+',
                    default=[0.1, 0.2, 0.4, 0.6, 1.0])
-    p.add_argument('--budget', choices=BUDGETS, default='epochs')
+    p.add_argument('--budget', choices=BUDGETS, default=None,
+                   help='epochs (default for epoch-based configs) or '
+                   'iters (iteration-based configs: always)')
     p.add_argument('--subset-seed', type=int, default=0)
     p.add_argument('--metric', default=None,
                    help='test metric (default cls/auc or seg/mDice)')
     p.add_argument('--dry-run', action='store_true')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
-    add_runner_args(p, 'work_dirs/lidc_data_efficiency')
+    add_runner_args(p, 'work_dirs/volume_data_efficiency')
     args = p.parse_args(argv)
     if any(not 0 < f <= 1 for f in args.fractions):
         p.error(f'--fractions must be in (0, 1], got {args.fractions}')
     return args
 
 
+# training dataset class -> (fraction argument, its seed argument, what one
+# sample is, the per-sample key that names its patient, extra build args)
+_KINDS = {
+    'LIDCNoduleDataset': ('patient_fraction', 'patient_fraction_seed',
+                          'nodules', 'patient_id', dict(check_files=False)),
+    'BaseVolumeSegDataset': ('case_fraction', 'case_fraction_seed', 'cases',
+                             'case_id', {}),
+}
+
+
+def dataset_kind(ds_cfg) -> tuple:
+    """The :data:`_KINDS` entry of a training dataset config; ValueError for
+    a dataset the study does not know."""
+    from cspr_det.registry import DATASETS
+    cls = DATASETS.get(ds_cfg.get('type', ''))
+    for klass in getattr(cls, '__mro__', ()):
+        if klass.__name__ in _KINDS:
+            return _KINDS[klass.__name__]
+    raise ValueError(
+        f'the config trains on {ds_cfg.get("type")!r}; the study needs '
+        'cspr_det.LIDCNoduleDataset or a cspr_det.BaseVolumeSegDataset '
+        '(cspr_det.LiTSDataset, cspr_det.BTCVDataset) as '
+        'train_dataloader.dataset')
+
+
 def _train_size(cfg) -> tuple:
-    """(nodules, patients) of the config's training dataset."""
+    """(samples, patients) of the config's training dataset."""
     from cspr_det.registry import DATASETS
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
-    ds_cfg.update(pipeline=[], check_files=False)
+    *_, patient_key, extra = dataset_kind(ds_cfg)
+    ds_cfg.update(pipeline=[], **extra)
     ds = DATASETS.build(ds_cfg)
-    return len(ds), len({ds.get_data_info(i)['patient_id']
+    return len(ds), len({ds.get_data_info(i)[patient_key]
                          for i in range(len(ds))})
 
 
@@ -77,25 +122,30 @@ def plan_runs(args, base) -> tuple:
     from cspr_det.utils.training_budget import (budget_epochs,
                                                 is_epoch_based,
                                                 scale_epoch_schedule)
+    fraction_key, seed_key, unit, _, _ = dataset_kind(
+        base.train_dataloader.dataset)
     full, _ = _train_size(base)
     inits = [i for i in INITS if (i != 'pretrained' or args.pretrained)
              and (i != 'scratch' or not args.no_scratch)]
     runs, infos = [], []
     for fraction in sorted(args.fractions):
         cfg_f = copy.deepcopy(base)
-        cfg_f.train_dataloader.dataset.update(
-            patient_fraction=fraction,
-            patient_fraction_seed=args.subset_seed)
+        cfg_f.train_dataloader.dataset.update({
+            fraction_key: fraction,
+            seed_key: args.subset_seed
+        })
         size, patients = _train_size(cfg_f)
         epochs = None
         if is_epoch_based(cfg_f):
             epochs = budget_epochs(int(base.train_cfg.max_epochs), full, size,
                                    args.budget)
             scale_epoch_schedule(cfg_f, epochs)
-        infos.append(dict(fraction=fraction, nodules=size,
+        infos.append(dict(fraction=fraction, samples=size, unit=unit,
                           patients=patients, epochs=epochs))
         print(f'fraction {fraction:g}: {patients} training patients, {size} '
-              f'nodules, {epochs or "-"} epochs', flush=True)
+              f'{unit}, ' + (f'{epochs} epochs' if epochs else
+                             f'{base.train_cfg.max_iters} iterations'),
+              flush=True)
         for init in inits:
             for seed in args.seeds:
                 cfg = copy.deepcopy(cfg_f)
@@ -118,7 +168,8 @@ def plan_runs(args, base) -> tuple:
 def write_summary(args, results, infos, metric: str) -> str:
     """runs.csv, summary.md and summary.png; returns the markdown."""
     from cspr_det.utils.study_runner import aggregate, format_mean_std
-    with open(osp.join(args.work_dir, 'runs.csv'), 'w', newline='') as f:
+    with open(osp.join(args.work_dir, 'runs.csv'), 'w', newline='',
+              encoding='utf-8') as f:
         writer = csv.writer(f)
         writer.writerow(['fraction', 'init', 'seed', metric, 'error'])
         for r in results:
@@ -129,11 +180,12 @@ def write_summary(args, results, infos, metric: str) -> str:
     inits = [i for i in INITS if any(r['init'] == i for r in rows)]
     lines = [f'{metric} on the test split ({args.budget} budget); mean ± '
              'population std over the training seeds', '',
-             '| patients (%) | patients | nodules | ' + ' | '.join(inits) +
+             f'| patients (%) | patients | {infos[0]["unit"]} | ' +
+             ' | '.join(inits) +
              ' |', '|---' * (3 + len(inits)) + '|']
     for info in infos:
         cells = [f'{info["fraction"] * 100:g}', str(info['patients']),
-                 str(info['nodules'])]
+                 str(info['samples'])]
         for init in inits:
             sel = [r for r in rows
                    if r['fraction'] == info['fraction'] and r['init'] == init]
@@ -141,7 +193,8 @@ def write_summary(args, results, infos, metric: str) -> str:
                 metric + '_std'], sel[0]['n']) if sel else 'failed')
         lines.append('| ' + ' | '.join(cells) + ' |')
     text = '\n'.join(lines) + '\n'
-    with open(osp.join(args.work_dir, 'summary.md'), 'w') as f:
+    with open(osp.join(args.work_dir, 'summary.md'), 'w',
+              encoding='utf-8') as f:
         f.write(text)
     _plot(rows, inits, metric, osp.join(args.work_dir, 'summary.png'))
     return text
@@ -177,10 +230,18 @@ def main(argv=None) -> int:
     base = Config.fromfile(args.config)
     if args.cfg_options:
         base.merge_from_dict(args.cfg_options)
-    if base.train_dataloader.dataset.get('type') != \
-            'cspr_det.LIDCNoduleDataset':
-        print('error: the config does not train on cspr_det.'
-              'LIDCNoduleDataset', file=sys.stderr)
+    try:
+        dataset_kind(base.train_dataloader.dataset)
+    except ValueError as e:
+        print(f'error: {e}', file=sys.stderr)
+        return 1
+    from cspr_det.utils.training_budget import is_epoch_based
+    if args.budget is None:
+        args.budget = 'epochs' if is_epoch_based(base) else 'iters'
+    elif args.budget == 'epochs' and not is_epoch_based(base):
+        print('error: --budget epochs needs an epoch-based config; '
+              f'{args.config} trains a fixed number of iterations (the '
+              'iters budget)', file=sys.stderr)
         return 1
     if args.pretrained and not osp.isfile(args.pretrained):
         print(f'error: --pretrained not found: {args.pretrained}',
