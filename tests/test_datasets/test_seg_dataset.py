@@ -13,6 +13,7 @@ import pytest
 from cspr_det.datasets import BTCVDataset, LiTSDataset
 from seg_fixtures import tiny_seg_dataset
 
+
 def _infos(ds):
     return [ds.get_data_info(i) for i in range(len(ds))]
 

@@ -31,14 +31,30 @@ def test_make_synthetic_seg_cli(tmp_path, capsys):
     assert 'BTCV has 30 labelled cases' in capsys.readouterr().err
 
 
-def test_benchmark_seg_loader(capsys):
+def test_benchmark_seg_loader(capsys, tmp_path):
+    import numpy as np
     tool = load_tool('tools/analysis_tools/benchmark_seg_loader.py')
+    keep = str(tmp_path / 'bench')
     assert tool.main(['--samples', '2', '--cases', '1', '--image-size',
-                      '32', '--slice-spacing', '8']) == 0
+                      '32', '--slice-spacing', '8', '--keep', keep]) == 0
     out = capsys.readouterr().out
     assert 'converted arrays (memory-mapped)' in out
     assert 'NIfTI read + resampled per sample' in out
     assert 'crop (32, 256, 256); arrays are' in out
+    # the timed crops carry the labels of the LiTS task (liver: tumour 2
+    # merged into 1), so a --config model of that task trains on them
+    index = json.load(open(osp.join(keep, 'converted', 'index.json')))
+    case = index['cases'][0]
+    assert 2 in case['label_values']
+    lut = tool._lut('liver')
+    assert (lut[0], lut[1], lut[2]) == (0, 1, 1)
+    info = tool._info(case, osp.join(keep, 'converted'))
+    np.testing.assert_array_equal(info['label_lut'], lut)
+    _, outs = tool.time_arrays([case], osp.join(keep, 'converted'), 4, 0)
+    values = set()
+    for o in outs:
+        values |= set(o['data_samples'].gt_seg.unique().tolist())
+    assert values <= {0, 1, 255}
 
 
 def test_overlay_of_a_written_prediction(tmp_path_factory, tmp_path,

@@ -62,6 +62,10 @@ def parse_args(argv=None):
     p.add_argument('--uncompressed', action='store_true',
                    help='keep the generated files as .nii (as LiTS ships '
                    'them) instead of .nii.gz')
+    p.add_argument('--task', default='liver', choices=('liver',
+                                                       'liver_tumour'),
+                   help='LiTS task of the crops\' labels (tumour merged '
+                   'into the liver for "liver"); match --config')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--keep', help='keep the generated data in this folder')
     return p.parse_args(argv)
@@ -87,28 +91,38 @@ def _pipeline():
     return Compose([TRANSFORMS.build(c) for c in PIPELINE])
 
 
-def _info(case: dict, root: str) -> dict:
+def _lut(task: str) -> np.ndarray:
+    """(256,) uint8 source label -> training id of a LiTS task (255
+    ignore), as :class:`cspr_det.datasets.LiTSDataset` builds it."""
+    from cspr_det.datasets.lits_dataset import LITS_TASKS
+    lut = np.full(256, 255, np.uint8)
+    for src, dst in LITS_TASKS[task]['label_map'].items():
+        lut[src] = dst
+    return lut
+
+
+def _info(case: dict, root: str, task: str = 'liver') -> dict:
     return dict(
         case_id=case['case_id'],
         img_path=osp.join(root, case['image']),
         seg_map_path=osp.join(root, case['label']),
         fg_z_range=case['fg_z_range'],
         spacing=tuple(case['spacing']),
-        label_lut=np.minimum(np.arange(256), 255).astype(np.uint8))
+        label_lut=_lut(task))
 
 
-def time_arrays(cases, root, n, seed):
+def time_arrays(cases, root, n, seed, task='liver'):
     """ms per crop through LoadVolumeArrays (memory-mapped)."""
     from cspr_det.datasets.transforms import LoadVolumeArrays
     load, pipe = LoadVolumeArrays(lazy=True), _pipeline()
     np.random.seed(seed)
     outs, t0 = [], time.perf_counter()
     for i in range(n):
-        outs.append(pipe(load(_info(cases[i % len(cases)], root))))
+        outs.append(pipe(load(_info(cases[i % len(cases)], root, task))))
     return (time.perf_counter() - t0) / n, outs
 
 
-def time_nifti(cases, raw_root, n, seed):
+def time_nifti(cases, raw_root, n, seed, task='liver'):
     """ms per crop when every sample reads and resamples the NIfTI."""
     import SimpleITK as sitk
 
@@ -130,7 +144,7 @@ def time_nifti(cases, raw_root, n, seed):
         hu = np.round(sitk.GetArrayFromImage(resample_intensity(
             img, grid))).astype(np.int16)
         seg = sitk.GetArrayFromImage(resample_labels(lab, grid))
-        res = _info(case, '')
+        res = _info(case, '', task)
         res.update(img=hu, gt_seg=seg)
         pipe(res)
     return (time.perf_counter() - t0) / n
@@ -199,10 +213,12 @@ def main(argv=None) -> int:
         shapes = ', '.join('x'.join(map(str, c['shape'])) for c in conv)
         print(f'converted {len(conv)} case(s) ({shapes} at 1 mm) in '
               f'{convert_s:.1f} s')
-        time_arrays(conv, out, 2, args.seed)  # warm the page cache
-        ms_a, outs = time_arrays(conv, out, args.samples, args.seed)
+        time_arrays(conv, out, 2, args.seed, args.task)  # warm the page cache
+        ms_a, outs = time_arrays(conv, out, args.samples, args.seed,
+                                 args.task)
         n_nifti = max(2, args.samples // 5)
-        ms_n = time_nifti(conv, osp.abspath(raw), n_nifti, args.seed)
+        ms_n = time_nifti(conv, osp.abspath(raw), n_nifti, args.seed,
+                          args.task)
         crop = tuple(outs[0]['inputs'].shape[1:])
         print(f'{"loader":<34}{"samples/s":>10}{"ms/sample":>11}')
         print(f'{"converted arrays (memory-mapped)":<34}{1 / ms_a:>10.2f}'

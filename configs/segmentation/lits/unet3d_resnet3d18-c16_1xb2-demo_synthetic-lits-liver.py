@@ -2,8 +2,8 @@
 # 16 base channels, the width of the Fashion-MNIST VDT pre-training in the
 # README, so that checkpoint initialises the encoder; decoder channels 8-128,
 # head 8) for the liver on the synthetic LiTS: 800 iterations of 2 crops of
-# 16 x 96 x 96, trained on 2 CPU cores in minutes. The VDT-initialised variant is
-# unet3d_resnet3d18-c16-vdt_1xb2-demo_synthetic-lits-liver.py.
+# 16 x 96 x 96, trained on 2 CPU cores in minutes. The VDT-initialised
+# variant is unet3d_resnet3d18-c16-vdt_1xb2-demo_synthetic-lits-liver.py.
 _base_ = [
     '../../_base_/models/unet3d_resnet3d18.py',
     '../../_base_/datasets/lits_synthetic_liver.py',
