@@ -102,9 +102,19 @@ def test_model_builds(path):
         assert cfg.model.backbone.init_cfg['type'] == \
             'cspr_det.PretrainedBackbone'
         _same_model(cfg, ref)
+    # post-processing: LiTS keeps the largest foreground component, BTCV
+    # the largest component of every organ
+    assert cfg.model.test_cfg.largest_component == (
+        'per_class' if 'BTCV' in dataset.type else 'foreground')
     if name == 'unet3d_mp3d63-vdt_8xb1-39k_btcv.py':
-        _same_model(cfg, 'unet3d_mp3d63-vdt_8xb2-3281i_lits-liver.py',
-                    ('backbone', 'neck', 'data_preprocessor', 'test_cfg'))
+        lits = 'unet3d_mp3d63-vdt_8xb2-3281i_lits-liver.py'
+        _same_model(cfg, lits, ('backbone', 'neck', 'data_preprocessor'))
+        # the same sliding windows; only the post-processing differs
+        a = cfg.model.test_cfg.to_dict()
+        b = _cfg(lits).model.test_cfg.to_dict()
+        assert (a.pop('largest_component'), b.pop('largest_component')) == (
+            'per_class', 'foreground')
+        assert a == b
         _same_model(cfg, 'unet3d_resnet3d18_8xb1-39k_btcv.py',
                     ('decode_head', ))
 
