@@ -41,7 +41,7 @@ def _fmt(value) -> str:
 
 
 def _write_csv(path: str, columns: Sequence[str], rows: List[dict]) -> None:
-    with open(path, 'w', newline='') as f:
+    with open(path, 'w', newline='', encoding='utf-8') as f:
         writer = csv.writer(f)
         writer.writerow(columns)
         for row in rows:
@@ -193,7 +193,7 @@ def write_ct_outputs(result: CTResult,
         payload = dict(volume=result.volume_info(), settings=result.settings,
                        timings=result.timings, rows=result.rows,
                        detections=records, candidates=result.candidates)
-        with open(osp.join(tmp, 'results.json'), 'w') as f:
+        with open(osp.join(tmp, 'results.json'), 'w', encoding='utf-8') as f:
             json.dump(payload, f, indent=1)
         _write_csv(osp.join(tmp, 'detections_2d.csv'), DETECTION_COLUMNS,
                    _detection_rows(records))

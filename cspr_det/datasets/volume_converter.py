@@ -35,7 +35,7 @@ def save_json(path: str, obj) -> str:
         prefix='.' + osp.basename(path) + '.', suffix='.tmp',
         dir=osp.dirname(osp.abspath(path)))
     try:
-        with os.fdopen(fd, 'w') as f:
+        with os.fdopen(fd, 'w', encoding='utf-8') as f:
             json.dump(obj, f, indent=1)
         os.replace(tmp, path)
     finally:

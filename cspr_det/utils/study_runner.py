@@ -276,7 +276,7 @@ class StudyRunner:
 
     def _call(self, what: str, cmd: List[str], log_path: str,
               slot: int) -> None:
-        with open(log_path, 'w') as log:
+        with open(log_path, 'w', encoding='utf-8') as log:
             proc = subprocess.run(cmd, cwd=self.cwd, stdout=log,
                                   stderr=subprocess.STDOUT, env=self.env(slot))
         if proc.returncode != 0:

@@ -204,7 +204,7 @@ def main(argv=None) -> None:
     for r in sweep:
         print(line(r))
     if args.json:
-        with open(args.json, 'w') as f:
+        with open(args.json, 'w', encoding='utf-8') as f:
             json.dump(dict(main=main_runs, sweep=sweep), f, indent=1)
 
 

@@ -200,7 +200,7 @@ def main(argv=None) -> dict:
             figures = run(args, folder)
     print(report(figures))
     if args.out:
-        with open(args.out, 'w') as f:
+        with open(args.out, 'w', encoding='utf-8') as f:
             json.dump(figures, f, indent=1)
     return figures
 

@@ -284,7 +284,7 @@ def main(argv=None) -> dict:
             for m, r in results.items()
         }
         if args.json:
-            with open(args.json, 'w') as f:
+            with open(args.json, 'w', encoding='utf-8') as f:
                 json.dump(summary, f, indent=2)
         return summary
     finally:

@@ -380,7 +380,7 @@ def plot(summary: List[Dict[str, Any]], metric: str, title: str,
 
 
 def _write_csv(path: str, rows: List[Dict[str, Any]]) -> None:
-    with open(path, 'w', newline='') as f:
+    with open(path, 'w', newline='', encoding='utf-8') as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
@@ -516,7 +516,8 @@ def main(argv=None) -> int:
         csv_path = osp.join(args.work_dir, 'data_efficiency.csv')
         _write_csv(csv_path, summary)
         table = markdown(summary, args.metric, args.budget)
-        with open(osp.join(args.work_dir, 'data_efficiency.md'), 'w') as f:
+        with open(osp.join(args.work_dir, 'data_efficiency.md'), 'w',
+                  encoding='utf-8') as f:
             f.write(table + '\n')
         print(table)
         png = osp.join(args.work_dir, 'data_efficiency.png')

@@ -110,7 +110,7 @@ def main(argv=None) -> int:
         return 1
     os.makedirs(args.work_dir, exist_ok=True)
     csv_path = osp.join(args.work_dir, 'slice_ablation.csv')
-    with open(csv_path, 'w', newline='') as f:
+    with open(csv_path, 'w', newline='', encoding='utf-8') as f:
         writer = csv.writer(f)
         writer.writerow(['slices', 'seed', 'mean_sens', 'ap50'] +
                         [f'sens@{r}' for r in RATES])
@@ -121,7 +121,8 @@ def main(argv=None) -> int:
                              m.get(f'{PREFIX}ap50', float('nan'))] +
                             [m[f'{PREFIX}sens@{rate}'] for rate in RATES])
     text = table(results, args.slices)
-    with open(osp.join(args.work_dir, 'slice_ablation.md'), 'w') as f:
+    with open(osp.join(args.work_dir, 'slice_ablation.md'), 'w',
+              encoding='utf-8') as f:
         f.write(text + '\n')
     print(text)
     print(f'[ablation] wrote {csv_path}')

@@ -204,7 +204,8 @@ def make_synthetic_lidc(out_dir: str,
                      roi=int(last['roi']) + 1, malignancy='xxx',
                      malignancy_mode=0, remark='no annotation'))
     _write_csv(osp.join(out_dir, INFO_CSV), INFO_COLUMNS, rows)
-    with open(osp.join(out_dir, 'synthetic_truth.json'), 'w') as f:
+    with open(osp.join(out_dir, 'synthetic_truth.json'), 'w',
+              encoding='utf-8') as f:
         json.dump(dict(seed=seed, preset=preset, crop_size=crop_size,
                        nodules=truth), f, indent=1)
     modes = np.bincount([int(r['malignancy_mode']) for r in rows],

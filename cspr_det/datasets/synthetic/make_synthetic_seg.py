@@ -282,9 +282,10 @@ def _make(dataset: str, out_dir: str, num_cases: Optional[int], seed: int,
                     label=osp.relpath(lab_path, out_dir),
                     label_values=[int(v) for v in np.unique(case['labels'])])
         truth[case_id] = info
-    with open(osp.join(out_dir, 'split.json'), 'w') as f:
+    with open(osp.join(out_dir, 'split.json'), 'w', encoding='utf-8') as f:
         json.dump(split, f, indent=1)
-    with open(osp.join(out_dir, 'synthetic_truth.json'), 'w') as f:
+    with open(osp.join(out_dir, 'synthetic_truth.json'), 'w',
+              encoding='utf-8') as f:
         json.dump(dict(dataset=dataset, seed=seed, preset=preset,
                        config=cfg, cases=truth), f, indent=1, default=float)
     return dict(

@@ -160,7 +160,7 @@ def write_truth_json(path: str, seed: int, preset: str, cfg: dict,
             lesions=plan.lesions,
             tubes=plan.tubes) for plan in plans
     ]
-    with open(path, 'w') as f:
+    with open(path, 'w', encoding='utf-8') as f:
         json.dump(dict(seed=seed, preset=preset, config=cfg, series=truth),
                   f,
                   default=float)

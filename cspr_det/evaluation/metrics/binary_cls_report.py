@@ -15,7 +15,7 @@ from cspr_det.evaluation.functional.auc import roc_curve
 
 def _write_atomic(path: str, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=osp.dirname(path) or '.', suffix='.tmp')
-    with os.fdopen(fd, 'w', newline='') as f:
+    with os.fdopen(fd, 'w', newline='', encoding='utf-8') as f:
         f.write(text)
     os.replace(tmp, path)
 

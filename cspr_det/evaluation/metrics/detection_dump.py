@@ -109,7 +109,7 @@ def save_detection_dump(records: Sequence[dict], path: str,
         out.update(extra)
     folder = osp.dirname(osp.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    with open(path, 'w') as f:
+    with open(path, 'w', encoding='utf-8') as f:
         json.dump(out, f)
 
 

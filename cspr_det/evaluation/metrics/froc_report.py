@@ -78,12 +78,12 @@ def write_report_files(report: dict, out_dir: str,
     os.makedirs(out_dir, exist_ok=True)
     paths = []
     json_path = osp.join(out_dir, 'froc.json')
-    with open(json_path, 'w') as f:
+    with open(json_path, 'w', encoding='utf-8') as f:
         json.dump(report, f, indent=1, default=float)
     paths.append(json_path)
     csv_path = osp.join(out_dir, 'froc.csv')
     fps = report['protocol']['fps']
-    with open(csv_path, 'w', newline='') as f:
+    with open(csv_path, 'w', newline='', encoding='utf-8') as f:
         writer = csv.writer(f)
         writer.writerow(['group', 'stratum', 'num_lesions', 'num_found'] +
                         [f'sens@{fmt_number(v)}' for v in fps] +

@@ -46,7 +46,7 @@ def _num(value: float) -> Optional[float]:
 
 def _write_atomic(path: str, text: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=osp.dirname(path) or '.', suffix='.tmp')
-    with os.fdopen(fd, 'w', newline='') as f:
+    with os.fdopen(fd, 'w', newline='', encoding='utf-8') as f:
         f.write(text)
     os.replace(tmp, path)
 

@@ -112,6 +112,6 @@ def write_converted_config(path: str,
     lines[-1] += ')'
     lines += ['', f'load_from = {checkpoint!r}', '']
     os.makedirs(directory, exist_ok=True)
-    with open(path, 'w') as f:
+    with open(path, 'w', encoding='utf-8') as f:
         f.write('\n'.join(lines))
     return path
