@@ -12,6 +12,21 @@ from cspr_det.utils.patient_subsets import choose_patients
 from .volume_converter import load_index
 
 
+def build_label_lut(label_map: Dict[int, int],
+                    classes: Sequence[str]) -> np.ndarray:
+    """(256,) uint8 table: source label value -> training id, 255 (ignore)
+    for values ``label_map`` does not list; ValueError when it maps a value
+    outside the ``classes``."""
+    lut = np.full(256, 255, np.uint8)
+    n = len(classes)
+    for src, dst in label_map.items():
+        if not 0 <= dst < n:
+            raise ValueError(f'label_map maps {src} to {dst}, outside the '
+                             f'{n} classes {tuple(classes)}')
+        lut[src] = dst
+    return lut
+
+
 @DATASETS.register_module()
 class BaseVolumeSegDataset(BaseDataset):
     """Cases of one split of a converted volume dataset.
@@ -92,14 +107,7 @@ class BaseVolumeSegDataset(BaseDataset):
 
     def label_lut(self) -> np.ndarray:
         """(256,) uint8 table: source value -> training id (255 ignore)."""
-        lut = np.full(256, 255, np.uint8)
-        n = len(self._metainfo['classes'])
-        for src, dst in self.label_map.items():
-            if not 0 <= dst < n:
-                raise ValueError(f'label_map maps {src} to {dst}, outside the '
-                                 f'{n} classes {self._metainfo["classes"]}')
-            lut[src] = dst
-        return lut
+        return build_label_lut(self.label_map, self._metainfo['classes'])
 
     def _case_problem(self, case: dict, root: str) -> Optional[str]:
         for key in ('image', 'label'):

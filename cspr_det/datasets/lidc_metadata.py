@@ -314,8 +314,7 @@ def shared_patients(info: Dict[str, LIDCNodule], a: Sequence[str],
 __all__ = [
     'ANNOTATED_MODES', 'INFO_CSV', 'LIDCNodule', 'MALIGNANCY_LABELS',
     'PACKAGED_DIR', 'PACKAGED_INFO_CSV', 'PACKAGED_SPLIT_CSV', 'SPLIT_CSV',
-    'SUBSETS',
-    'TASKS', 'build_split', 'labelled', 'malignancy_label',
+    'SUBSETS', 'TASKS', 'build_split', 'labelled', 'malignancy_label',
     'nodule_label', 'patient_disjoint_split', 'read_nodule_info',
     'read_reference_split', 'shared_patients'
 ]

@@ -94,11 +94,10 @@ def _pipeline():
 def _lut(task: str) -> np.ndarray:
     """(256,) uint8 source label -> training id of a LiTS task (255
     ignore), as :class:`cspr_det.datasets.LiTSDataset` builds it."""
+    from cspr_det.datasets.base_volume_seg_dataset import build_label_lut
     from cspr_det.datasets.lits_dataset import LITS_TASKS
-    lut = np.full(256, 255, np.uint8)
-    for src, dst in LITS_TASKS[task]['label_map'].items():
-        lut[src] = dst
-    return lut
+    return build_label_lut(LITS_TASKS[task]['label_map'],
+                           LITS_TASKS[task]['classes'])
 
 
 def _info(case: dict, root: str, task: str = 'liver') -> dict:
