@@ -31,3 +31,17 @@ def tiny_deeplesion(tmp_path_factory):
         osp.join(root, 'DL_info.csv'), osp.join(root, 'annotations'))
     assert all(s['images'] > 0 for s in summary['splits'].values()), summary
     return root
+
+
+@pytest.fixture(autouse=True)
+def _drop_logger_handlers_on_closed_streams():
+    """An mmengine logger created under ``capsys`` keeps a StreamHandler on
+    that test's capture stream, closed once the test ends; a later test that
+    logs through the same (current) logger would get 'Logging error'
+    tracebacks on its stderr. After every test, drop such handlers."""
+    yield
+    from mmengine.logging import MMLogger
+    for logger in list(MMLogger._instance_dict.values()):
+        for handler in list(logger.handlers):
+            if getattr(getattr(handler, 'stream', None), 'closed', False):
+                logger.removeHandler(handler)
