@@ -230,7 +230,7 @@ def save_3d_boxes(data: dict, path: str) -> None:
     fd, tmp = tempfile.mkstemp(dir=folder, suffix='.part')
     try:
         if as_json:
-                with os.fdopen(fd, 'w', encoding='utf-8') as f:
+            with os.fdopen(fd, 'w', encoding='utf-8') as f:
                 json.dump(to_jsonable(data), f)
         else:
             with os.fdopen(fd, 'wb') as f:
