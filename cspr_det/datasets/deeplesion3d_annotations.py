@@ -14,7 +14,8 @@ with the score last.
 The JSON form holds the same content with arrays as lists of rows. Pickles
 are read with :func:`cspr_det.utils.safe_pickle.safe_load` (no code runs).
 Every problem raises :class:`AnnotationError` with one line naming the file
-and the sub-volume.
+and the sub-volume (a pickle naming a global that is not plain data:
+:class:`~cspr_det.utils.safe_pickle.UnsafePickleError`).
 """
 import json
 import os
@@ -26,7 +27,8 @@ from typing import Dict, Tuple, Union
 
 import numpy as np
 
-from cspr_det.utils.safe_pickle import safe_load, to_jsonable
+from cspr_det.utils.safe_pickle import (UnsafePickleError, safe_load,
+                                        to_jsonable)
 
 __all__ = [
     'AnnotationError', 'SUBVOLUME_NAME', 'parse_subvolume_name',
@@ -91,6 +93,8 @@ def _read(path: str) -> object:
                     from None
     try:
         return safe_load(path)
+    except UnsafePickleError:
+        raise
     except pickle.UnpicklingError as exc:
         raise AnnotationError(str(exc)) from None
 

@@ -37,18 +37,28 @@ ALLOWED_GLOBALS = frozenset({
     ('numpy._core.multiarray', '_reconstruct'),
     ('numpy.core.multiarray', 'scalar'),
     ('numpy._core.multiarray', 'scalar'),
+    # protocol 5 arrays: an array from a bytes buffer
+    ('numpy.core.numeric', '_frombuffer'),
+    ('numpy._core.numeric', '_frombuffer'),
     ('numpy', 'ndarray'),
     ('numpy', 'dtype'),
-    # protocol 0-2 pickles spell the builtins through copyreg / builtins
+    # protocol 0-2 pickles spell some built-in types through globals
+    # (Python 2 names: __builtin__, copy_reg)
     ('copyreg', '_reconstructor'),
+    ('copy_reg', '_reconstructor'),
+    ('_codecs', 'encode'),
     ('builtins', 'object'),
     ('builtins', 'set'),
     ('builtins', 'frozenset'),
     ('builtins', 'complex'),
+    ('builtins', 'bytes'),
     ('builtins', 'bytearray'),
-    ('_codecs', 'encode'),
+    ('__builtin__', 'object'),
     ('__builtin__', 'set'),
     ('__builtin__', 'frozenset'),
+    ('__builtin__', 'complex'),
+    ('__builtin__', 'bytes'),
+    ('__builtin__', 'bytearray'),
 })
 
 #: Classes ``copyreg._reconstructor`` may rebuild (only the built-in data
@@ -86,7 +96,7 @@ class RestrictedUnpickler(pickle.Unpickler):
                 f'{self.source}: refused to load global {module}.{name} '
                 '(only dicts, lists, tuples, sets, strings, numbers and '
                 'numpy arrays/scalars are read from pickles)')
-        if (module, name) == ('copyreg', '_reconstructor'):
+        if name == '_reconstructor':
             return _checked_reconstructor
         return super().find_class(module, name)
 
