@@ -261,9 +261,9 @@ def main(args) -> int:
     for mode, s in summaries.items():
         print(froc3d_table(s))
     if failed:
+        named = '; '.join(f'{k} ({v})' for k, v in failed.items())
         print(f'{len(failed)} unreadable sub-volume(s), scored with no '
-              'prediction: ' + '; '.join(f'{k} ({v})'
-                                          for k, v in failed.items()))
+              f'prediction: {named}')
     print(f'files written: {", ".join(pred_files + files)}')
     return 0
 
