@@ -4,12 +4,12 @@ DeepLesion-3D-sized problem, checked against a box-by-box walk.
 The data mimic the released test split: 800 sub-volumes (5 lesions each on
 average, a few without), 100 predicted 3D boxes per sub-volume, some of them
 jittered copies of the lesions (scoring higher on the whole), the rest
-scattered over 512 x 512 x 60 voxels; distinct float64 scores. The reference walks the pooled, sorted
-boxes one at a time as the protocol reads (overlap with the lesions of the
-box's sub-volume, FP or newly found lesions, running counts; sensitivities
-read with ``numpy.interp``, 0 below the first observed FP rate, the last
-value beyond the last); the run stops with an error unless both give
-identical sensitivities.
+scattered over 512 x 512 x 60 voxels; distinct float64 scores. The
+reference walks the pooled, sorted boxes one at a time as the protocol reads
+(overlap with the lesions of the box's sub-volume, FP or newly found
+lesions, running counts; sensitivities read with ``numpy.interp``, 0 below
+the first observed FP rate, the last value beyond the last); the run stops
+with an error unless both give identical sensitivities.
 
 Example:
     python tools/analysis_tools/benchmark_froc3d.py
