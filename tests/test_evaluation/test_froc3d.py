@@ -4,6 +4,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
+from tool_loader import load_tool
 
 from cspr_det.datasets.deeplesion3d_annotations import load_3d_annotations
 from cspr_det.evaluation.functional import (FPS_3D, froc3d, size_strata,
@@ -196,3 +197,10 @@ def test_strata_and_released_self_score():
     small = stratum_froc3d(res, strata['10-30 px'])
     large = stratum_froc3d(res, strata['>=30 px'])
     assert small['mean_sens'] < large['mean_sens'] - 0.1
+
+
+def test_benchmark_tool(capsys):
+    tool = load_tool('tools/analysis_tools/benchmark_froc3d.py')
+    assert tool.main(['--num-subvolumes', '30', '--repeat', '1']) == 0
+    out = capsys.readouterr().out
+    assert '30 sub-volumes' in out and 'identical sensitivities' in out

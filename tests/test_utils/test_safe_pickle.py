@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from tool_loader import load_tool
 
+from cspr_det.datasets import DeepLesionDataset
 from cspr_det.utils.cli import run_cli
 from cspr_det.utils.safe_pickle import (UnsafePickleError, export_json,
                                         safe_load, safe_loads, to_jsonable)
@@ -136,3 +137,23 @@ def test_pickle_to_json_tool(tmp_path, capsys):
     good.write_bytes(pickle.dumps({'x': np.ones((2, 2))}))
     assert tool.main(tool.parse_args([str(good), str(out)])) == 0
     assert json.loads(out.read_text()) == {'x': [[1.0, 1.0], [1.0, 1.0]]}
+
+
+def test_detection_dataset_pickle_annotations(tmp_path, tiny_deeplesion):
+    """A DeepLesion annotation file given as a pickle is read safely: plain
+    data loads, a code-running one is refused (and runs nothing)."""
+    with open(osp.join(tiny_deeplesion, 'annotations',
+                       'deeplesion_val.json')) as f:
+        coco = json.load(f)
+    good = tmp_path / 'val.pkl'
+    good.write_bytes(pickle.dumps(coco))
+    ds = DeepLesionDataset(ann_file=str(good), data_root=tiny_deeplesion,
+                           test_mode=True)
+    assert len(ds) == len(coco['images']) > 0
+    marker = tmp_path / 'marker'
+    evil = tmp_path / 'evil.pkl'
+    evil.write_bytes(pickle.dumps(dict(coco, images=_Payload(marker))))
+    with pytest.raises(UnsafePickleError, match='evil.pkl'):
+        DeepLesionDataset(ann_file=str(evil), data_root=tiny_deeplesion,
+                          test_mode=True)
+    assert not marker.exists()
