@@ -13,7 +13,8 @@ candidates become ``[x1, y1, z1, x2, y2, z2, score]`` rows in whole-series
 slice numbers (the released n x 7 format). One result file per sub-volume
 is kept in ``OUT_DIR/per_subvolume`` so that an interrupted run resumes
 where it stopped (same settings). A sub-volume that cannot be read is
-counted and named in the report (no predictions) and the run goes on.
+counted and named in the report (no predictions) and the run goes on; a
+resumed run tries it again.
 
 Writes to OUT_DIR: ``predictions.pkl`` and ``predictions.json``,
 ``froc3d.json``, ``froc3d.csv``, ``froc3d_curve.png``. Bad input (missing
@@ -53,6 +54,9 @@ def parse_args(argv=None):
                    '.pkl (and the .json beside it)')
     p.add_argument('--key-slices', help='DL_info.csv: also report P3D '
                    '(predictions against the key-slice marks)')
+    p.add_argument('--lesion-types', help='JSON {split: {name: [type of '
+                   'every 3D box]}} (the synthetic generator writes one): '
+                   'strata by lesion type')
     p.add_argument('--iou-thr', type=float, default=0.3)
     p.add_argument('--overlap', default='iobb',
                    choices=('iou', 'iobb', 'iogt', 'iobbgt'))
@@ -79,7 +83,8 @@ def _check_args(args) -> None:
     elif not (args.config and args.checkpoint and args.subvolumes):
         raise CLIError('give CONFIG CKPT --subvolumes DIR (or --predictions '
                        'FILE to re-score)')
-    for name in ('config', 'checkpoint', 'annotations', 'key_slices'):
+    for name in ('config', 'checkpoint', 'annotations', 'key_slices',
+                 'lesion_types'):
         path = getattr(args, name)
         if path and not osp.isfile(path):
             raise CLIError(f'{path}: no such file ({name})')
@@ -115,8 +120,9 @@ def _load_inputs(args):
 
 
 def _key_slice_marks(csv_path: str, gts: dict):
-    """Key-slice marks ``[x1, y1, k, x2, y2, k]`` of every sub-volume and
-    their lesion types, from DL_info.csv rows in the sub-volume's range."""
+    """Key-slice marks ``[x1, y1, k, x2, y2, k]`` of every sub-volume,
+    their lesion types (DL_info.csv rows in the sub-volume's range) and the
+    pixel size of every sub-volume whose series has a row."""
     from cspr_det.datasets.deeplesion3d_annotations import \
         parse_subvolume_name
     from cspr_det.datasets.deeplesion_csv import read_deeplesion_csv
@@ -124,9 +130,11 @@ def _key_slice_marks(csv_path: str, gts: dict):
     by_series = {}
     for rec in records:
         by_series.setdefault(rec['series'], []).append(rec)
-    marks, types = {}, {}
+    marks, types, pixel_mm = {}, {}, {}
     for name in gts:
         series, first, last = parse_subvolume_name(name)
+        if by_series.get(series):
+            pixel_mm[name] = float(by_series[series][0]['spacing'][0])
         rows = [r for r in by_series.get(series, [])
                 if first <= r['key_slice'] <= last]
         marks[name] = np.asarray(
@@ -134,7 +142,7 @@ def _key_slice_marks(csv_path: str, gts: dict):
               r['bbox_xyxy'][2], r['bbox_xyxy'][3], r['key_slice']]
              for r in rows], np.float64).reshape(-1, 6)
         types[name] = [int(r['lesion_type']) for r in rows]
-    return marks, types
+    return marks, types, pixel_mm
 
 
 def _settings_key(args) -> str:
@@ -170,9 +178,7 @@ def _run_model(args, data) -> tuple:
         if osp.isfile(path):
             with open(path, encoding='utf-8') as f:
                 done = json.load(f)
-            if done.get('settings') == key:
-                if done.get('error'):
-                    failed[entry['name']] = done['error']
+            if done.get('settings') == key and not done.get('error'):
                 preds[entry['name']] = np.asarray(
                     done['boxes'], np.float64).reshape(-1, 7)
                 continue
@@ -205,29 +211,59 @@ def _run_model(args, data) -> tuple:
     return {e['name']: preds[e['name']] for e in data}, failed
 
 
-def _score(args, gts, preds, marks=None, types=None):
+def _type_strata(types: dict, names: list) -> dict:
+    """``{'type <code>': mask}`` over the lesions of ``names`` in order."""
+    flat = np.concatenate([np.asarray(types[n], np.int64).reshape(-1)
+                           for n in names]) if names else np.zeros(0)
+    return {f'type {code}': flat == code
+            for code in sorted(set(flat.tolist()) - {-1})}
+
+
+def _score(args, gts, preds, marks=None, types=None, pixel_mm=None,
+           box_types=None):
+    """3D (and P3D) FROC summaries with size (and type) strata."""
     from cspr_det.evaluation.functional.froc3d import froc3d, size_strata
     from cspr_det.evaluation.metrics.froc3d_report import froc3d_summary
     names = list(gts)
     empty = np.zeros((0, 7))
     pred_list = [preds.get(n, empty) for n in names]
+    mm = [pixel_mm[n] for n in names] \
+        if pixel_mm and all(n in pixel_mm for n in names) else None
     out = {}
     gt_list = [gts[n] for n in names]
     res = froc3d(pred_list, None, gt_list, iou_thr=args.iou_thr,
                  overlap=args.overlap, mode='3D')
-    out['3D'] = froc3d_summary(res, size_strata(gt_list))
-    if marks is not None:
+    strata = size_strata(gt_list, mm)
+    if box_types is not None:
+        strata.update(_type_strata(box_types, names))
+    out['3D'] = froc3d_summary(res, strata)
+    if marks is not None and sum(len(marks[n]) for n in names):
         mark_list = [marks[n] for n in names]
-        if sum(len(m) for m in mark_list):
-            res = froc3d(pred_list, None, mark_list, iou_thr=args.iou_thr,
-                         overlap=args.overlap, mode='P3D')
-            strata = size_strata(mark_list)
-            flat = np.concatenate([np.asarray(types[n], int)
-                                   for n in names]) if names else []
-            for code in sorted(set(int(t) for t in flat) - {-1}):
-                strata[f'type {code}'] = flat == code
-            out['P3D'] = froc3d_summary(res, strata)
+        res = froc3d(pred_list, None, mark_list, iou_thr=args.iou_thr,
+                     overlap=args.overlap, mode='P3D')
+        strata = size_strata(mark_list, mm)
+        strata.update(_type_strata(types, names))
+        out['P3D'] = froc3d_summary(res, strata)
     return out
+
+
+def _box_types(path: str, split: str, gts: dict) -> dict:
+    """``{name: [type per 3D box]}`` of a lesion-type file, checked against
+    the annotations."""
+    from cspr_det.datasets.deeplesion3d_annotations import AnnotationError
+    with open(path, encoding='utf-8') as f:
+        try:
+            doc = json.load(f)
+        except ValueError as exc:
+            raise AnnotationError(f'{path}: not valid JSON ({exc})') from None
+    types = doc.get(split) if isinstance(doc, dict) else None
+    if not isinstance(types, dict):
+        raise AnnotationError(f'{path}: no split {split!r}')
+    for name, boxes in gts.items():
+        if len(types.get(name, [])) != len(boxes):
+            raise AnnotationError(f'{path}[{split!r}][{name!r}]: expected '
+                                  f'{len(boxes)} lesion types')
+    return {n: types[n] for n in gts}
 
 
 def main(args) -> int:
@@ -238,13 +274,15 @@ def main(args) -> int:
     _check_args(args)
     tic = time.perf_counter()
     gts, data, preds = _load_inputs(args)
-    marks = types = None
+    marks = types = pixel_mm = box_types = None
     if args.key_slices:
-        marks, types = _key_slice_marks(args.key_slices, gts)
+        marks, types, pixel_mm = _key_slice_marks(args.key_slices, gts)
+    if args.lesion_types:
+        box_types = _box_types(args.lesion_types, args.split, gts)
     failed = {}
     if preds is None:
         preds, failed = _run_model(args, data)
-    summaries = _score(args, gts, preds, marks, types)
+    summaries = _score(args, gts, preds, marks, types, pixel_mm, box_types)
     pred_files = []
     targets = [osp.join(args.out_dir, 'predictions.pkl')]
     if args.dump:

@@ -78,6 +78,8 @@ def _dataset(root):
             height=48, width=64, dicom_window=[-175, 275], gender='F',
             age=50.0, split=3))
     save_3d_boxes({'val': {}, 'test': ann}, osp.join(root, 'ann.json'))
+    with open(osp.join(root, 'types.json'), 'w') as f:
+        json.dump({'test': {n: [6] for n in ann}}, f)
     write_deeplesion_csv(records, osp.join(root, 'DL_info.csv'))
     return sub_dir, osp.join(root, 'ann.json'), osp.join(root, 'DL_info.csv')
 
@@ -91,7 +93,8 @@ def test_benchmark_run(random_detector, tmp_path, capsys):
     out = str(tmp_path / 'out')
     base = [DEMO, random_detector, '--subvolumes', sub_dir, '--annotations',
             ann, '--out-dir', out, '--score-thr', '0.01', '--no-progress',
-            '--key-slices', csv_path] + OPTIONS
+            '--key-slices', csv_path, '--lesion-types',
+            str(tmp_path / 'types.json')] + OPTIONS
     assert _call(base + ['--dump', str(tmp_path / 'dump.pkl')]) == 0
     text = capsys.readouterr().out
     assert '0 of 3 sub-volumes already done' in text
@@ -113,6 +116,9 @@ def test_benchmark_run(random_detector, tmp_path, capsys):
     assert r3d['num_subvolumes'] == 3 and r3d['num_lesions'] == 3
     assert len(r3d['sens']) == 7 and report['unreadable'] == {}
     assert 'type 4' in report['results']['P3D']['strata']
+    assert r3d['strata']['type 6']['num_lesions'] == 3
+    # lesions 12 px wide at 0.7 mm/px: the 0-10 mm stratum
+    assert r3d['strata']['0-10 mm']['num_lesions'] == 3
     assert cv2.imread(osp.join(out, 'froc3d_curve.png')) is not None
     with open(osp.join(out, 'froc3d.csv')) as f:
         assert f.readline().startswith('mode,lesions,num_lesions,sens@0.125')
