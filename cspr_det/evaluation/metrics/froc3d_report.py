@@ -93,13 +93,17 @@ def _plot(summaries: Dict[str, Dict], path: str) -> None:
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 4), dpi=100)
+    lo = min(s['fps'][0] for s in summaries.values()) / 2
+    hi = max(s['fps'][-1] for s in summaries.values()) * 2
     for name, s in summaries.items():
-        ax.plot(s['curve']['fps'], s['curve']['sens'],
-                label=f'{name} (mean {100 * s["mean_sens"]:.1f} %)')
+        # rate 0 at the left edge of the log axis; the final sensitivity
+        # holds beyond the last observed rate (how the table reads it)
+        x = np.maximum(np.append(s['curve']['fps'], hi), lo)
+        y = np.append(s['curve']['sens'], s['curve']['sens'][-1])
+        ax.plot(x, y, label=f'{name} (mean {100 * s["mean_sens"]:.1f} %)')
     ax.set_xscale('log', base=2)
-    ax.set_xlim(min(s['fps'][0] for s in summaries.values()) / 2,
-                max(s['fps'][-1] for s in summaries.values()) * 2)
-    ax.set_ylim(0, 1)
+    ax.set_xlim(lo, hi)
+    ax.set_ylim(0, 1.02)
     ax.set_xlabel('FPs per sub-volume')
     ax.set_ylabel('sensitivity')
     ax.grid(True, alpha=0.3)
