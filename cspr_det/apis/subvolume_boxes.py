@@ -9,17 +9,19 @@ toward the feet adds one. In-plane, the canonical (LPS) slice is the PNG
 image (columns run to the patient's left, rows to posterior), so box x/y
 are PNG pixels.
 """
-from typing import Optional, Tuple
+from typing import TYPE_CHECKING, Optional, Tuple
 
 import numpy as np
 
-from .ct_volume import CTVolume
 from .inference import CTResult, inference_ct
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import CTVolume
 
 __all__ = ['row_slice_numbers', 'candidate_boxes_3d', 'predict_subvolume']
 
 
-def row_slice_numbers(volume: CTVolume, first: int, last: int) -> np.ndarray:
+def row_slice_numbers(volume: 'CTVolume', first: int, last: int) -> np.ndarray:
     """Whole-series slice number of every row of a sub-volume.
 
     Args:
@@ -64,7 +66,7 @@ def candidate_boxes_3d(result: CTResult, first: int, last: int
 
 
 def predict_subvolume(model,
-                      volume: CTVolume,
+                      volume: 'CTVolume',
                       first: int,
                       last: int,
                       score_thr: float = 0.05,
