@@ -21,7 +21,8 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ['row_slice_numbers', 'candidate_boxes_3d', 'predict_subvolume']
 
 
-def row_slice_numbers(volume: 'CTVolume', first: int, last: int) -> np.ndarray:
+def row_slice_numbers(volume: 'CTVolume', first: int,
+                      last: int) -> np.ndarray:
     """Whole-series slice number of every row of a sub-volume.
 
     Args:
