@@ -165,13 +165,14 @@ def _write_json(path: str, doc) -> None:
 def _run_model(args, data) -> tuple:
     """Predictions of every sub-volume (resuming from per-sub-volume
     files) and the list of unreadable sub-volumes."""
+    # imported here (as the other tools do): torch and the model stack load
+    # only when a model runs
     from mmengine.utils import ProgressBar
 
     from cspr_det.apis import init_detector, read_ct_volume
     from cspr_det.apis.subvolume_boxes import predict_subvolume
     key = _settings_key(args)
     per_dir = osp.join(args.out_dir, 'per_subvolume')
-    os.makedirs(per_dir, exist_ok=True)
     preds, failed, todo = {}, {}, []
     for entry in data:
         path = osp.join(per_dir, entry['name'] + '.json')
@@ -185,23 +186,34 @@ def _run_model(args, data) -> tuple:
         todo.append(entry)
     print(f'{len(data) - len(todo)} of {len(data)} sub-volumes already '
           f'done in {per_dir}; {len(todo)} to run')
-    model = init_detector(args.config, args.checkpoint, args.device,
-                          args.cfg_options) if todo else None
+    # built when the first readable sub-volume needs it (a bad checkpoint
+    # stops the run before any file is written)
+    model = None
     bar = ProgressBar(len(todo)) if todo and not args.no_progress else None
     for entry in todo:
         name, error = entry['name'], None
+        boxes = np.zeros((0, 7))
         try:
             volume = read_ct_volume(entry['path'])
-            boxes, _ = predict_subvolume(
-                model, volume, entry['first'], entry['last'],
-                score_thr=args.score_thr, link_iou=args.link_iou,
-                max_gap=args.max_gap, top_k=args.top_k or None,
-                batch_size=args.batch_size)
         except (OSError, ValueError, RuntimeError) as exc:
-            error = f'{type(exc).__name__}: {str(exc).splitlines()[0]}'
-            boxes = np.zeros((0, 7))
+            volume, error = None, exc
+        if volume is not None:
+            if model is None:
+                model = init_detector(args.config, args.checkpoint,
+                                      args.device, args.cfg_options)
+            try:
+                boxes, _ = predict_subvolume(
+                    model, volume, entry['first'], entry['last'],
+                    score_thr=args.score_thr, link_iou=args.link_iou,
+                    max_gap=args.max_gap, top_k=args.top_k or None,
+                    batch_size=args.batch_size)
+            except (OSError, ValueError, RuntimeError) as exc:
+                error = exc
+        if error is not None:
+            error = f'{type(error).__name__}: {str(error).splitlines()[0]}'
             failed[name] = error
         preds[name] = boxes
+        os.makedirs(per_dir, exist_ok=True)
         _write_json(osp.join(per_dir, name + '.json'),
                     dict(settings=key, boxes=boxes.tolist(), error=error))
         if bar is not None:
@@ -267,6 +279,7 @@ def _box_types(path: str, split: str, gts: dict) -> dict:
 
 
 def main(args) -> int:
+    # imported here, after the arguments parse (as in the other tools)
     import cspr_det  # noqa: F401  (registries)
     from cspr_det.datasets.deeplesion3d_annotations import save_3d_boxes
     from cspr_det.evaluation.metrics.froc3d_report import (
