@@ -51,7 +51,7 @@ def parse_args(argv=None):
                    help='re-score these predictions (.pkl/.json, '
                    '{name: (n, 7)}) instead of running a model')
     p.add_argument('--dump', help='also write the predictions to this '
-                   '.pkl (and the .json beside it)')
+                   'file: FILE.pkl and FILE.json (extension replaced)')
     p.add_argument('--key-slices', help='DL_info.csv: also report P3D '
                    '(predictions against the key-slice marks)')
     p.add_argument('--lesion-types', help='JSON {split: {name: [type of '
@@ -297,14 +297,13 @@ def main(args) -> int:
         preds, failed = _run_model(args, data)
     summaries = _score(args, gts, preds, marks, types, pixel_mm, box_types)
     pred_files = []
-    targets = [osp.join(args.out_dir, 'predictions.pkl')]
+    stems = [osp.join(args.out_dir, 'predictions')]
     if args.dump:
-        targets.append(args.dump)
-    for path in targets:
-        save_3d_boxes(preds, path)
-        jpath = osp.splitext(path)[0] + '.json'
-        save_3d_boxes(preds, jpath)
-        pred_files += [path, jpath]
+        stems.append(osp.splitext(args.dump)[0])
+    for stem in stems:
+        for ext in ('.pkl', '.json'):
+            save_3d_boxes(preds, stem + ext)
+            pred_files.append(stem + ext)
     files = write_froc3d_report(summaries, args.out_dir, dict(
         split=args.split, annotations=args.annotations,
         num_subvolumes=len(gts), unreadable=failed,
