@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 import pytest
 import SimpleITK as sitk
+from tool_loader import load_tool
 
 from cspr_det.datasets.deeplesion3d_annotations import (load_3d_annotations,
                                                         parse_subvolume_name)
@@ -110,3 +111,15 @@ def test_default_writes_no_subvolumes(tmp_path):
         min_lesion_px=3.0)
     assert 'subvolumes' not in summary
     assert not osp.exists(tmp_path / 'deeplesion3d')
+
+
+def test_generator_tool_flag(tmp_path, capsys):
+    tool = load_tool('tools/misc/make_synthetic_deeplesion.py')
+    out = str(tmp_path / 'syn')
+    assert tool.main(['--out-dir', out, '--num-patients', '3',
+                      '--image-size', '32', '--subvolumes']) == 0
+    text = capsys.readouterr().out
+    ann = load_3d_annotations(osp.join(out, 'deeplesion3d',
+                                       'annotations.json'))
+    n = len(ann['test'])
+    assert n > 0 and f'3D test: {n} sub-volumes' in text
