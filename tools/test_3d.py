@@ -33,8 +33,23 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
+from mmengine.utils import ProgressBar  # noqa: E402
 
+from cspr_det.apis import init_detector, read_ct_volume  # noqa: E402
+from cspr_det.apis.subvolume_boxes import predict_subvolume  # noqa: E402
+from cspr_det.datasets.deeplesion3d_annotations import (  # noqa: E402
+    AnnotationError, load_3d_annotations, load_3d_predictions,
+    parse_subvolume_name, save_3d_boxes)
+from cspr_det.datasets.deeplesion3d_subvolumes import \
+    DeepLesion3DSubvolumes  # noqa: E402
+from cspr_det.datasets.deeplesion_csv import \
+    read_deeplesion_csv  # noqa: E402
+from cspr_det.evaluation.functional.froc3d import (  # noqa: E402
+    froc3d, size_strata)
+from cspr_det.evaluation.metrics.froc3d_report import (  # noqa: E402
+    froc3d_summary, froc3d_table, write_froc3d_report)
 from cspr_det.utils.cli import CLIError, run_cli  # noqa: E402
+from cspr_det.utils.safe_pickle import UnsafePickleError  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -96,11 +111,6 @@ def _check_args(args) -> None:
 
 def _load_inputs(args):
     """Annotations, sub-volume entries and predictions, all validated."""
-    from cspr_det.datasets.deeplesion3d_annotations import (
-        load_3d_annotations, load_3d_predictions)
-    from cspr_det.datasets.deeplesion3d_subvolumes import \
-        DeepLesion3DSubvolumes
-    from cspr_det.utils.safe_pickle import UnsafePickleError
     try:
         gts = load_3d_annotations(args.annotations, args.split)
         preds = load_3d_predictions(args.predictions) \
@@ -123,9 +133,6 @@ def _key_slice_marks(csv_path: str, gts: dict):
     """Key-slice marks ``[x1, y1, k, x2, y2, k]`` of every sub-volume,
     their lesion types (DL_info.csv rows in the sub-volume's range) and the
     pixel size of every sub-volume whose series has a row."""
-    from cspr_det.datasets.deeplesion3d_annotations import \
-        parse_subvolume_name
-    from cspr_det.datasets.deeplesion_csv import read_deeplesion_csv
     records, _ = read_deeplesion_csv(csv_path)
     by_series = {}
     for rec in records:
@@ -165,12 +172,6 @@ def _write_json(path: str, doc) -> None:
 def _run_model(args, data) -> tuple:
     """Predictions of every sub-volume (resuming from per-sub-volume
     files) and the list of unreadable sub-volumes."""
-    # imported here (as the other tools do): torch and the model stack load
-    # only when a model runs
-    from mmengine.utils import ProgressBar
-
-    from cspr_det.apis import init_detector, read_ct_volume
-    from cspr_det.apis.subvolume_boxes import predict_subvolume
     key = _settings_key(args)
     per_dir = osp.join(args.out_dir, 'per_subvolume')
     preds, failed, todo = {}, {}, []
@@ -234,8 +235,6 @@ def _type_strata(types: dict, names: list) -> dict:
 def _score(args, gts, preds, marks=None, types=None, pixel_mm=None,
            box_types=None):
     """3D (and P3D) FROC summaries with size (and type) strata."""
-    from cspr_det.evaluation.functional.froc3d import froc3d, size_strata
-    from cspr_det.evaluation.metrics.froc3d_report import froc3d_summary
     names = list(gts)
     empty = np.zeros((0, 7))
     pred_list = [preds.get(n, empty) for n in names]
@@ -262,7 +261,6 @@ def _score(args, gts, preds, marks=None, types=None, pixel_mm=None,
 def _box_types(path: str, split: str, gts: dict) -> dict:
     """``{name: [type per 3D box]}`` of a lesion-type file, checked against
     the annotations."""
-    from cspr_det.datasets.deeplesion3d_annotations import AnnotationError
     with open(path, encoding='utf-8') as f:
         try:
             doc = json.load(f)
@@ -279,11 +277,6 @@ def _box_types(path: str, split: str, gts: dict) -> dict:
 
 
 def main(args) -> int:
-    # imported here, after the arguments parse (as in the other tools)
-    import cspr_det  # noqa: F401  (registries)
-    from cspr_det.datasets.deeplesion3d_annotations import save_3d_boxes
-    from cspr_det.evaluation.metrics.froc3d_report import (
-        froc3d_table, write_froc3d_report)
     _check_args(args)
     tic = time.perf_counter()
     gts, data, preds = _load_inputs(args)
