@@ -1,0 +1,129 @@
+"""inference_volume: a tiny LiTS segmentor on a raw synthetic scan gives the
+labels that tools/test.py writes for the same converted case, on the scan's
+own grid; volumes, probabilities and bad input."""
+import json
+import os.path as osp
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+from infer_fixtures import save_random, tiny_seg_config
+from seg_fixtures import tiny_seg_dataset
+from tool_loader import load_tool
+
+from cspr_det.apis import (CTVolume, inference_volume, init_model,
+                           read_ct_volume)
+from cspr_det.datasets.volume_io import VolumeError
+
+#: Head bias of the random model: liver a little more likely, so that the
+#: prediction holds both classes.
+BIAS = (0.0, 0.05)
+
+
+@pytest.fixture(scope='module')
+def seg_setup(tmp_path_factory):
+    data = tiny_seg_dataset(tmp_path_factory, 'lits')
+    root = tmp_path_factory.mktemp('seg_infer')
+    cfg = tiny_seg_config(data['converted'], work_dir=str(root / 'work'))
+    config = str(root / 'tiny_lits.py')
+    cfg.dump(config)
+    torch.manual_seed(0)
+    model = init_model(config)
+    ckpt = save_random(model, str(root / 'tiny_lits.pth'),
+                       dict(classes=('background', 'liver')), BIAS)
+    with open(osp.join(data['converted'], 'index.json')) as f:
+        index = json.load(f)
+    tests = [c for c in index['cases'] if c['split'] == 'test']
+    raw = {c['case_id']: osp.join(index['raw_root'], c['source']['image'])
+           for c in tests}
+    return dict(data=data, config=config, ckpt=ckpt, root=root, raw=raw)
+
+
+@pytest.fixture(scope='module')
+def test_py_predictions(seg_setup):
+    """tools/test.py's predictions (SegPredictionWriterHook, NIfTI in the
+    source geometry) of the test cases."""
+    tool = load_tool('tools/test.py')
+    work = str(seg_setup['root'] / 'work')
+    assert tool.main(tool.parse_args([seg_setup['config'],
+                                      seg_setup['ckpt'], '--work-dir',
+                                      work])) == 0
+    return {case: osp.join(work, 'predictions', f'{case}.nii.gz')
+            for case in seg_setup['raw']}
+
+
+def test_equal_to_test_py(seg_setup, test_py_predictions):
+    model = init_model(seg_setup['config'], seg_setup['ckpt'])
+    assert model.task == 'segmentation'
+    assert model.dataset_meta['classes'] == ('background', 'liver')
+    seen = set()
+    for case, raw in seg_setup['raw'].items():
+        result = inference_volume(model, raw)
+        expected = sitk.ReadImage(test_py_predictions[case])
+        got = result.label_image
+        # the input's own geometry, voxel for voxel the test.py labels
+        src = sitk.ReadImage(raw)
+        assert got.GetSize() == src.GetSize() == expected.GetSize()
+        np.testing.assert_allclose(got.GetOrigin(), src.GetOrigin(),
+                                   atol=1e-5)
+        np.testing.assert_allclose(got.GetDirection(), src.GetDirection(),
+                                   atol=1e-6)
+        np.testing.assert_allclose(got.GetSpacing(), src.GetSpacing(),
+                                   rtol=1e-6)
+        np.testing.assert_array_equal(sitk.GetArrayFromImage(got),
+                                      sitk.GetArrayFromImage(expected))
+        # canonical labels: the volume's grid, same counts
+        assert result.labels.shape == result.volume.hu.shape
+        counts = np.bincount(sitk.GetArrayFromImage(expected).ravel(),
+                             minlength=2)
+        vols = result.label_volumes()
+        assert [v['voxels'] for v in vols] == counts.tolist()
+        voxel_ml = np.prod(src.GetSpacing()) / 1000.0
+        assert vols[1]['volume_ml'] == pytest.approx(counts[1] * voxel_ml)
+        assert vols[1]['class_name'] == 'liver'
+        # the model ran at the converted spacing (8 mm slices)
+        assert result.model_spacing[0] == pytest.approx(8.0)
+        seen |= set(np.unique(result.labels).tolist())
+    assert seen == {0, 1}  # a test of something: both classes predicted
+
+
+def test_volume_object_probabilities_and_spacing(seg_setup):
+    model = init_model(seg_setup['config'], seg_setup['ckpt'])
+    raw = next(iter(seg_setup['raw'].values()))
+    volume = read_ct_volume(raw)
+    plain = inference_volume(model, volume)
+    result = inference_volume(model, volume, return_probabilities=True)
+    probs = result.probabilities
+    assert probs.shape == (2, ) + volume.hu.shape
+    np.testing.assert_allclose(probs.sum(0), 1.0, atol=1e-4)
+    # labels from the logits path agree with the plain path
+    np.testing.assert_array_equal(result.labels, plain.labels)
+    assert model.test_cfg['return_logits'] is False  # restored
+    # the liver probability is higher where the liver was labelled
+    fg = result.labels == 1
+    assert fg.any() and (~fg).any()
+    assert probs[1][fg].mean() > probs[1][~fg].mean()
+    # another target spacing changes the model grid, not the output grid
+    native = inference_volume(model, volume, target_spacing=(None, ) * 3)
+    assert native.labels.shape == volume.hu.shape
+    assert native.model_shape == volume.hu.shape
+    assert plain.model_shape != native.model_shape
+
+
+def test_bad_input(seg_setup, tmp_path):
+    model = init_model(seg_setup['config'], seg_setup['ckpt'])
+    with pytest.raises(VolumeError, match='not found'):
+        inference_volume(model, str(tmp_path / 'missing.nii.gz'))
+    gap = CTVolume(hu=np.zeros((3, 32, 32), np.float32),
+                   spacing=(1.0, 1.0, 8.0), origin=(0, 0, 0),
+                   direction=(1, 0, 0, 0, 1, 0, 0, 0, 1),
+                   grid_z=np.array([0, 1, 5]), source=dict(kind='png'))
+    with pytest.raises(VolumeError, match='slices are missing'):
+        inference_volume(model, gap)
+    with pytest.raises(ValueError, match='target_spacing'):
+        inference_volume(model, gap, target_spacing=(0, None, None))
+    detector_like = torch.nn.Linear(1, 1)
+    detector_like.cfg = model.cfg
+    with pytest.raises(ValueError):
+        inference_volume(detector_like, gap)
