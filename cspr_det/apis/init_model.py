@@ -3,6 +3,7 @@ classifier) from its config and checkpoint, in the spirit of mmdet's
 ``init_detector`` / mmseg's ``init_model``, and :func:`model_task`, the task
 family that the inference functions and ``tools/infer.py`` dispatch on."""
 import copy
+import logging
 import os.path as osp
 from pathlib import Path
 from typing import Optional, Union
@@ -11,6 +12,7 @@ import torch
 import torch.nn as nn
 from mmdet.models.detectors import BaseDetector
 from mmengine.config import Config
+from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
 from cspr_det.models.segmentors import VolumeSegmentor
@@ -64,22 +66,22 @@ def _load_weights(model: nn.Module, checkpoint: str, strict: bool) -> dict:
 
 def _config_dataset_meta(cfg: Config, num_classes: Optional[int]
                          ) -> Optional[dict]:
-    """Class names from the config's test dataset: its ``metainfo``, else
-    its class's ``METAINFO`` when that has ``num_classes`` classes."""
+    """The ``metainfo`` of the config's test dataset, built without its
+    data (``lazy_init``), when it names ``num_classes`` classes."""
     loader = cfg.get('test_dataloader') or {}
     dataset = loader.get('dataset', {}) if isinstance(loader, dict) else {}
     while isinstance(dataset, dict) and 'dataset' in dataset:
         dataset = dataset['dataset']  # wrappers
-    if not isinstance(dataset, dict):
+    if not isinstance(dataset, dict) or 'type' not in dataset:
         return None
-    meta = dataset.get('metainfo') or {}
-    if meta.get('classes'):
-        return dict(meta)
     try:
-        cls = DATASETS.get(dataset.get('type', ''))
-    except KeyError:  # a type of another scope (mmengine raises KeyError)
-        cls = None
-    meta = dict(getattr(cls, 'METAINFO', None) or {}) if cls else {}
+        built = DATASETS.build(dict(dataset, pipeline=[], lazy_init=True))
+    except (OSError, ValueError, KeyError, TypeError) as err:
+        print_log(f'class names of the config\'s test dataset unknown '
+                  f'({type(err).__name__}: {err})', logger='current',
+                  level=logging.WARNING)
+        return None
+    meta = dict(getattr(built, 'metainfo', None) or {})
     classes = meta.get('classes')
     if classes and (num_classes is None or len(classes) == num_classes):
         return meta

@@ -33,8 +33,8 @@ def tiny_seg_config(converted: str, target_spacing=(8.0, None, None),
         'model.neck.channels': (4, 4, 8, 16, 32),
         'model.decode_head.in_channels': 4,
         'model.decode_head.channels': 4,
-        'model.test_cfg.window': (4, 32, 32),
-        'model.test_cfg.stride': (2, 16, 16),
+        'model.test_cfg.window': (16, 32, 32),
+        'model.test_cfg.stride': (8, 16, 16),
         'target_spacing': target_spacing,
     })
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):

@@ -21,46 +21,68 @@ from cspr_det.datasets.volume_io import VolumeError
 BIAS = (0.0, 0.05)
 
 
-@pytest.fixture(scope='module')
-def seg_setup(tmp_path_factory):
+#: Conversions of the tiny LiTS: as the shared fixture (8 mm slices, the
+#: scans' own) and resampled on every axis (the model then works on another
+#: grid than the scan's and its labels are resampled back).
+SPACINGS = dict(native=None, resampled=('6', '12', '10'))
+
+
+def _setup(tmp_path_factory, spacing):
     data = tiny_seg_dataset(tmp_path_factory, 'lits')
     root = tmp_path_factory.mktemp('seg_infer')
-    cfg = tiny_seg_config(data['converted'], work_dir=str(root / 'work'))
+    converted, target = data['converted'], (8.0, None, None)
+    if spacing is not None:
+        converted = str(root / 'converted')
+        tool = load_tool('tools/dataset_converters/lits.py')
+        assert tool.main([data['raw'], converted, '--spacing', *spacing,
+                          '--split-file', data['split']]) == 0
+        target = tuple(float(v) for v in spacing)
+    with open(osp.join(converted, 'index.json')) as f:
+        index = json.load(f)
+    # one test case (a few seconds per case on a busy 2-core machine)
+    tests = [c for c in index['cases'] if c['split'] == 'test'][:1]
+    cfg = tiny_seg_config(converted, target, work_dir=str(root / 'work'))
+    cfg.test_dataloader.dataset.case_ids = [c['case_id'] for c in tests]
     config = str(root / 'tiny_lits.py')
     cfg.dump(config)
     torch.manual_seed(0)
     model = init_model(config)
     ckpt = save_random(model, str(root / 'tiny_lits.pth'),
                        dict(classes=('background', 'liver')), BIAS)
-    with open(osp.join(data['converted'], 'index.json')) as f:
-        index = json.load(f)
-    tests = [c for c in index['cases'] if c['split'] == 'test']
     raw = {c['case_id']: osp.join(index['raw_root'], c['source']['image'])
            for c in tests}
-    return dict(data=data, config=config, ckpt=ckpt, root=root, raw=raw)
+    shapes = {c['case_id']: tuple(c['shape']) for c in tests}
+    return dict(data=data, config=config, ckpt=ckpt, root=root, raw=raw,
+                target=target, shapes=shapes)
 
 
 @pytest.fixture(scope='module')
-def test_py_predictions(seg_setup):
+def seg_setup(tmp_path_factory):
+    return _setup(tmp_path_factory, None)
+
+
+def _test_py(setup):
     """tools/test.py's predictions (SegPredictionWriterHook, NIfTI in the
     source geometry) of the test cases."""
     tool = load_tool('tools/test.py')
-    work = str(seg_setup['root'] / 'work')
-    assert tool.main(tool.parse_args([seg_setup['config'],
-                                      seg_setup['ckpt'], '--work-dir',
-                                      work])) == 0
+    work = str(setup['root'] / 'work')
+    assert tool.main(tool.parse_args([setup['config'], setup['ckpt'],
+                                      '--work-dir', work])) == 0
     return {case: osp.join(work, 'predictions', f'{case}.nii.gz')
-            for case in seg_setup['raw']}
+            for case in setup['raw']}
 
 
-def test_equal_to_test_py(seg_setup, test_py_predictions):
-    model = init_model(seg_setup['config'], seg_setup['ckpt'])
+@pytest.mark.parametrize('conversion', sorted(SPACINGS))
+def test_equal_to_test_py(tmp_path_factory, seg_setup, conversion):
+    setup = seg_setup if SPACINGS[conversion] is None else \
+        _setup(tmp_path_factory, SPACINGS[conversion])
+    predictions = _test_py(setup)
+    model = init_model(setup['config'], setup['ckpt'])
     assert model.task == 'segmentation'
     assert model.dataset_meta['classes'] == ('background', 'liver')
-    seen = set()
-    for case, raw in seg_setup['raw'].items():
+    for case, raw in setup['raw'].items():
         result = inference_volume(model, raw)
-        expected = sitk.ReadImage(test_py_predictions[case])
+        expected = sitk.ReadImage(predictions[case])
         got = result.label_image
         # the input's own geometry, voxel for voxel the test.py labels
         src = sitk.ReadImage(raw)
@@ -82,10 +104,13 @@ def test_equal_to_test_py(seg_setup, test_py_predictions):
         voxel_ml = np.prod(src.GetSpacing()) / 1000.0
         assert vols[1]['volume_ml'] == pytest.approx(counts[1] * voxel_ml)
         assert vols[1]['class_name'] == 'liver'
-        # the model ran at the converted spacing (8 mm slices)
-        assert result.model_spacing[0] == pytest.approx(8.0)
-        seen |= set(np.unique(result.labels).tolist())
-    assert seen == {0, 1}  # a test of something: both classes predicted
+        # the model ran on the converted grid
+        assert result.model_shape == setup['shapes'][case]
+        assert [result.model_spacing[k] for k in range(3)
+                if setup['target'][k]] == pytest.approx(
+                    [v for v in setup['target'] if v])
+        # a test of something: both classes predicted
+        assert set(np.unique(result.labels).tolist()) == {0, 1}
 
 
 def test_volume_object_probabilities_and_spacing(seg_setup):
@@ -105,10 +130,11 @@ def test_volume_object_probabilities_and_spacing(seg_setup):
     assert fg.any() and (~fg).any()
     assert probs[1][fg].mean() > probs[1][~fg].mean()
     # another target spacing changes the model grid, not the output grid
-    native = inference_volume(model, volume, target_spacing=(None, ) * 3)
-    assert native.labels.shape == volume.hu.shape
-    assert native.model_shape == volume.hu.shape
-    assert plain.model_shape != native.model_shape
+    assert plain.model_shape == volume.hu.shape  # 8 mm slices already
+    finer = inference_volume(model, volume, target_spacing=(4.0, None, None))
+    assert finer.labels.shape == volume.hu.shape
+    assert finer.model_shape[0] == 2 * volume.hu.shape[0] - 1
+    assert finer.model_spacing == (4.0, ) + plain.model_spacing[1:]
 
 
 def test_bad_input(seg_setup, tmp_path):
