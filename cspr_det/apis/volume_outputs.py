@@ -4,6 +4,8 @@ counts and volumes, an overlay PNG and a JSON summary (and, optionally, one
 probability volume per class)."""
 import csv
 import json
+import os
+import os.path as osp
 from typing import List, Optional, Sequence
 
 import cv2
@@ -102,7 +104,7 @@ def segmentation_overlay(result: VolumeSegResult,
         name = vol.slice_names[row] if vol.slice_names else ''
         tiles.append(add_caption(tile, [f'slice {row} {name}'.strip()]))
     grid = montage(tiles, columns=len(tiles), tile_size=256)
-    lines = [f'{vol.name}: {vol.hu.shape[0]} x {vol.hu.shape[1]} x '
+    lines = [f'{osp.basename(vol.name.rstrip(os.sep))}: {vol.hu.shape[0]} x {vol.hu.shape[1]} x '
              f'{vol.hu.shape[2]} voxels of '
              + ' x '.join(f'{v:.3g}' for v in vol.spacing) + ' mm']
     lines += [f"{r['class_name']}: {r['volume_ml']:.1f} mL "
