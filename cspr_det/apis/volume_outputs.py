@@ -104,7 +104,8 @@ def segmentation_overlay(result: VolumeSegResult,
         name = vol.slice_names[row] if vol.slice_names else ''
         tiles.append(add_caption(tile, [f'slice {row} {name}'.strip()]))
     grid = montage(tiles, columns=len(tiles), tile_size=256)
-    lines = [f'{osp.basename(vol.name.rstrip(os.sep))}: {vol.hu.shape[0]} x {vol.hu.shape[1]} x '
+    name = osp.basename(vol.name.rstrip(os.sep))
+    lines = [f'{name}: {vol.hu.shape[0]} x {vol.hu.shape[1]} x '
              f'{vol.hu.shape[2]} voxels of '
              + ' x '.join(f'{v:.3g}' for v in vol.spacing) + ' mm']
     lines += [f"{r['class_name']}: {r['volume_ml']:.1f} mL "

@@ -174,8 +174,9 @@ def bad_cases(models, tmp_path_factory):
     return {
         'corrupt scan': (seg + [corrupt], ['corrupt.nii.gz']),
         'missing centres': (cls + [chest], ['needs --centres']),
-        'centres for a segmentor': (seg + [chest, '--centres', csvs['bad_row']],
-                                    ['--centres', 'segmentation']),
+        'centres for a segmentor': (
+            seg + [chest, '--centres', csvs['bad_row']],
+            ['--centres', 'segmentation']),
         'bad row': (cls + [chest, '--centres', csvs['bad_row']],
                     ['bad_row.csv line 3', 'y is not a number']),
         'missing column': (cls + [chest, '--centres', csvs['no_column']],
