@@ -30,6 +30,7 @@ from cspr_det.apis.infer_cli import (RUNNERS, add_classification_args,
                                      check_common_args, check_detection_args,
                                      load_model, read_input)
 from cspr_det.apis.init_model import model_task
+from cspr_det.apis.nodule_outputs import read_centres_csv
 from cspr_det.utils.cli import CLIError, run_cli
 
 
@@ -53,8 +54,10 @@ def parse_args(argv=None):
 def main(args) -> int:
     check_common_args(args)
     check_detection_args(args)
-    if args.centres is not None and not osp.isfile(args.centres):
-        raise CLIError(f'centres CSV not found: {args.centres}')
+    if args.centres is not None:
+        if not osp.isfile(args.centres):
+            raise CLIError(f'centres CSV not found: {args.centres}')
+        read_centres_csv(args.centres)  # a bad row stops before the model
     model = load_model(args)
     task = model_task(model)
     if task == 'classification' and args.centres is None:

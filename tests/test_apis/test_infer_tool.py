@@ -161,6 +161,7 @@ def bad_cases(models, tmp_path_factory):
     with open(corrupt, 'wb') as f:
         f.write(b'\x1f\x8b' + os.urandom(300))
     rows = dict(
+        good='id,x,y,z\na,1,2,3\n',
         bad_row='id,x,y,z\na,1,2,3\nb,1,oops,3\n',
         no_column='id,x,y\na,1,2\n',
         outside='id,x,y,z\nfar,0,0,9999\n')
@@ -175,7 +176,7 @@ def bad_cases(models, tmp_path_factory):
         'corrupt scan': (seg + [corrupt], ['corrupt.nii.gz']),
         'missing centres': (cls + [chest], ['needs --centres']),
         'centres for a segmentor': (
-            seg + [chest, '--centres', csvs['bad_row']],
+            seg + [chest, '--centres', csvs['good']],
             ['--centres', 'segmentation']),
         'bad row': (cls + [chest, '--centres', csvs['bad_row']],
                     ['bad_row.csv line 3', 'y is not a number']),
