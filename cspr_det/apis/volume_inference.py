@@ -252,7 +252,14 @@ def inference_volume(model: nn.Module,
     name = str(volume.source.get('path', 'scan'))
     results = dict(case, img_path=name, case_id=name, img_shape=shape,
                    ori_shape=shape, sample_idx=0)
-    data = pseudo_collate([_volume_pipeline(model.cfg)(results)])
+    packed = _volume_pipeline(model.cfg)(results)
+    got = tuple(packed['inputs'].shape[1:])
+    if got != shape:
+        raise ValueError(
+            f'the test pipeline of {model.cfg.filename or "the config"} '
+            f'turns the {shape} volume into {got} (a crop?); '
+            'inference_volume segments whole volumes (LiTS / BTCV configs)')
+    data = pseudo_collate([packed])
     prepare_s = time.perf_counter() - tic
     tic = time.perf_counter()
     keep = model.test_cfg['return_logits']

@@ -9,7 +9,7 @@ import pytest
 import SimpleITK as sitk
 import torch
 from ct_fixtures import write_dicom_series, write_png_series
-from infer_fixtures import save_random, tiny_seg_config
+from infer_fixtures import REPO, save_random, tiny_seg_config
 from seg_fixtures import tiny_seg_dataset
 from tool_loader import load_tool
 
@@ -178,3 +178,18 @@ def test_dicom_and_png_inputs(seg_setup, tmp_path):
         if scan == png:  # stored as read: canonical order
             np.testing.assert_array_equal(stored, reference.labels)
     assert len(files) == hu.shape[0]
+
+
+def test_crop_configs_are_refused(seg_setup):
+    """A nodule segmentation config crops 48^3 around the centre: refused
+    rather than segmenting the middle of the scan."""
+    model = init_model(
+        osp.join(REPO, 'configs', 'segmentation', 'lidc',
+                 'fcn-fusion_resnet3d18-c16_1xb4-demo_synthetic-lidc-nodule'
+                 '.py'))
+    volume = CTVolume(hu=np.full((60, 64, 64), -1000.0, np.float32),
+                      spacing=(1.0, 1.0, 1.0), origin=(0, 0, 0),
+                      direction=(1, 0, 0, 0, 1, 0, 0, 0, 1),
+                      grid_z=np.arange(60), source=dict(kind='nifti'))
+    with pytest.raises(ValueError, match='a crop'):
+        inference_volume(model, volume)
