@@ -1,18 +1,23 @@
-"""Running a trained lesion detector on a whole CT scan: volume reading
-(NIfTI, DICOM series, DeepLesion PNG folder), slice-stack inference, 3D
-lesion candidates and their outputs."""
+"""Running trained models on whole CT scans: volume reading (NIfTI, DICOM
+series, DeepLesion PNG folder), ``init_model`` for every task family,
+lesion detection (slice-stack inference, 3D candidates), volume
+segmentation and nodule classification, and their outputs."""
 from .ct_volume import CTVolume, read_ct_volume
 from .dicom_series import list_dicom_series, read_dicom_series
 from .inference import CTResult, inference_ct, init_detector, select_rows
+from .init_model import init_model, model_task
 from .lesion_linking import build_candidates, iou_matrix, link_detections
+from .nodule_inference import NoduleResult, inference_nodule
 from .png_series import find_series_spacing, read_png_series
 from .slice_inference import (SliceStacker, config_test_pipeline,
                               predict_rows)
+from .volume_inference import VolumeSegResult, inference_volume
 
 __all__ = [
     'CTVolume', 'read_ct_volume', 'read_dicom_series', 'list_dicom_series',
     'read_png_series', 'find_series_spacing', 'init_detector',
     'inference_ct', 'CTResult', 'select_rows', 'link_detections',
     'build_candidates', 'iou_matrix', 'SliceStacker', 'predict_rows',
-    'config_test_pipeline'
+    'config_test_pipeline', 'init_model', 'model_task', 'inference_volume',
+    'VolumeSegResult', 'inference_nodule', 'NoduleResult'
 ]

@@ -1,8 +1,6 @@
 """``init_detector`` and ``inference_ct``: a trained lesion detector on a
 whole CT scan, in the spirit of mmdet's ``init_detector`` /
 ``inference_detector``."""
-import copy
-import os.path as osp
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +13,7 @@ from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from .ct_volume import CTVolume, read_ct_volume
+from .init_model import init_model
 from .lesion_linking import build_candidates
 from .slice_inference import (SliceStacker, config_test_pipeline,
                               predict_rows)
@@ -25,7 +24,8 @@ def init_detector(config: Union[str, Path, Config],
                   device: Union[str, torch.device] = 'cpu',
                   cfg_options: Optional[dict] = None,
                   strict: bool = True) -> nn.Module:
-    """Build a detector from its config and load a checkpoint strictly.
+    """Build a detector from its config and load a checkpoint strictly
+    (:func:`~cspr_det.apis.init_model.init_model` under its mmdet name).
 
     Args:
         config: Config file or :class:`mmengine.Config`.
@@ -38,38 +38,13 @@ def init_detector(config: Union[str, Path, Config],
 
     Returns:
         nn.Module: The model in eval mode, with ``cfg`` (the config) and
-        ``dataset_meta`` (from the checkpoint, else the config's dataset).
+        ``dataset_meta`` (from the checkpoint, else ``classes=('lesion',)``).
 
     Raises:
         FileNotFoundError: Missing config or checkpoint.
         CheckpointMismatchError: The checkpoint does not fit the config.
     """
-    import cspr_det  # noqa: F401  (registries, checkpoint loader)
-    from cspr_det.registry import MODELS
-    from cspr_det.utils.checkpoint import load_model_checkpoint
-    if isinstance(config, (str, Path)):
-        if not osp.isfile(str(config)):
-            raise FileNotFoundError(f'config file not found: {config}')
-        config = Config.fromfile(str(config))
-    elif not isinstance(config, Config):
-        raise TypeError(f'config must be a file name or a Config, got '
-                        f'{type(config).__name__}')
-    cfg = copy.deepcopy(config)
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
-    init_default_scope(cfg.get('default_scope', 'mmdet'))
-    model = MODELS.build(cfg.model)
-    meta = {}
-    if checkpoint is not None:
-        ckpt = load_model_checkpoint(model, checkpoint, strict=strict)
-        meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
-    dataset_meta = meta.get('dataset_meta') if isinstance(meta, dict) \
-        else None
-    if not dataset_meta:
-        dataset_meta = dict(classes=('lesion', ))
-    model.dataset_meta = dict(dataset_meta)
-    model.cfg = cfg
-    return model.to(device).eval()
+    return init_model(config, checkpoint, device, cfg_options, strict)
 
 
 @dataclass

@@ -8,6 +8,9 @@
 dataset_type = 'cspr_det.BTCVDataset'
 data_root = 'data/btcv/converted/'
 hu_window = (-175, 250)
+# (z, y, x) mm of the converted arrays (the converter's --spacing): whole-scan
+# inference (tools/infer.py) resamples a scan to it
+target_spacing = (2.0, 1.5, 1.5)
 
 train_pipeline = [
     dict(type='cspr_det.LoadVolumeArrays', lazy=True),

@@ -9,6 +9,9 @@ dataset_type = 'cspr_det.LiTSDataset'
 data_root = 'data/lits/converted/'
 task = 'liver'
 hu_window = (-200, 250)
+# (z, y, x) mm of the converted arrays (the converter's --spacing; None keeps
+# an axis): whole-scan inference (tools/infer.py) resamples a scan to it
+target_spacing = (1.0, None, None)
 
 train_pipeline = [
     dict(type='cspr_det.LoadVolumeArrays', lazy=True),

@@ -8,6 +8,7 @@
 _base_ = './lits_liver.py'
 
 data_root = 'data/synthetic_lits/converted/'
+target_spacing = (4.0, None, None)  # the conversion above
 train_pipeline = [
     dict(type='cspr_det.LoadVolumeArrays', lazy=True),
     dict(type='cspr_det.RandomZCrop3D', size=16, fg_prob=0.7),
