@@ -18,10 +18,7 @@ writes nothing.
 """
 import argparse
 import os.path as osp
-import sys
 import time
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import DictAction  # noqa: E402
 

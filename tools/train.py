@@ -1,9 +1,6 @@
 """Train a model from a config: ``python tools/train.py CONFIG [options]``."""
 import argparse
 import os.path as osp
-import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from cspr_det.utils.cli import (CLIError, add_common_args,  # noqa: E402
                                 check_data_roots, load_config, run_cli,

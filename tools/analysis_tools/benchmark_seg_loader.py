@@ -30,9 +30,6 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-
 import numpy as np  # noqa: E402
 
 PIPELINE = [

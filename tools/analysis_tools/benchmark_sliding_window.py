@@ -42,7 +42,6 @@ import tempfile
 import time
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 METHODS = ('cspr_det', 'monai', 'cspr_det-labels')
 
 

@@ -68,7 +68,6 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 from cspr_det.utils.patient_subsets import choose_patients  # noqa: E402
 TRAIN_SCRIPT = osp.join(REPO, 'tools', 'train.py')
 TEST_SCRIPT = osp.join(REPO, 'tools', 'test.py')

@@ -25,7 +25,6 @@ import sys
 from typing import List
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 TRAIN_SCRIPT = osp.join(REPO, 'tools', 'train.py')
 TEST_SCRIPT = osp.join(REPO, 'tools', 'test.py')
 

@@ -20,9 +20,6 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-
 from cspr_det.datasets.btcv_dataset import BTCV_CLASSES  # noqa: E402
 from cspr_det.datasets.splits import (btcv_case_id,  # noqa: E402
                                       btcv_published_split)

@@ -21,9 +21,6 @@ import json
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-
 import numpy as np  # noqa: E402
 import SimpleITK as sitk  # noqa: E402
 

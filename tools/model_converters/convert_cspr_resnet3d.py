@@ -25,11 +25,7 @@ Example:
     #                 checkpoint='checkpoints/r3d18_cspr_det.pth')
 """
 import argparse
-import os.path as osp
 import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__)))))
 
 import cspr_det  # noqa: E402,F401
 from cspr_det.models.utils import (RESNET3D_ARCH_KEYS,  # noqa: E402
