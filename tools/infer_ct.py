@@ -20,9 +20,9 @@ import argparse
 import os.path as osp
 import time
 
-from mmengine.config import DictAction  # noqa: E402
+from mmengine.config import DictAction
 
-from cspr_det.utils.cli import CLIError, run_cli  # noqa: E402
+from cspr_det.utils.cli import CLIError, run_cli
 
 
 def parse_args(argv=None):

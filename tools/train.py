@@ -2,7 +2,7 @@
 import argparse
 import os.path as osp
 
-from cspr_det.utils.cli import (CLIError, add_common_args,  # noqa: E402
+from cspr_det.utils.cli import (CLIError, add_common_args,
                                 check_data_roots, load_config, run_cli,
                                 run_with_runner)
 

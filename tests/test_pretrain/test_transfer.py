@@ -12,8 +12,7 @@ from mmengine.registry import init_default_scope
 
 import cspr_det.models.classifiers as classifiers
 import cspr_det.models.utils as model_utils
-from cspr_det.models.utils.pretrained_backbone import (
-    PretrainedBackbone, adapt_in_channels, load_pretrained_backbone)
+import cspr_det.models.utils.pretrained_backbone as pretrained_backbone
 from cspr_det.registry import MODELS, WEIGHT_INITIALIZERS
 from tool_loader import load_tool
 
@@ -119,13 +118,12 @@ def test_pretrained_backbone_lives_in_models_utils():
     """The initializer is a weight-transfer utility of ``models.utils`` (one
     class, exported by the package), registered under its name; the
     classifiers package holds classifiers only."""
-    assert model_utils.PretrainedBackbone is PretrainedBackbone
-    assert model_utils.adapt_in_channels is adapt_in_channels
-    assert model_utils.load_pretrained_backbone is load_pretrained_backbone
-    assert PretrainedBackbone.__module__ == \
-        'cspr_det.models.utils.pretrained_backbone'
-    assert WEIGHT_INITIALIZERS.get('cspr_det.PretrainedBackbone') is \
-        PretrainedBackbone
+    cls = pretrained_backbone.PretrainedBackbone
+    assert model_utils.PretrainedBackbone is cls
+    for name in ('adapt_in_channels', 'load_pretrained_backbone'):
+        assert getattr(model_utils, name) is getattr(pretrained_backbone, name)
+    assert cls.__module__ == 'cspr_det.models.utils.pretrained_backbone'
+    assert WEIGHT_INITIALIZERS.get('cspr_det.PretrainedBackbone') is cls
     assert not hasattr(classifiers, 'PretrainedBackbone')
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module(

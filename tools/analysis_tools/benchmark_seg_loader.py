@@ -30,7 +30,7 @@ import sys
 import tempfile
 import time
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 PIPELINE = [
     dict(type='cspr_det.RandomZCrop3D', size=32, fg_prob=0.5),

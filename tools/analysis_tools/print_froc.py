@@ -8,7 +8,7 @@ import os.path as osp
 import sys
 
 from cspr_det.evaluation.metrics.froc_report import \
-    format_table  # noqa: E402
+    format_table
 
 
 def main(argv=None) -> int:

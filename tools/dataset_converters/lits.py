@@ -22,9 +22,9 @@ import argparse
 import os.path as osp
 import sys
 
-from cspr_det.datasets.lits_dataset import LITS_TASKS  # noqa: E402
-from cspr_det.datasets.splits import lits_published_split  # noqa: E402
-from cspr_det.datasets.volume_converter_cli import (  # noqa: E402
+from cspr_det.datasets.lits_dataset import LITS_TASKS
+from cspr_det.datasets.splits import lits_published_split
+from cspr_det.datasets.volume_converter_cli import (
     add_conversion_args, convert_from_args)
 
 

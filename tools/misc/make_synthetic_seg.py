@@ -14,7 +14,7 @@ import json
 import sys
 import time
 
-from cspr_det.datasets.synthetic.make_synthetic_seg import (  # noqa: E402
+from cspr_det.datasets.synthetic.make_synthetic_seg import (
     PRESETS, make_synthetic_btcv, make_synthetic_lits)
 
 

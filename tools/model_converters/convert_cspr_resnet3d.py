@@ -27,8 +27,8 @@ Example:
 import argparse
 import sys
 
-import cspr_det  # noqa: E402,F401
-from cspr_det.models.utils import (RESNET3D_ARCH_KEYS,  # noqa: E402
+import cspr_det  # noqa: F401
+from cspr_det.models.utils import (RESNET3D_ARCH_KEYS,
                                    conversion_summary, convert_cspr_resnet3d,
                                    infer_cspr_resnet3d_config,
                                    read_state_dict, save_converted)

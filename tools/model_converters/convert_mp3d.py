@@ -28,8 +28,8 @@ Example:
 import argparse
 import sys
 
-import cspr_det  # noqa: E402,F401
-from cspr_det.models.utils import (conversion_summary,  # noqa: E402
+import cspr_det  # noqa: F401
+from cspr_det.models.utils import (conversion_summary,
                                    convert_mp3d, infer_mp3d_config,
                                    read_state_dict, save_converted)
 
