@@ -4,13 +4,24 @@ PY := .venv/bin/python
 export PYTHONUTF8 := 1
 SETUP := tools/setup_env.sh
 
-.PHONY: setup test demo demo-seg demo-lidc clean-demo
+.PHONY: setup test lint format demo demo-seg demo-lidc clean-demo
 
 setup:
 	@bash $(SETUP)
 
 test: setup
 	$(PY) -m pytest -q tests
+
+# Style checks (settings in setup.cfg); `make format` applies isort + yapf.
+LINT_PATHS := cspr_det tools tests configs setup.py
+
+lint: setup
+	$(PY) -m flake8 $(LINT_PATHS)
+	$(PY) -m isort --check-only --diff $(LINT_PATHS)
+	$(PY) -m yapf --diff -r $(LINT_PATHS)
+
+format: setup
+	@PY=$(PY) bash tools/misc/format.sh $(LINT_PATHS)
 
 demo: setup
 	@bash tools/misc/run_demo.sh

@@ -37,6 +37,7 @@ setup(
     install_requires=read_requirements('runtime.txt'),
     extras_require={
         'tests': read_requirements('tests.txt'),
+        'lint': read_requirements('lint.txt'),
         'mim': read_requirements('mminstall.txt'),
     },
     zip_safe=False)

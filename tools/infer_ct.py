@@ -17,16 +17,12 @@ the geometry of INPUT). Bad input stops with one line naming the file and
 writes nothing.
 """
 import argparse
-import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from cspr_det.apis.infer_cli import (add_common_args,  # noqa: E402
+from cspr_det.apis.infer_cli import (add_common_args,
                                      add_detection_args, check_common_args,
                                      check_detection_args, load_model,
                                      read_input, run_detection)
-from cspr_det.utils.cli import run_cli  # noqa: E402
+from cspr_det.utils.cli import run_cli
 
 
 def parse_args(argv=None):

@@ -34,7 +34,7 @@ fi
 # mmengine in the same resolution as the runtime bounds: alone, it takes the
 # newest opencv-python, which needs numpy>=2 (the runtime bounds say <2).
 "$VPY" -m pip install -q -r requirements/runtime.txt -r requirements/tests.txt \
-  'mmengine>=0.10.4,<0.11'
+  -r requirements/lint.txt 'mmengine>=0.10.4,<0.11'
 # One setuptools range serves torch (>=77.0.3), mmengine (imports pkg_resources,
 # gone from setuptools 82) and the mmcv build; it is pinned in
 # requirements/runtime.txt so later installs into this environment keep it.

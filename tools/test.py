@@ -17,11 +17,8 @@ truth green, predictions scoring at least ``--show-score-thr`` red) to
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from cspr_det.utils.cli import (CLIError, add_common_args,  # noqa: E402
+from cspr_det.utils.cli import (CLIError, add_common_args,
                                 check_data_roots, load_config, run_cli,
                                 run_with_runner)
 

@@ -1,11 +1,9 @@
 """Train a model from a config: ``python tools/train.py CONFIG [options]``."""
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-from cspr_det.utils.cli import (CLIError, add_common_args,  # noqa: E402
+from cspr_det.datasets.data_check import DataCheckError
+from cspr_det.utils.cli import (CLIError, add_common_args,
                                 check_data_roots, load_config, run_cli,
                                 run_with_runner)
 
@@ -27,6 +25,11 @@ def parse_args(argv=None):
         '--auto-scale-lr',
         action='store_true',
         help='scale the lr by (total batch size / base batch size)')
+    parser.add_argument(
+        '--skip-data-check',
+        action='store_true',
+        help='do not check, before the first iteration, that every training '
+        'and validation sample exists and matches its index')
     return parser.parse_args(argv)
 
 
@@ -39,7 +42,7 @@ def main(args) -> int:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:
-        if 'auto_scale_lr' not in cfg or 'base_batch_size' not in cfg.auto_scale_lr:
+        if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
             raise CLIError('--auto-scale-lr needs auto_scale_lr.base_batch_size '
                            'in the config')
         cfg.auto_scale_lr.enable = True
@@ -54,7 +57,14 @@ def main(args) -> int:
     if cfg.get('load_from') and not args.resume and not osp.isfile(cfg.load_from):
         raise CLIError(f'load_from checkpoint not found: {cfg.load_from}')
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
-    run_with_runner(cfg, args.launcher, 'train')
+    if not args.skip_data_check:
+        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
+            dict(type='cspr_det.DataCheckHook')
+        ]
+    try:
+        run_with_runner(cfg, args.launcher, 'train')
+    except DataCheckError as err:
+        raise CLIError(str(err)) from None
     return 0
 
 

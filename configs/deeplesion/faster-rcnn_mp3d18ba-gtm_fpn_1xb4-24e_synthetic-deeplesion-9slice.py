@@ -1,7 +1,8 @@
 # The demo detector (`make demo`): a slim MP3D-18ba (base width 16, GTM) with
 # Faster R-CNN + FPN on the synthetic DeepLesion, 9 slices at 5 mm in two HU
-# windows (see the dataset base). Trains on 2 CPU cores in minutes. The same config with 1 or 3 slices is the 3D-context
-# ablation (tools/analysis_tools/slice_ablation.py).
+# windows (see the dataset base). Trains on 2 CPU cores in minutes. The same
+# config with 1 or 3 slices is the 3D-context ablation
+# (tools/analysis_tools/slice_ablation.py).
 _base_ = [
     '../_base_/models/faster-rcnn_mp3d63_fpn.py',
     '../_base_/datasets/synthetic_deeplesion_9slice.py',

@@ -9,7 +9,12 @@ from mmengine.logging import print_log
 
 from cspr_det.registry import DATASETS
 from cspr_det.utils.patient_subsets import choose_patients
+from .data_check import (DataCheckReport, SkipUnreadableMixin, check_npy,
+                         run_checks)
 from .volume_converter import load_index
+
+#: dtypes of the converted arrays (``volume_converter.convert_case``).
+ARRAY_DTYPES = dict(image=np.int16, label=np.uint8)
 
 
 def build_label_lut(label_map: Dict[int, int],
@@ -28,7 +33,7 @@ def build_label_lut(label_map: Dict[int, int],
 
 
 @DATASETS.register_module()
-class BaseVolumeSegDataset(BaseDataset):
+class BaseVolumeSegDataset(SkipUnreadableMixin, BaseDataset):
     """Cases of one split of a converted volume dataset.
 
     Reads ``index.json`` written by ``tools/dataset_converters/{lits,btcv}
@@ -47,6 +52,13 @@ class BaseVolumeSegDataset(BaseDataset):
     ``label_map``, empty foreground) raise a one-line error naming the case,
     or, with ``skip_bad_cases`` (the default for training), are skipped with
     one warning that counts and names them.
+
+    :meth:`check_data` (the start-up data check of ``tools/train.py``)
+    reports every case whose arrays are missing or differ from the index
+    (header shape and dtype, file size), skipped cases included; a case
+    that becomes unreadable during training is skipped with a counted
+    warning (:class:`~cspr_det.datasets.data_check.SkipUnreadableMixin`,
+    with ``skip_bad_cases``).
 
     Args:
         ann_file: The converted index, relative to ``data_root``.
@@ -150,6 +162,11 @@ class BaseVolumeSegDataset(BaseDataset):
             cases = [c for c in cases if c['case_id'] in keep]
         lut = self.label_lut()
         data_list = []
+        self._case_arrays = {
+            c['case_id']: [(key, osp.join(root, c[key]), c.get('shape'))
+                           for key in ('image', 'label')]
+            for c in cases
+        }
         for case in cases:
             problem = self._case_problem(case, root)
             if problem is not None:
@@ -190,3 +207,32 @@ class BaseVolumeSegDataset(BaseDataset):
                 f'{self.ann_file} (splits in the index: '
                 f'{index.get("splits")}, skipped: {len(self.skipped_cases)})')
         return data_list
+
+    def skip_unreadable(self) -> bool:
+        """Skip cases that turn unreadable mid-run (``skip_bad_cases``)."""
+        return self.skip_bad_cases
+
+    def check_data(self) -> DataCheckReport:
+        """Both arrays of every case of the split (skipped cases included):
+        exist, ``.npy`` header with the index's shape and the converter's
+        dtype (int16 image, uint8 label), file size = header + data.
+        Reads headers only.
+
+        Returns:
+            DataCheckReport: ``problems`` as ``(case id, problem)``.
+        """
+        self.full_init()
+
+        def check(item):
+            case_id, arrays = item
+            for key, path, shape in arrays:
+                problem = check_npy(path, shape, ARRAY_DTYPES[key])
+                if problem is not None:
+                    return case_id, f'{key} {path}: {problem}'
+            return None
+
+        cases = getattr(self, '_case_arrays', {})
+        return DataCheckReport(
+            checked=len(cases),
+            problems=run_checks(cases.items(), check),
+            unit='case')

@@ -8,7 +8,7 @@ whose values are separated by ``", "``. All pixel coordinates in the CSV are
 The same functions serve the converter (``tools/dataset_converters/
 deeplesion.py``) and the synthetic generator, so both agree on the format.
 The COCO conversion lives in :mod:`.deeplesion_coco` and the image check in
-:mod:`.deeplesion_image_check`; both are re-exported here.
+:mod:`.deeplesion_image_check`.
 """
 import csv
 import math
@@ -399,11 +399,3 @@ def write_deeplesion_csv(records: Sequence[dict], csv_path: str) -> None:
         for rec in records:
             writer.writerow(deeplesion_row(rec))
 
-
-# Moved to their own modules and re-exported here, so that
-# ``from cspr_det.datasets.deeplesion_csv import convert_deeplesion_csv``
-# keeps working. Imported last: those modules import the names above.
-from .deeplesion_coco import convert_deeplesion_csv  # noqa: E402,F401
-from .deeplesion_coco import format_summary  # noqa: E402,F401
-from .deeplesion_coco import records_to_coco  # noqa: E402,F401
-from .deeplesion_image_check import check_images  # noqa: E402,F401

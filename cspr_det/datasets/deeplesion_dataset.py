@@ -1,8 +1,9 @@
 """NIH DeepLesion key-slice detection dataset."""
 import copy
 import logging
+import os
 import os.path as osp
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from mmdet.datasets import BaseDetDataset
 from mmengine.fileio import load
@@ -11,7 +12,8 @@ from mmengine.logging import print_log
 from cspr_det.registry import DATASETS
 from cspr_det.utils.safe_pickle import safe_load
 from .clip_box import clip_box_to_image
-from .deeplesion_csv import LESION_TYPES
+from .data_check import DataCheckReport, check_png, run_checks
+from .deeplesion_csv import LESION_TYPES, slice_file_name
 
 
 @DATASETS.register_module()
@@ -37,6 +39,12 @@ class DeepLesionDataset(BaseDetDataset):
     number of such boxes is logged as a warning; a box of zero size or
     entirely outside its image raises a ``ValueError`` naming the
     annotation.
+
+    :meth:`check_data` (the start-up data check of ``tools/train.py``)
+    checks the key slice PNG of every image and lists missing context
+    slices; during training an unreadable slice is replaced by the nearest
+    readable one and a sample without any is skipped
+    (:class:`LoadDeepLesionSlices` ``skip_unreadable``).
 
     Args:
         ann_file (str): Converted annotation file (relative to
@@ -164,3 +172,55 @@ class DeepLesionDataset(BaseDetDataset):
                 continue
             valid.append(info)
         return valid
+
+    def check_data(self) -> DataCheckReport:
+        """Check the PNG slices the annotation file lists.
+
+        Problems: a key slice that is missing, empty, not a PNG, not 16-bit
+        or not of the recorded width x height (33 header bytes read per
+        key slice). Notes (warnings only; the loader replaces a missing
+        context slice by the nearest readable one): slices of an image's
+        ``slice_range`` missing from its series folder (one listing per
+        series).
+
+        Returns:
+            DataCheckReport: ``(series/slice.png, problem)`` pairs; remote
+            paths (``backend_args``) are not checked.
+        """
+        self.full_init()
+        infos = [self.get_data_info(i) for i in range(len(self))]
+        report = DataCheckReport(checked=len(infos), unit='key slice')
+        if any('://' in info['img_path'] for info in infos):
+            report.notes.append(('all', 'remote paths, not checked'))
+            return report
+
+        def name(info: dict) -> str:
+            return osp.join(
+                osp.basename(osp.normpath(info['series_dir'])),
+                osp.basename(info['img_path']))
+
+        def check(info: dict) -> Optional[Tuple[str, str]]:
+            problem = check_png(info['img_path'], info['width'],
+                                info['height'], 16)
+            return None if problem is None else (name(info), problem)
+
+        report.problems = run_checks(infos, check)
+        listings: Dict[str, Set[str]] = {}
+        for info in infos:
+            series = info['series_dir']
+            if series not in listings:
+                try:
+                    listings[series] = set(os.listdir(series))
+                except OSError:
+                    listings[series] = set()
+            first, last = (int(v) for v in info['slice_range'])
+            missing = [
+                i for i in range(first, last + 1)
+                if slice_file_name(i) not in listings[series]
+            ]
+            if missing:
+                report.notes.append(
+                    (name(info), f'{len(missing)} context slice(s) of '
+                     f'{first}-{last} missing, e.g. '
+                     f'{slice_file_name(missing[0])}'))
+        return report

@@ -8,6 +8,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from cspr_det.registry import DATASETS
+from .data_check import DataCheckReport, check_file_size, run_checks
 
 IMG_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.ppm', '.bmp', '.pgm', '.tif',
                   '.tiff', '.webp')
@@ -183,3 +184,21 @@ class ImageFolderDataset(BaseDataset):
     def get_cat_ids(self, idx: int) -> List[int]:
         """Label of the ``idx``-th image as a one-element list."""
         return [int(self.get_data_info(idx)['gt_label'])]
+
+    def check_data(self) -> DataCheckReport:
+        """Every listed image exists and is not empty (one ``stat`` per
+        image; images are decoded only by the pipeline).
+
+        Returns:
+            DataCheckReport: ``problems`` as ``(image path, problem)``.
+        """
+        self.full_init()
+        paths = [self.get_data_info(i)['img_path'] for i in range(len(self))]
+
+        def check(path: str) -> Optional[Tuple[str, str]]:
+            problem = check_file_size(path)
+            return None if problem is None else (path, problem)
+
+        return DataCheckReport(
+            checked=len(paths), problems=run_checks(paths, check),
+            unit='image')

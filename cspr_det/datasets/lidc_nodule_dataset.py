@@ -8,10 +8,11 @@ from mmengine.logging import print_log
 
 from cspr_det.registry import DATASETS
 from cspr_det.utils.patient_subsets import choose_patients
+from .data_check import DataCheckReport, SkipUnreadableMixin, run_checks
 from .lidc_metadata import (INFO_CSV, SPLIT_CSV, TASKS, build_split,
                             nodule_label, read_nodule_info,
                             read_reference_split)
-from .lidc_npz import SEG_LABELS, check_nodule_npz
+from .lidc_npz import SEG_LABELS, check_nodule_npz, nodule_file_problem
 
 PROTOCOLS = ('patient', 'reference')
 _SUBSET_NAMES = ('train', 'val', 'test', 'trainval')
@@ -21,7 +22,7 @@ _CLASSES = dict(
 
 
 @DATASETS.register_module()
-class LIDCNoduleDataset(BaseDataset):
+class LIDCNoduleDataset(SkipUnreadableMixin, BaseDataset):
     """Nodule crops of LIDC-IDRI (``<data_root>/nodule/lidcP_K.npz``).
 
     Labels and splits come from the nodule table and the reference split
@@ -55,6 +56,13 @@ class LIDCNoduleDataset(BaseDataset):
     raise a one-line error naming the nodule or, with ``skip_bad_nodules``
     (the default outside ``test_mode``), are skipped with one warning that
     counts and names them (``self.skipped_nodules``).
+
+    :meth:`check_data` (the start-up data check of ``tools/train.py``)
+    reports every nodule of the subset whose file is missing or damaged
+    (zip directory, array headers and sizes), skipped ones included; a
+    nodule that becomes unreadable during training is skipped with a
+    counted warning (:class:`~cspr_det.datasets.data_check.
+    SkipUnreadableMixin`, with ``skip_bad_nodules``).
 
     Args:
         ann_file: The nodule table, relative to ``data_root``.
@@ -171,9 +179,11 @@ class LIDCNoduleDataset(BaseDataset):
         info, pairs = self._subset_ids()
         folder = self._path(self.nodule_dir)
         data_list = []
+        self._npz_files = {}
         for index, subset in pairs:
             nodule = info[index]
             path = osp.join(folder, f'{index}.npz')
+            self._npz_files[index] = path
             if self.check_files:
                 problem = check_nodule_npz(
                     path, self.min_size, self.task == 'segmentation',
@@ -225,6 +235,33 @@ class LIDCNoduleDataset(BaseDataset):
         if self.patient_fraction < 1.0:
             text += f', training patient fraction {self.patient_fraction:g}'
         print_log(text, logger='current')
+
+    SAMPLE_NAME_KEY = 'nodule_id'
+
+    def skip_unreadable(self) -> bool:
+        """Skip nodules that turn unreadable mid-run (``skip_bad_nodules``)."""
+        return self.skip_bad_nodules
+
+    def check_data(self) -> DataCheckReport:
+        """Every nodule file of the subset (skipped nodules included):
+        exists, readable zip directory and array headers, member sizes
+        that match the headers, a 3D ``voxel`` and reader masks of its
+        shape. Reads headers only.
+
+        Returns:
+            DataCheckReport: ``problems`` as ``(nodule id, problem)``.
+        """
+
+        def check(item):
+            problem = nodule_file_problem(item[1])
+            return None if problem is None else (item[0], problem)
+
+        self.full_init()
+        files = getattr(self, '_npz_files', {})
+        return DataCheckReport(
+            checked=len(files),
+            problems=run_checks(files.items(), check),
+            unit='nodule')
 
     def get_cat_ids(self, idx: int) -> List[int]:
         """Class of sample ``idx`` (classification), for class-aware

@@ -11,19 +11,21 @@ or no key). The segmentation target is one of :data:`SEG_LABELS`:
 - ``'majority'``: voxels marked by more than half of the readers who drew
   a (non-empty) mask.
 """
-import zipfile
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
+
+from .data_check import NPZ_ERRORS, npz_headers
 
 READER_KEYS = ('answer1', 'answer2', 'answer3', 'answer4')
 SEG_LABELS = ('answer1', 'any', 'union', 'majority')
 
 
 def npz_array_headers(path: str) -> Dict[str, Tuple[tuple, np.dtype]]:
-    """Shapes and dtypes of the arrays of an ``.npz`` without reading them.
-
-    Only the ``.npy`` headers are decompressed.
+    """Shapes and dtypes of the arrays of an ``.npz`` without reading them
+    (:func:`~cspr_det.datasets.data_check.npz_headers`: only the ``.npy``
+    headers are decompressed; a member whose stored size disagrees with its
+    header is an error).
 
     Args:
         path: The ``.npz`` file.
@@ -32,21 +34,40 @@ def npz_array_headers(path: str) -> Dict[str, Tuple[tuple, np.dtype]]:
         dict: array name -> ``(shape, dtype)``.
 
     Raises:
-        OSError, zipfile.BadZipFile, ValueError: unreadable file or header.
+        OSError, zipfile.BadZipFile, ValueError, EOFError, zlib.error:
+            unreadable file, directory or header.
     """
-    out = {}
-    with zipfile.ZipFile(path) as zf:
-        for name in zf.namelist():
-            if not name.endswith('.npy'):
-                continue
-            with zf.open(name) as f:
-                version = np.lib.format.read_magic(f)
-                if version == (1, 0):
-                    shape, _, dtype = np.lib.format.read_array_header_1_0(f)
-                else:
-                    shape, _, dtype = np.lib.format.read_array_header_2_0(f)
-            out[name[:-4]] = (tuple(shape), dtype)
-    return out
+    return npz_headers(path)
+
+
+def _file_problem(path: str) -> Tuple[Optional[str], Optional[Dict]]:
+    """(problem, headers): the file-level problem of one nodule npz (see
+    :func:`nodule_file_problem`) and its array headers when readable."""
+    try:
+        headers = npz_array_headers(path)
+    except FileNotFoundError:
+        return f'npz not found: {path}', None
+    except NPZ_ERRORS as err:
+        return f'unreadable npz {path}: {type(err).__name__}: {err}', None
+    if 'voxel' not in headers:
+        return (f'{path} has no "voxel" array (arrays: '
+                f'{sorted(headers)})'), headers
+    shape = headers['voxel'][0]
+    if len(shape) != 3:
+        return f'voxel of {path} is not 3D: shape {shape}', headers
+    for key in READER_KEYS:
+        if key in headers and headers[key][0] != shape:
+            return (f'mask {key} {headers[key][0]} differs from the voxel '
+                    f'shape {shape} in {path}'), headers
+    return None, headers
+
+
+def nodule_file_problem(path: str) -> Optional[str]:
+    """What is wrong with the file of one nodule, or None: missing, not a
+    readable npz (zip directory, member headers and sizes), no 3D
+    ``voxel`` array, or a reader mask of another shape. Reads headers
+    only."""
+    return _file_problem(path)[0]
 
 
 def check_nodule_npz(path: str,
@@ -55,33 +76,21 @@ def check_nodule_npz(path: str,
                      seg_label: str = 'answer1') -> Optional[str]:
     """What is wrong with one nodule file, or None.
 
-    Checks: the file exists and is a readable npz, ``voxel`` is a 3D array
-    of at least ``min_size`` voxels per axis, every reader mask present has
-    the voxel shape and, with ``need_masks``, the masks needed by
-    ``seg_label`` exist.
+    Checks: the file problems of :func:`nodule_file_problem`, then that
+    ``voxel`` has at least ``min_size`` voxels per axis and, with
+    ``need_masks``, the masks needed by ``seg_label`` exist.
 
     Returns:
         str | None: a one-line problem description (without the nodule
         name), None when the file is usable.
     """
-    try:
-        headers = npz_array_headers(path)
-    except FileNotFoundError:
-        return f'npz not found: {path}'
-    except (OSError, zipfile.BadZipFile, ValueError) as err:
-        return f'unreadable npz {path}: {type(err).__name__}: {err}'
-    if 'voxel' not in headers:
-        return f'{path} has no "voxel" array (arrays: {sorted(headers)})'
+    problem, headers = _file_problem(path)
+    if problem is not None:
+        return problem
     shape = headers['voxel'][0]
-    if len(shape) != 3:
-        return f'voxel of {path} is not 3D: shape {shape}'
     if min(shape) < min_size:
         return (f'crop {shape} of {path} is smaller than {min_size}^3 in at '
                 'least one axis')
-    for key in READER_KEYS:
-        if key in headers and headers[key][0] != shape:
-            return (f'mask {key} {headers[key][0]} differs from the voxel '
-                    f'shape {shape} in {path}')
     if need_masks:
         present = [k for k in READER_KEYS if k in headers]
         if seg_label == 'answer1' and 'answer1' not in present:
@@ -156,5 +165,5 @@ def load_nodule_npz(path: str, seg_label: Optional[str] = None
 
 __all__ = [
     'READER_KEYS', 'SEG_LABELS', 'check_nodule_npz', 'combine_reader_masks',
-    'load_nodule_npz', 'npz_array_headers'
+    'load_nodule_npz', 'nodule_file_problem', 'npz_array_headers'
 ]

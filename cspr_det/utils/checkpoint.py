@@ -33,14 +33,16 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 def load_local_checkpoint(filename: str,
                           map_location: Optional[Any] = None) -> Any:
-    """Load a local checkpoint file written by mmengine or plain ``torch.save``.
+    """Load a local checkpoint file written by mmengine or plain
+    ``torch.save``.
 
     Args:
         filename: Path of the checkpoint (``~`` is expanded).
         map_location: Same as in :func:`torch.load`.
 
     Returns:
-        The unpickled checkpoint (usually a dict with ``state_dict`` and ``meta``).
+        The unpickled checkpoint (usually a dict with ``state_dict`` and
+        ``meta``).
 
     Raises:
         FileNotFoundError: The file does not exist.

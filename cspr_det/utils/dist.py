@@ -1,10 +1,10 @@
 """Distributed set-up that also works on CPU-only machines.
 
 mmengine's ``init_dist('pytorch')`` calls ``torch.cuda.set_device`` and the
-default ``MMDistributedDataParallel`` wrapper passes ``device_ids=[LOCAL_RANK]``;
-both fail without CUDA. On CPU we create the gloo process group ourselves before
-the Runner is built (mmengine then skips its own initialisation) and make DDP
-run without device ids.
+default ``MMDistributedDataParallel`` wrapper passes
+``device_ids=[LOCAL_RANK]``; both fail without CUDA. On CPU we create the gloo
+process group ourselves before the Runner is built (mmengine then skips its
+own initialisation) and make DDP run without device ids.
 """
 import logging
 import os

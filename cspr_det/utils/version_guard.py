@@ -1,4 +1,5 @@
-"""Fail fast, with one clear message, when the OpenMMLab stack is out of range."""
+"""Fail fast, with one clear message, when the OpenMMLab stack is out of
+range."""
 from typing import Tuple
 
 from cspr_det.version import (MMCV_RANGE, MMDET_RANGE, MMENGINE_RANGE,
@@ -19,13 +20,14 @@ def check_version(name: str, installed: str, bounds: Tuple[str, str]) -> None:
     if not (parse_version_info(low) <= ver < parse_version_info(high)):
         raise ImportError(
             f'cspr_det needs {name}>={low},<{high} but {name}=={installed} is '
-            f'installed. Run `make test` (or tools/setup_env.sh) to create the '
-            f'project environment, or install the versions in '
-            f'requirements/mminstall.txt.')
+            'installed. Run `make test` (or tools/setup_env.sh) to create '
+            'the project environment, or install the versions in '
+            'requirements/mminstall.txt.')
 
 
 def check_stack() -> None:
-    """Check mmengine, mmcv and mmdet versions (mmcv's compiled ops included)."""
+    """Check mmengine, mmcv and mmdet versions (mmcv's compiled ops
+    included)."""
     import mmengine
     check_version('mmengine', mmengine.__version__, MMENGINE_RANGE)
     try:

@@ -3,8 +3,8 @@ predictions) and the CT drawing helpers of whole-CT inference."""
 from .ct_drawing import (SOFT_TISSUE_WINDOW, add_caption, crop_around,
                          draw_boxes, hu_to_rgb, montage, upscale)
 from .deeplesion_visualizer import DeepLesionVisualizer
-from .test_time_visualization import (enable_test_visualization,
-                                      use_deeplesion_visualizer)
+from .visualization_hook_setup import (enable_test_visualization,
+                                       use_deeplesion_visualizer)
 
 __all__ = [
     'DeepLesionVisualizer', 'enable_test_visualization',

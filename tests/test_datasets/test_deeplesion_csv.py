@@ -13,9 +13,10 @@ import shutil
 
 import pytest
 
+from cspr_det.datasets.deeplesion_coco import (convert_deeplesion_csv,
+                                               format_summary)
 from cspr_det.datasets.deeplesion_csv import (DL_INFO_HEADER, LESION_TYPES,
-                                              convert_deeplesion_csv,
-                                              deeplesion_row, format_summary,
+                                              deeplesion_row,
                                               parse_deeplesion_row,
                                               read_deeplesion_csv)
 from tool_loader import load_tool

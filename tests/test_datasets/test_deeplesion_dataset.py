@@ -11,7 +11,7 @@ from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
 
 from cspr_det.datasets import DeepLesionDataset
-from cspr_det.datasets.deeplesion_csv import convert_deeplesion_csv
+from cspr_det.datasets.deeplesion_coco import convert_deeplesion_csv
 from cspr_det.datasets.synthetic import make_synthetic_deeplesion
 from cspr_det.registry import DATASETS
 

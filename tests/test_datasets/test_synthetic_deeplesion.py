@@ -12,9 +12,9 @@ import cv2
 import numpy as np
 import pytest
 
+from cspr_det.datasets.deeplesion_coco import (convert_deeplesion_csv,
+                                               format_summary)
 from cspr_det.datasets.deeplesion_csv import (DL_INFO_HEADER,
-                                              convert_deeplesion_csv,
-                                              format_summary,
                                               read_deeplesion_csv)
 from cspr_det.datasets.synthetic import (PRESETS, Phantom, blend_blob,
                                         correlated_noise, ellipse_norm2,

@@ -44,7 +44,7 @@ def test_config_builds(path, tiny_lidc):
         assert model.backbone.stem_skip and model.backbone.out_indices == (1,
                                                                            3)
     else:
-        assert type(model).__name__ == 'VDTClassifier'
+        assert type(model).__name__ == 'VolumeClassifier'
         assert model.head.num_classes == 2
         assert model.head.label_smoothing == 0.0
     protocol = 'reference' if 'reference-split' in path else 'patient'

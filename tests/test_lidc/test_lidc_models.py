@@ -22,7 +22,7 @@ PRETRAIN_BASE = osp.join(REPO,
 def test_one_classifier_class_for_pretraining_and_nodules():
     cls = Config.fromfile(CLS_BASE).model
     pre = Config.fromfile(PRETRAIN_BASE).model
-    assert cls.type == pre.type == 'cspr_det.VDTClassifier'
+    assert cls.type == pre.type == 'cspr_det.VolumeClassifier'
     assert cls.head.type == pre.head.type == 'cspr_det.LinearClsHead3D'
 
 

@@ -1,4 +1,5 @@
 """Pre-training checkpoint -> backbone of a downstream model."""
+import importlib
 import os.path as osp
 import subprocess
 import sys
@@ -9,7 +10,10 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 from mmengine.registry import init_default_scope
 
-from cspr_det.registry import MODELS
+import cspr_det.models.classifiers as classifiers
+import cspr_det.models.utils as model_utils
+import cspr_det.models.utils.pretrained_backbone as pretrained_backbone
+from cspr_det.registry import MODELS, WEIGHT_INITIALIZERS
 from tool_loader import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -23,7 +27,7 @@ def _pretrain_ckpt(tmp_path, backbone, in_channels, name='vdt.pth'):
     torch.manual_seed(0)
     model = MODELS.build(
         dict(
-            type='cspr_det.VDTClassifier',
+            type='cspr_det.VolumeClassifier',
             backbone=backbone,
             head=dict(
                 type='cspr_det.LinearClsHead3D',
@@ -111,16 +115,19 @@ def test_shape_mismatch_raises_and_exclude(tmp_path):
 
 
 def test_pretrained_backbone_lives_in_models_utils():
-    """Moved next to the other weight-transfer utilities; the old import
-    path and the registered name still work."""
-    from cspr_det.models.classifiers import PretrainedBackbone as old
-    from cspr_det.models.classifiers.pretrained_backbone import \
-        adapt_in_channels as old_adapt
-    from cspr_det.models.utils import PretrainedBackbone, adapt_in_channels
-    from cspr_det.registry import WEIGHT_INITIALIZERS
-    assert old is PretrainedBackbone and old_adapt is adapt_in_channels
-    assert WEIGHT_INITIALIZERS.get('cspr_det.PretrainedBackbone') is \
-        PretrainedBackbone
+    """The initializer is a weight-transfer utility of ``models.utils`` (one
+    class, exported by the package), registered under its name; the
+    classifiers package holds classifiers only."""
+    cls = pretrained_backbone.PretrainedBackbone
+    assert model_utils.PretrainedBackbone is cls
+    for name in ('adapt_in_channels', 'load_pretrained_backbone'):
+        assert getattr(model_utils, name) is getattr(pretrained_backbone, name)
+    assert cls.__module__ == 'cspr_det.models.utils.pretrained_backbone'
+    assert WEIGHT_INITIALIZERS.get('cspr_det.PretrainedBackbone') is cls
+    assert not hasattr(classifiers, 'PretrainedBackbone')
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module(
+            'cspr_det.models.classifiers.pretrained_backbone')
 
 
 def test_imagenet_start_logs_the_count(tmp_path, capsys):

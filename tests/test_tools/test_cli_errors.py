@@ -40,17 +40,20 @@ def test_unknown_registry_type(tmp_path):
 def test_missing_data_root(tmp_path):
     code, err = run_tool(
         'tools/train.py',
-        'configs/deeplesion/faster-rcnn_mp3d63-gtm_fpn_8xb2-24e_deeplesion-9slice.py',
+        'configs/deeplesion/'
+        'faster-rcnn_mp3d63-gtm_fpn_8xb2-24e_deeplesion-9slice.py',
         '--work-dir', str(tmp_path / 'w'), '--cfg-options',
         f'train_dataloader.dataset.data_root={tmp_path}/no_data/')
     assert code == 2
-    assert f'data root of train_dataloader not found: {tmp_path}/no_data/' in err
+    assert (f'data root of train_dataloader not found: {tmp_path}/no_data/'
+            in err)
 
 
 def test_test_tool_missing_checkpoint(tmp_path):
     code, err = run_tool(
         'tools/test.py',
-        'configs/deeplesion/faster-rcnn_mp3d63-gtm_fpn_8xb2-24e_deeplesion-9slice.py',
+        'configs/deeplesion/'
+        'faster-rcnn_mp3d63-gtm_fpn_8xb2-24e_deeplesion-9slice.py',
         str(tmp_path / 'missing.pth'))
     assert code == 2
     assert 'checkpoint not found' in err and 'missing.pth' in err

@@ -26,16 +26,12 @@ Example:
         --classic-repeat 1
 """
 import argparse
-import os.path as osp
 import sys
 import time
 from typing import List, Sequence, Tuple
 
 import numpy as np
 from scipy import interpolate
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
 
 RATES = (0.5, 1, 2, 4, 8, 16)
 

@@ -20,15 +20,11 @@ import argparse
 import json
 import os
 import os.path as osp
-import sys
 import tempfile
 import time
 
 import numpy as np
 from mmengine.config import DictAction
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
 
 DEMO = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'configs',

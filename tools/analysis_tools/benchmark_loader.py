@@ -40,7 +40,7 @@ def run(args, data_root: str) -> dict:
     from mmengine.registry import init_default_scope
 
     from cspr_det.datasets import DeepLesionDataset
-    from cspr_det.datasets.deeplesion_csv import convert_deeplesion_csv
+    from cspr_det.datasets.deeplesion_coco import convert_deeplesion_csv
     from cspr_det.datasets.synthetic import make_synthetic_deeplesion
 
     if not osp.isfile(osp.join(data_root, 'DL_info.csv')):

@@ -30,10 +30,7 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 PIPELINE = [
     dict(type='cspr_det.RandomZCrop3D', size=32, fg_prob=0.5),

@@ -42,7 +42,6 @@ import tempfile
 import time
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 METHODS = ('cspr_det', 'monai', 'cspr_det-labels')
 
 
@@ -263,7 +262,7 @@ def main(argv=None) -> dict:
             sw_batch_size=args.sw_batch_size, num_classes=args.num_classes,
             base_channels=args.base_channels, repeat=args.repeat)
         if 'monai' in ok:
-            import monai
+            import monai  # noqa: F811 (imported above only when asked for)
             summary['monai'] = monai.__version__
             ref = ok['monai']
             for m in ('cspr_det', 'cspr_det-labels'):

@@ -7,10 +7,8 @@ import json
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
-
 from cspr_det.evaluation.metrics.froc_report import \
-    format_table  # noqa: E402
+    format_table
 
 
 def main(argv=None) -> int:

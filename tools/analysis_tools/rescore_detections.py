@@ -15,11 +15,6 @@ Examples::
         --exact-rate last --interval-bins 1 2.5 5
 """
 import argparse
-import os.path as osp
-import sys
-
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
 
 
 def parse_args(argv=None):

@@ -14,7 +14,8 @@ std over ``--seeds``.
 
 Example (synthetic DeepLesion, 2 CPU cores):
     python tools/analysis_tools/slice_ablation.py \\
-        configs/deeplesion/faster-rcnn_mp3d18ba-gtm_fpn_1xb4-24e_synthetic-deeplesion-9slice.py \\
+        configs/deeplesion/\\
+faster-rcnn_mp3d18ba-gtm_fpn_1xb4-24e_synthetic-deeplesion-9slice.py \\
         --slices 1 3 9 --seeds 0 --work-dir work_dirs/slice_ablation
 """
 import argparse
@@ -25,7 +26,6 @@ import sys
 from typing import List
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 TRAIN_SCRIPT = osp.join(REPO, 'tools', 'train.py')
 TEST_SCRIPT = osp.join(REPO, 'tools', 'test.py')
 

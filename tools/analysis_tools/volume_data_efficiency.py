@@ -48,7 +48,6 @@ import os.path as osp
 import sys
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 INITS = ('pretrained', 'scratch')
 
 

@@ -20,13 +20,10 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-
-from cspr_det.datasets.btcv_dataset import BTCV_CLASSES  # noqa: E402
-from cspr_det.datasets.splits import (btcv_case_id,  # noqa: E402
+from cspr_det.datasets.btcv_dataset import BTCV_CLASSES
+from cspr_det.datasets.splits import (btcv_case_id,
                                       btcv_published_split)
-from cspr_det.datasets.volume_converter_cli import (  # noqa: E402
+from cspr_det.datasets.volume_converter_cli import (
     add_conversion_args, convert_from_args)
 
 

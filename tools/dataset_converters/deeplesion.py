@@ -13,8 +13,8 @@ them).
 import argparse
 import sys
 
-from cspr_det.datasets.deeplesion_csv import (convert_deeplesion_csv,
-                                              format_summary)
+from cspr_det.datasets.deeplesion_coco import (convert_deeplesion_csv,
+                                               format_summary)
 
 
 def parse_args(argv=None):

@@ -38,13 +38,10 @@ import zipfile
 
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__)))))
-
-from cspr_det.datasets.lidc_metadata import (  # noqa: E402
+from cspr_det.datasets.lidc_metadata import (
     INFO_CSV, SPLIT_CSV, build_split, nodule_label, read_nodule_info,
     read_reference_split, shared_patients)
-from cspr_det.datasets.lidc_npz import (READER_KEYS,  # noqa: E402
+from cspr_det.datasets.lidc_npz import (READER_KEYS,
                                         check_nodule_npz)
 
 

@@ -22,12 +22,9 @@ import argparse
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-
-from cspr_det.datasets.lits_dataset import LITS_TASKS  # noqa: E402
-from cspr_det.datasets.splits import lits_published_split  # noqa: E402
-from cspr_det.datasets.volume_converter_cli import (  # noqa: E402
+from cspr_det.datasets.lits_dataset import LITS_TASKS
+from cspr_det.datasets.splits import lits_published_split
+from cspr_det.datasets.volume_converter_cli import (
     add_conversion_args, convert_from_args)
 
 

@@ -22,7 +22,6 @@ import os.path as osp
 import sys
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-sys.path.insert(0, REPO)
 
 
 def extract(ckpt_path: str, out_path: str, prefix: str = 'backbone.',

@@ -14,9 +14,6 @@ import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__)))))
-
 
 def parse_args(argv=None):
     from cspr_det.datasets.synthetic.make_synthetic_lidc import PRESETS

@@ -11,14 +11,10 @@ Examples:
 """
 import argparse
 import json
-import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-
-from cspr_det.datasets.synthetic.make_synthetic_seg import (  # noqa: E402
+from cspr_det.datasets.synthetic.make_synthetic_seg import (
     PRESETS, make_synthetic_btcv, make_synthetic_lits)
 
 

@@ -21,11 +21,8 @@ import json
 import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-
-import numpy as np  # noqa: E402
-import SimpleITK as sitk  # noqa: E402
+import numpy as np
+import SimpleITK as sitk
 
 
 def parse_args(argv=None):
@@ -61,7 +58,7 @@ def format_metrics(path: str) -> str:
             row += f'{"-" if h is None else f"{h:.1f}":>9}'
         lines.append(row)
     s = rep['summary']
-    lines.append(f'global Dice (sums over cases): ' + ', '.join(
+    lines.append('global Dice (sums over cases): ' + ', '.join(
         f'{c} {s["Dice_" + c.replace(" ", "_")]:.4f}' for c in classes) +
                  f'; mean per-case Dice {s["mDice_case"]:.4f}')
     return '\n'.join(lines)

@@ -25,14 +25,10 @@ Example:
     #                 checkpoint='checkpoints/r3d18_cspr_det.pth')
 """
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__)))))
-
-import cspr_det  # noqa: E402,F401
-from cspr_det.models.utils import (RESNET3D_ARCH_KEYS,  # noqa: E402
+import cspr_det  # noqa: F401
+from cspr_det.models.utils import (RESNET3D_ARCH_KEYS,
                                    conversion_summary, convert_cspr_resnet3d,
                                    infer_cspr_resnet3d_config,
                                    read_state_dict, save_converted)

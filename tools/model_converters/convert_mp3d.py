@@ -26,14 +26,10 @@ Example:
         checkpoints/mp3d63_cspr_det.pth
 """
 import argparse
-import os.path as osp
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
-    __file__)))))
-
-import cspr_det  # noqa: E402,F401
-from cspr_det.models.utils import (conversion_summary,  # noqa: E402
+import cspr_det  # noqa: F401
+from cspr_det.models.utils import (conversion_summary,
                                    convert_mp3d, infer_mp3d_config,
                                    read_state_dict, save_converted)
 

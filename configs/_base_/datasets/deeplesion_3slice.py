@@ -1,4 +1,5 @@
-# DeepLesion, 3 slices per sample: the key slice and one neighbour on each side at 2.5 mm (2D baselines).
+# DeepLesion, 3 slices per sample: the key slice and one neighbour on each side
+# at 2.5 mm (2D baselines).
 # Same data and evaluation as the 9-slice base; only the slice loader changes.
 _base_ = './deeplesion_9slice.py'
 

@@ -1,10 +1,12 @@
 """Load one LIDC nodule crop (and its segmentation target) from its npz."""
 import zipfile
+import zlib
 
 import numpy as np
 from mmcv.transforms import BaseTransform
 
 from cspr_det.registry import TRANSFORMS
+from ..data_check import UnreadableSampleError
 from ..lidc_npz import load_nodule_npz
 
 
@@ -28,8 +30,10 @@ class LoadLIDCNodule(BaseTransform):
         with_seg (bool): Load the segmentation target. Defaults to False.
 
     Raises:
-        ValueError: The file is missing or unreadable, or a mask's shape
-            differs from the crop; the message names the nodule.
+        UnreadableSampleError: The file is missing or unreadable, or a
+            mask's shape differs from the crop; the message names the
+            nodule (a ``ValueError``; training datasets skip such a nodule
+            with a warning).
     """
 
     def __init__(self, with_seg: bool = False) -> None:
@@ -47,12 +51,14 @@ class LoadLIDCNodule(BaseTransform):
                                  "task='segmentation')")
         try:
             voxel, mask = load_nodule_npz(results['img_path'], seg_label)
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile) as err:
-            raise ValueError(f'LIDC nodule {nodule}: {type(err).__name__}: '
-                             f'{err}') from err
+        except (OSError, ValueError, KeyError, EOFError, zlib.error,
+                zipfile.BadZipFile) as err:
+            raise UnreadableSampleError(
+                f'LIDC nodule {nodule}: {type(err).__name__}: {err}') from err
         if voxel.ndim != 3:
-            raise ValueError(f'LIDC nodule {nodule}: voxel must be (D, H, W)'
-                             f', got shape {voxel.shape}')
+            raise UnreadableSampleError(
+                f'LIDC nodule {nodule}: voxel must be (D, H, W), got shape '
+                f'{voxel.shape}')
         results['img'] = voxel.astype(np.float32)
         if mask is not None:
             results['gt_seg'] = mask

@@ -6,6 +6,7 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 
 from cspr_det.registry import TRANSFORMS
+from ..data_check import UnreadableSampleError
 
 
 @TRANSFORMS.register_module()
@@ -27,6 +28,13 @@ class LoadVolumeArrays(BaseTransform):
     Added keys: ``img`` (D, H, W) int16 HU, ``gt_seg`` (D, H, W) uint8
     (``with_seg``), ``img_shape`` and ``ori_shape`` (D, H, W).
 
+    Raises:
+        FileNotFoundError: An array is missing.
+        UnreadableSampleError: An array is truncated, not an ``.npy`` or
+            not (D, H, W), or the label's shape differs from the image's
+            (a ``ValueError``; training datasets skip such a case with a
+            warning).
+
     Args:
         lazy (bool): Memory-map instead of reading. Defaults to True.
         with_seg (bool): Load the label array. Defaults to True.
@@ -43,11 +51,13 @@ class LoadVolumeArrays(BaseTransform):
             array = np.load(path, mmap_mode='r' if self.lazy else None,
                             allow_pickle=False)
         except (ValueError, OSError, EOFError) as e:
-            raise ValueError(f'{case}: cannot read {what} array {path} '
-                             f'(truncated or not .npy: {e})') from None
+            raise UnreadableSampleError(
+                f'{case}: cannot read {what} array {path} (truncated or not '
+                f'.npy: {e})') from None
         if array.ndim != 3:
-            raise ValueError(f'{case}: {what} array {path} has shape '
-                             f'{array.shape}, expected (D, H, W)')
+            raise UnreadableSampleError(
+                f'{case}: {what} array {path} has shape {array.shape}, '
+                'expected (D, H, W)')
         return array
 
     def transform(self, results: dict) -> Optional[dict]:
@@ -58,8 +68,9 @@ class LoadVolumeArrays(BaseTransform):
         if self.with_seg:
             seg = self._load(results['seg_map_path'], case, 'label')
             if seg.shape != img.shape:
-                raise ValueError(f'{case}: label array shape {seg.shape} '
-                                 f'differs from image shape {img.shape}')
+                raise UnreadableSampleError(
+                    f'{case}: label array shape {seg.shape} differs from '
+                    f'image shape {img.shape}')
             results['gt_seg'] = seg
         results['img_shape'] = tuple(int(v) for v in img.shape)
         results['ori_shape'] = tuple(int(v) for v in img.shape)

@@ -12,8 +12,8 @@ from cspr_det.registry import TRANSFORMS
 @TRANSFORMS.register_module()
 class PackVolumeClsInputs(BaseTransform):
     """Pack ``img`` (D, H, W) and ``gt_label`` for a 3D classifier
-    (:class:`~cspr_det.models.classifiers.VDTClassifier` with a volume data
-    preprocessor).
+    (:class:`~cspr_det.models.classifiers.VolumeClassifier` with a volume
+    data preprocessor).
 
     Returns ``dict(inputs, data_samples)``: ``inputs`` a (1, D, H, W)
     float32 tensor; ``data_samples`` a

@@ -12,15 +12,22 @@ class NonFiniteLossError(RuntimeError):
     """Raised when a training iteration produced a NaN or Inf loss."""
 
 
+def _scalar(value) -> float:
+    """A loss term (a one-element tensor or a number) as a Python float."""
+    if isinstance(value, torch.Tensor):
+        return float(value.detach())
+    return float(value)
+
+
 @HOOKS.register_module()
 class NonFiniteLossHook(Hook):
     """Raise :class:`NonFiniteLossError` when the total loss is not finite.
 
-    The message names the iteration (1-based, as in the log), the epoch and the
-    individual loss terms, so a diverging run stops where it went wrong instead
-    of writing NaN checkpoints for hours. With AMP's dynamic loss scaling the
-    *loss* stays finite when only gradients overflow, so this hook does not stop
-    runs that AMP recovers from.
+    The message names the iteration (1-based, as in the log), the epoch and
+    the individual loss terms, so a diverging run stops where it went wrong
+    instead of writing NaN checkpoints for hours. With AMP's dynamic loss
+    scaling the *loss* stays finite when only gradients overflow, so this
+    hook does not stop runs that AMP recovers from.
 
     Args:
         interval: Check every ``interval`` iterations. Defaults to 1.
@@ -43,12 +50,11 @@ class NonFiniteLossHook(Hook):
         if not self.every_n_train_iters(runner, self.interval):
             return
         loss = outputs['loss']
-        value = float(loss.detach()) if isinstance(loss, torch.Tensor) else float(loss)
+        value = _scalar(loss)
         if math.isfinite(value):
             return
         terms = ', '.join(
-            f'{k}={float(v.detach()) if isinstance(v, torch.Tensor) else v:.4g}'
-            for k, v in outputs.items()
+            f'{k}={_scalar(v):.4g}' for k, v in outputs.items()
             if k != 'loss' and isinstance(v, (torch.Tensor, float, int)))
         raise NonFiniteLossError(
             f'non-finite loss ({value}) at iteration {runner.iter + 1} '

@@ -3,8 +3,7 @@
 The metric stores each image's detections and ground-truth meta
 (:mod:`.detection_dump` records), evaluates them with
 :func:`.deeplesion_froc_eval.evaluate_froc_records` (FROC, strata, COCO
-AP50) and writes the report files of :mod:`.froc_report`. The names that
-used to live here are re-exported for existing imports.
+AP50) and writes the report files of :mod:`.froc_report`.
 """
 import logging
 import os.path as osp
@@ -22,18 +21,11 @@ from cspr_det.registry import METRICS
 from .deeplesion_froc_eval import NOISY_MODES, evaluate_froc_records
 from .deeplesion_strata import (DEEPLESION_TYPE_NAMES,
                                 DEFAULT_INTERVAL_BINS_MM,
-                                DEFAULT_SIZE_BINS_MM, check_bins,
-                                size_bin_names)
-from .detection_dump import (DUMP_FORMAT, DUMP_VERSION, clean_record,
-                             load_detection_dump, save_detection_dump)
-from .froc_report import format_table, protocol_line, write_report_files
+                                DEFAULT_SIZE_BINS_MM, check_bins)
+from .detection_dump import clean_record, save_detection_dump
+from .froc_report import format_table, write_report_files
 
-__all__ = [
-    'DeepLesionFROCMetric', 'DEEPLESION_TYPE_NAMES', 'DUMP_FORMAT',
-    'DUMP_VERSION', 'NOISY_MODES', 'evaluate_froc_records', 'format_table',
-    'load_detection_dump', 'protocol_line', 'save_detection_dump',
-    'size_bin_names', 'write_report_files'
-]
+__all__ = ['DeepLesionFROCMetric']
 
 _META_HINT = ("the test pipeline's PackDetInputs meta_keys must include "
               "'instances', 'slice_interval' and 'spacing'")

@@ -1,8 +1,3 @@
-from .pretrained_backbone import (PretrainedBackbone, load_pretrained_backbone,
-                                  read_state_dict)
-from .vdt_classifier import VDTClassifier
+from .volume_classifier import VolumeClassifier
 
-__all__ = [
-    'VDTClassifier', 'PretrainedBackbone', 'load_pretrained_backbone',
-    'read_state_dict'
-]
+__all__ = ['VolumeClassifier']

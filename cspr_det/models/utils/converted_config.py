@@ -99,9 +99,9 @@ def write_converted_config(path: str,
     ]
     lines.append(',\n'.join(items) + ')')
     neck, head = base_model.get('neck'), base_model.get('head')
-    if out_channels is not None and isinstance(neck, Mapping) and isinstance(
-            neck.get('in_channels'), (list, tuple)) and list(
-                neck['in_channels']) != list(out_channels):
+    neck_in = neck.get('in_channels') if isinstance(neck, Mapping) else None
+    if out_channels is not None and isinstance(neck_in, (list, tuple)) \
+            and list(neck_in) != list(out_channels):
         lines[-1] += ','
         lines.append(f'    neck=dict(in_channels={list(out_channels)!r})')
     if out_channels is not None and isinstance(head, Mapping) and isinstance(

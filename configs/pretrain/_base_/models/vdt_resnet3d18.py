@@ -3,7 +3,7 @@
 # pooling of layer4 (N, 512, 3, 7, 7) and a linear layer; cross-entropy with
 # label smoothing 0.1; one mean/std for all slices.
 model = dict(
-    type='cspr_det.VDTClassifier',
+    type='cspr_det.VolumeClassifier',
     data_preprocessor=dict(
         type='ImgDataPreprocessor',
         mean=[114.495],

@@ -1,5 +1,5 @@
-"""The 3D classifier: VDT supervised pre-training and volume classification
-(LIDC nodule malignancy)."""
+"""The general 3D classifier (backbone + head): VDT supervised pre-training
+and volume classification (LIDC nodule malignancy)."""
 from typing import List, Optional, Sequence, Union
 
 import torch
@@ -14,7 +14,7 @@ VDT_STD = 57.63
 
 
 @MODELS.register_module()
-class VDTClassifier(BaseModel):
+class VolumeClassifier(BaseModel):
     """Backbone + classification head trained on VDT-lifted 2D images.
 
     A batch of 2D images with S channels (N, S, H, W) is normalised by the
@@ -96,5 +96,5 @@ class VDTClassifier(BaseModel):
             return self.head.predict(feats, data_samples)
         if mode == 'tensor':
             return self.head(feats)
-        raise RuntimeError(f'VDTClassifier: invalid mode "{mode}"; expected '
-                           '"loss", "predict" or "tensor"')
+        raise RuntimeError(f'VolumeClassifier: invalid mode "{mode}"; '
+                           'expected "loss", "predict" or "tensor"')

@@ -9,7 +9,7 @@ from cspr_det.registry import MODELS
 def tiny_classifier(num_classes=4):
     return MODELS.build(
         dict(
-            type='cspr_det.VDTClassifier',
+            type='cspr_det.VolumeClassifier',
             backbone=dict(
                 type='cspr_det.ResNet3D',
                 depth=18,
