@@ -29,27 +29,25 @@ import os.path as osp
 import sys
 import time
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+import numpy as np
+from mmengine.config import DictAction
+from mmengine.utils import ProgressBar
 
-import numpy as np  # noqa: E402
-from mmengine.config import DictAction  # noqa: E402
-from mmengine.utils import ProgressBar  # noqa: E402
-
-from cspr_det.apis import init_detector, read_ct_volume  # noqa: E402
-from cspr_det.apis.subvolume_boxes import predict_subvolume  # noqa: E402
-from cspr_det.datasets.deeplesion3d_annotations import (  # noqa: E402
+from cspr_det.apis import init_detector, read_ct_volume
+from cspr_det.apis.subvolume_boxes import predict_subvolume
+from cspr_det.datasets.deeplesion3d_annotations import (
     AnnotationError, load_3d_annotations, load_3d_predictions,
     parse_subvolume_name, save_3d_boxes)
 from cspr_det.datasets.deeplesion3d_subvolumes import \
-    DeepLesion3DSubvolumes  # noqa: E402
+    DeepLesion3DSubvolumes
 from cspr_det.datasets.deeplesion_csv import \
-    read_deeplesion_csv  # noqa: E402
-from cspr_det.evaluation.functional.froc3d import (  # noqa: E402
+    read_deeplesion_csv
+from cspr_det.evaluation.functional.froc3d import (
     froc3d, size_strata)
-from cspr_det.evaluation.metrics.froc3d_report import (  # noqa: E402
+from cspr_det.evaluation.metrics.froc3d_report import (
     froc3d_summary, froc3d_table, write_froc3d_report)
-from cspr_det.utils.cli import CLIError, run_cli  # noqa: E402
-from cspr_det.utils.safe_pickle import UnsafePickleError  # noqa: E402
+from cspr_det.utils.cli import CLIError, run_cli
+from cspr_det.utils.safe_pickle import UnsafePickleError
 
 
 def parse_args(argv=None):

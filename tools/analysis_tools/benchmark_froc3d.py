@@ -22,10 +22,7 @@ import time
 
 import numpy as np
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-
-from cspr_det.evaluation.functional.froc3d import (FPS_3D,  # noqa: E402
+from cspr_det.evaluation.functional.froc3d import (FPS_3D,
                                                    froc3d, overlaps3d)
 
 

@@ -12,11 +12,8 @@ import os.path as osp
 import pickle
 import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
-
-from cspr_det.utils.cli import CLIError, run_cli  # noqa: E402
-from cspr_det.utils.safe_pickle import export_json  # noqa: E402
+from cspr_det.utils.cli import CLIError, run_cli
+from cspr_det.utils.safe_pickle import export_json
 
 
 def parse_args(argv=None):
