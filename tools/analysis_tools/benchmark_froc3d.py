@@ -16,7 +16,6 @@ Example:
     python tools/analysis_tools/benchmark_froc3d.py --mode P3D
 """
 import argparse
-import os.path as osp
 import sys
 import time
 

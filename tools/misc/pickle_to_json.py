@@ -8,9 +8,7 @@ file naming any other global (a class, a function) is refused with one line
 naming it, and nothing is written. Arrays become nested lists.
 """
 import argparse
-import os.path as osp
 import pickle
-import sys
 
 from cspr_det.utils.cli import CLIError, run_cli
 from cspr_det.utils.safe_pickle import export_json
