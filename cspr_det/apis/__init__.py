@@ -1,11 +1,11 @@
-"""Running a trained lesion detector on a whole CT scan: volume reading
-(NIfTI, DICOM series, DeepLesion PNG folder), slice-stack inference, 3D
-lesion candidates and their outputs."""
-from .ct_volume import CTVolume, read_ct_volume
-from .dicom_series import list_dicom_series, read_dicom_series
+"""Running a trained lesion detector on a whole CT scan: slice-stack
+inference, 3D lesion candidates and their outputs; the CT reading functions
+of :mod:`cspr_det.fileio` are part of this API too."""
+from cspr_det.fileio import (CTVolume, find_series_spacing, list_dicom_series,
+                             read_ct_volume, read_dicom_series,
+                             read_png_series)
 from .inference import CTResult, inference_ct, init_detector, select_rows
 from .lesion_linking import build_candidates, iou_matrix, link_detections
-from .png_series import find_series_spacing, read_png_series
 from .slice_inference import (SliceStacker, config_test_pipeline,
                               predict_rows)
 

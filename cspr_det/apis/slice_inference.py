@@ -31,7 +31,7 @@ from cspr_det.datasets.slice_stack import (build_slice_stack,
                                            interpolate_slice,
                                            interpolation_plan,
                                            stack_positions, window_stack)
-from .ct_volume import CTVolume
+from cspr_det.fileio import CTVolume
 
 #: Transforms applied per interpolated slice on the fast path.
 PER_SLICE_TRANSFORMS = ('Resize', 'Pad')
