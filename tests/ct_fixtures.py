@@ -118,3 +118,45 @@ def save_random_detector(path: str, seed: int = 0) -> str:
                     meta=dict(dataset_meta=dict(classes=('lesion', )))),
                path)
     return path
+
+
+def write_dicom_from_image(folder: str, image: sitk.Image,
+                           uid: str = '1.2.826.0.1.3680043.2.1125.9.1',
+                           intercept: int = -1024) -> list:
+    """A 3D SimpleITK image (integer HU) as a DICOM CT series: one file per
+    slice with its ImagePositionPatient / ImageOrientationPatient from the
+    image geometry (any direction, oblique included), stored values
+    HU - ``intercept``; file names in reverse slice order. Returns the
+    files."""
+    os.makedirs(folder, exist_ok=True)
+    direction = np.asarray(image.GetDirection()).reshape(3, 3)
+    iop = '\\'.join(f'{v:.10f}' for v in
+                    list(direction[:, 0]) + list(direction[:, 1]))
+    array = sitk.GetArrayFromImage(image).astype(np.int32) - intercept
+    assert array.min() >= -32768 and array.max() <= 32767
+    files = []
+    depth = image.GetSize()[2]
+    for k in range(depth):
+        img = sitk.GetImageFromArray(array[k].astype(np.int16))
+        img.SetSpacing(image.GetSpacing()[:2])
+        ipp = image.TransformIndexToPhysicalPoint((0, 0, k))
+        tags = {
+            '0008|0060': 'CT',
+            '0020|000d': uid + '.0',
+            '0020|000e': uid,
+            '0008|0018': f'{uid}.{k + 1}',
+            '0020|0013': str(k + 1),
+            '0020|0032': '\\'.join(f'{v:.10f}' for v in ipp),
+            '0020|0037': iop,
+            '0028|1052': str(intercept),
+            '0028|1053': '1',
+        }
+        for key, value in tags.items():
+            img.SetMetaData(key, value)
+        writer = sitk.ImageFileWriter()
+        writer.KeepOriginalImageUIDOn()
+        path = osp.join(folder, f'slice{depth - 1 - k:04d}.dcm')
+        writer.SetFileName(path)
+        writer.Execute(img)
+        files.append(path)
+    return files

@@ -129,6 +129,10 @@ def convert_case(case_id: str,
     """
     image = read_ct_image(image_path, case_id, 'image')
     label = read_image(label_path, case_id, 'label')
+    if orientation_of(image) != orientation_of(label):
+        # e.g. a DICOM series (stored along its slice normal) with a NIfTI
+        # label stored in another axis order: compare on the label's order
+        image = reorient(image, orientation_of(label))
     diff = geometry_difference(image, label, geometry_tol)
     if diff is not None:
         raise VolumeError(f'{case_id}: image and label geometry differ '

@@ -1,6 +1,6 @@
 """The interface of a CT reader (:class:`BaseCTReader`)."""
 from abc import ABCMeta, abstractmethod
-from typing import Tuple
+from typing import Optional, Tuple
 
 import SimpleITK as sitk
 
@@ -43,10 +43,16 @@ class BaseCTReader(metaclass=ABCMeta):
             VolumeError: One line naming the file and what is wrong.
         """
 
-    def read_image(self, path: str, **options) -> sitk.Image:
+    def read_image(self, path: str, case_id: Optional[str] = None,
+                   what: str = 'image', **options) -> sitk.Image:
         """Read ``path`` as one 3D SimpleITK image in its stored geometry
         (HU; used by the dataset converters). Readers of inputs that are not
         one regular grid need not support it.
+
+        Args:
+            path: The input.
+            case_id, what: Case name and role (``'image'``) for messages.
+            **options: As for :meth:`read`.
 
         Raises:
             VolumeError: The format or input gives no single image.

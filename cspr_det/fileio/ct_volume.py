@@ -11,7 +11,7 @@ and the geometry of the stored source so that results can be mapped back
 to it.
 """
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 import SimpleITK as sitk

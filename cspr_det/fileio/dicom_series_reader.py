@@ -16,6 +16,7 @@ slices).
 import logging
 import os
 import os.path as osp
+import struct
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
@@ -28,7 +29,6 @@ from .ct_volume import CTVolume, volume_from_image
 from .volume_error import VolumeError
 
 _SERIES_UID = '0020|000e'
-_TRANSFER_SYNTAX = '0002|0010'
 _POSITION = '0020|0032'
 _ORIENTATION = '0020|0037'
 _MODALITY = '0008|0060'
@@ -57,7 +57,8 @@ def _header(path: str) -> sitk.ImageFileReader:
     try:
         reader.ReadImageInformation()
     except RuntimeError as e:
-        raise VolumeError(f'cannot read DICOM file {path} (corrupt or '
+        raise VolumeError(f'cannot read DICOM file {path} (transfer syntax '
+                          f'{transfer_syntax_of(path)}; corrupt or '
                           f'truncated?): {_last_line(e)}') from None
     return reader
 
@@ -181,12 +182,38 @@ TRANSFER_SYNTAXES = {
 }
 
 
+def _meta_transfer_syntax(path: str) -> Optional[str]:
+    """TransferSyntaxUID (0002,0010) from the file meta information (the
+    explicit little-endian group after the preamble), or None."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(1 << 14)
+    except OSError:
+        return None
+    if head[128:132] != b'DICM':
+        return None
+    at = 132
+    while at + 8 <= len(head):
+        group, elem = struct.unpack('<HH', head[at:at + 4])
+        if group != 0x0002:
+            return None
+        vr = head[at + 4:at + 6]
+        if vr in (b'OB', b'OW', b'OF', b'SQ', b'UT', b'UN'):
+            length = struct.unpack('<I', head[at + 8:at + 12])[0]
+            start = at + 12
+        else:
+            length = struct.unpack('<H', head[at + 6:at + 8])[0]
+            start = at + 8
+        if elem == 0x0010:
+            return head[start:start + length].decode(
+                'ascii', 'replace').strip('\x00 ')
+        at = start + length
+    return None
+
+
 def transfer_syntax_of(path: str) -> str:
     """``'<UID> (<name>)'`` of a DICOM file, or ``'unknown'``."""
-    try:
-        uid = _tag(_header(path), _TRANSFER_SYNTAX)
-    except VolumeError:
-        uid = None
+    uid = _meta_transfer_syntax(path)
     if not uid:
         return 'unknown'
     return f'{uid} ({TRANSFER_SYNTAXES.get(uid, "unlisted")})'
@@ -309,7 +336,8 @@ class DicomSeriesReader(BaseCTReader):
         folder, member = _folder_and_member(path)
         return read_dicom_series(folder, series_uid, member)
 
-    def read_image(self, path: str,
+    def read_image(self, path: str, case_id: Optional[str] = None,
+                   what: str = 'image',
                    series_uid: Optional[str] = None) -> sitk.Image:
         folder, member = _folder_and_member(path)
         return read_dicom_image(folder, series_uid, member)[0]

@@ -1,6 +1,7 @@
 """3D image files (:class:`ImageFileReader`): NIfTI and any other 3D format
 SimpleITK reads (NRRD, MetaImage, ...)."""
 import os.path as osp
+from typing import Optional
 
 import SimpleITK as sitk
 
@@ -22,11 +23,12 @@ class ImageFileReader(BaseCTReader):
     def can_read(self, path: str) -> bool:
         return osp.isfile(path)
 
-    def read_image(self, path: str) -> sitk.Image:
+    def read_image(self, path: str, case_id: Optional[str] = None,
+                   what: str = 'CT volume') -> sitk.Image:
         if PNG_SLICE_NAME.match(osp.basename(path)):
             raise VolumeError(f'{path} is one PNG slice; give its folder to '
                               'read the DeepLesion PNG series')
-        return read_image(path, what='CT volume')
+        return read_image(path, case_id, what)
 
     def read(self, path: str) -> CTVolume:
         image = self.read_image(path)

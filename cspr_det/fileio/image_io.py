@@ -24,7 +24,7 @@ import os.path as osp
 import struct
 import tempfile
 import zlib
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 import SimpleITK as sitk

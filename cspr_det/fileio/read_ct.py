@@ -120,7 +120,8 @@ def read_ct_image(path: str,
         if not osp.exists(path):
             raise VolumeError(f'{what} file not found: {path}')
         chosen = find_reader(path)
-        return chosen.read_image(path, **_options(chosen, path, options))
+        return chosen.read_image(path, case_id, what,
+                                 **_options(chosen, path, options))
     except VolumeError as e:
         msg = str(e)
         raise VolumeError(msg if msg.startswith(prefix) else prefix + msg) \
