@@ -125,15 +125,15 @@ def write_dicom_from_image(folder: str, image: sitk.Image,
                            intercept: int = -1024) -> list:
     """A 3D SimpleITK image (integer HU) as a DICOM CT series: one file per
     slice with its ImagePositionPatient / ImageOrientationPatient from the
-    image geometry (any direction, oblique included), stored values
-    HU - ``intercept``; file names in reverse slice order. Returns the
-    files."""
+    image geometry (any direction, oblique included) and RescaleIntercept
+    ``intercept`` (ITK's writer stores HU - ``intercept``); file names in
+    reverse slice order. Returns the files."""
     os.makedirs(folder, exist_ok=True)
     direction = np.asarray(image.GetDirection()).reshape(3, 3)
     iop = '\\'.join(f'{v:.10f}' for v in
                     list(direction[:, 0]) + list(direction[:, 1]))
-    array = sitk.GetArrayFromImage(image).astype(np.int32) - intercept
-    assert array.min() >= -32768 and array.max() <= 32767
+    array = sitk.GetArrayFromImage(image)
+    assert np.array_equal(array, np.round(array)), 'integer HU expected'
     files = []
     depth = image.GetSize()[2]
     for k in range(depth):

@@ -37,9 +37,10 @@ def test_dicom_series_cases_convert_like_their_nifti(tmp_path_factory,
     cases = sorted(c for ids in split.values() for c in ids)
     images = _image_files(raw, dataset)
     truth = json.load(open(osp.join(raw, 'synthetic_truth.json')))['cases']
-    # two cases as DICOM series, one of them oblique when there is one
+    # two cases as DICOM series, one of them oblique
     oblique = [c for c in cases if truth[c]['tilt_deg']]
-    chosen = sorted({cases[0], (oblique or cases)[-1]})
+    assert oblique
+    chosen = sorted({cases[0], oblique[-1]})
     for case in chosen:
         nifti = images[case]
         folder = osp.join(osp.dirname(nifti), case)
