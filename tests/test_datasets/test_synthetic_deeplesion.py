@@ -36,10 +36,9 @@ TINY = dict(
     context_mm=12)
 
 # DL_info.csv of make_synthetic_deeplesion(**dict(TINY, num_patients=3)),
-# unchanged since the generator was split into planning, rendering and
-# writer modules
+# since slice numbers run toward the feet as in DeepLesion
 PINNED_CSV_SHA256 = (
-    '584cc3e4590e81ab7a55b7ec014d56693c2e2fb2e0fe63447dd16760d60618e5')
+    '2389308e9cf1ef10c66e0b0e84ba5ab70a1c367c2ad4168b1328c32120b04579')
 
 
 @pytest.fixture(scope='module')
@@ -150,7 +149,9 @@ def test_images_look_like_ct(tiny):
         for les in s['lesions']:
             hu = _hu(osp.join(folder, f'{les["key"]:03d}.png'))
             assert hu.min() >= -1024 and hu.max() <= 3071
-            assert hu[:3, :3].mean() == pytest.approx(-1000, abs=25)  # air
+            # air above the body: the median of the top rows (a 3 x 3 corner
+            # mean wanders with the spatially correlated noise)
+            assert np.median(hu[:3]) == pytest.approx(-1000, abs=10)
             lesion_err.append(hu[px(les['cy']), px(les['cx'])] -
                               les['target'])
         for tube in s['tubes']:
