@@ -123,7 +123,8 @@ class SeriesPlanner:
         length = (n_total - 1) * dz
         first = self.types.next(split)
         zc = float(rng.uniform(*TYPE_Z[first]))
-        z0 = zc + float(rng.uniform(0.15, 0.85)) * length  # top slice
+        # slice 1 is the top slice; zc lies 15-85 % of the way up
+        z0 = zc + (1.0 - float(rng.uniform(0.15, 0.85))) * length
         anatomy = SliceAnatomy(phantom, x, y, z0, dz)
         lesions = self._plan_lesions(anatomy, split, first, zc, length,
                                      n_total, spacing)
