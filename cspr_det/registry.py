@@ -7,6 +7,9 @@ Scope rule: configs run under mmdet's default scope (``default_scope='mmdet'``)
 and name every cspr_det component with its prefix, e.g.
 ``type='cspr_det.MP3DResNet'``; upstream (mmdet/mmengine) names stay bare.
 In Python code, write scope-qualified names (``'mmdet.CrossEntropyLoss'``).
+
+``CT_READERS`` (the CT file readers of :mod:`cspr_det.fileio`) has no
+mmengine parent: mmengine has no file-reader registry to extend.
 """
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
@@ -70,3 +73,5 @@ WEIGHT_INITIALIZERS = Registry(
     parent=MMENGINE_WEIGHT_INITIALIZERS,
     scope=SCOPE,
     locations=['cspr_det.models'])
+CT_READERS = Registry(
+    'ct reader', scope=SCOPE, locations=['cspr_det.fileio'])

@@ -98,7 +98,7 @@ def test_every_registry_location_is_a_module():
 
 @pytest.mark.parametrize('package', [
     'cspr_det.datasets', 'cspr_det.datasets.transforms',
-    'cspr_det.models.layers', 'cspr_det.models.necks'
+    'cspr_det.models.layers', 'cspr_det.models.necks', 'cspr_det.fileio'
 ])
 def test_all_lists_name_each_export_once(package):
     module = importlib.import_module(package)
@@ -111,6 +111,7 @@ def test_all_lists_name_each_export_once(package):
 @pytest.mark.parametrize('registry_name, package', [
     ('TRANSFORMS', 'cspr_det.datasets.transforms'),
     ('DATASETS', 'cspr_det.datasets'),
+    ('CT_READERS', 'cspr_det.fileio'),
 ])
 def test_every_registered_class_is_exported(registry_name, package):
     reg = _cspr_registries()[registry_name]

@@ -17,9 +17,7 @@ import cv2
 import numpy as np
 import SimpleITK as sitk
 
-from cspr_det.datasets.volume_io import (geometry_difference, image_from_array,
-                                         reference_image, reorient,
-                                         write_image)
+from cspr_det.fileio import volume_to_source, write_image
 from cspr_det.visualization.ct_drawing import (SOFT_TISSUE_WINDOW,
                                                add_caption, crop_around,
                                                draw_boxes, hu_to_rgb,
@@ -108,10 +106,10 @@ def candidate_overlay(result: CTResult, cand: dict,
 
 def candidate_labels(result: CTResult) -> sitk.Image:
     """A label image of the candidates' 3D boxes (voxel = candidate id, the
-    best candidate on top) in the geometry of the stored input."""
+    best candidate on top) in the geometry of the stored input (see
+    :func:`cspr_det.fileio.volume_to_source`)."""
     vol = result.volume
-    geo = vol.grid_geometry()
-    size = geo['size_xyz']
+    size = vol.grid_geometry()['size_xyz']
     dtype = np.uint8 if len(result.candidates) < 256 else np.uint16
     labels = np.zeros((size[2], size[1], size[0]), dtype)
     for cand in reversed(result.candidates):
@@ -121,16 +119,7 @@ def candidate_labels(result: CTResult) -> sitk.Image:
         xa, xb = max(0, int(np.floor(x1))), min(size[0], int(np.ceil(x2)))
         ya, yb = max(0, int(np.floor(y1))), min(size[1], int(np.ceil(y2)))
         labels[g1:g2 + 1, ya:yb, xa:xb] = cand['id']
-    image = image_from_array(labels, geo['spacing_xyz'], geo['origin'],
-                             geo['direction'])
-    source = vol.source['geometry']
-    ref = reference_image(source, sitk.sitkUInt8)
-    out = reorient(image, vol.source.get('orientation', 'LPS'))
-    if geometry_difference(out, ref) is None:
-        out.CopyInformation(ref)
-        return out
-    return sitk.Resample(image, ref, sitk.Transform(),
-                         sitk.sitkNearestNeighbor, 0, image.GetPixelID())
+    return volume_to_source(labels, vol)
 
 
 def _write_images(result: CTResult, tmp: str, window: Sequence[float],

@@ -10,7 +10,7 @@ from mmengine.config import DictAction
 
 from cspr_det.utils.cli import CLIError
 from .ct_outputs import write_ct_outputs
-from .ct_volume import read_ct_volume
+from cspr_det.fileio import read_ct_volume
 from .inference import inference_ct
 from .init_model import init_model
 from .nodule_inference import inference_nodule

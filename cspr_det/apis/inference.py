@@ -12,7 +12,7 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from .ct_volume import CTVolume, read_ct_volume
+from cspr_det.fileio import CTVolume, read_ct_volume
 from .init_model import init_model
 from .lesion_linking import build_candidates
 from .slice_inference import (SliceStacker, config_test_pipeline,

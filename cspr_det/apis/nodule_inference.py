@@ -24,7 +24,7 @@ import torch.nn as nn
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 
-from .ct_volume import CTVolume, read_ct_volume
+from cspr_det.fileio import CTVolume, read_ct_volume
 from .init_model import model_task
 from .slice_inference import _bare_type, config_test_pipeline
 from .volume_inference import canonical_image

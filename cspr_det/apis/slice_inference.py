@@ -7,6 +7,14 @@ interval, HU windows), built here from the in-memory volume by the shared
 after it (``Resize``, ``PackDetInputs``, ...) run unchanged. So a key slice
 gives the model exactly the input ``tools/test.py`` gives it.
 
+Stack order: the training loader stacks a key slice's neighbours in
+DeepLesion slice-number order, i.e. from the head toward the feet (see
+:mod:`cspr_det.fileio.png_series_reader`). A :class:`CTVolume` is stored in
+canonical LPS order (row 0 = most inferior), so the stacks are built along
+the volume's z axis taken toward the feet, whatever orientation the input
+file had: the same scan as a NIfTI (either NIH conversion), a DICOM
+series, a PNG folder or a volume flipped in z gives the same stacks.
+
 Fast path: ``Resize`` and ``Pad`` treat channels independently, so every
 interpolated slice is windowed and resized once and reused by all stacks
 that contain it (a slice is part of S stacks). Whether this reproduces the
@@ -31,7 +39,7 @@ from cspr_det.datasets.slice_stack import (build_slice_stack,
                                            interpolate_slice,
                                            interpolation_plan,
                                            stack_positions, window_stack)
-from .ct_volume import CTVolume
+from cspr_det.fileio import CTVolume
 
 #: Transforms applied per interpolated slice on the fast path.
 PER_SLICE_TRANSFORMS = ('Resize', 'Pad')
@@ -109,14 +117,21 @@ class SliceStacker:
         self._checked = False
         self._cache: Dict[tuple, Tuple[np.ndarray, dict]] = {}
         grid = volume.grid_z - volume.grid_z[0]
+        # stack index: position on the z grid counted toward the feet
+        # (the training order); LPS +z is superior
+        z_axis = np.asarray(volume.direction, np.float64).reshape(3, 3)[:, 2]
+        self.toward_feet = bool(z_axis[2] < 0)
+        self._stack_index = grid if self.toward_feet else grid[-1] - grid
         self._row_of = np.full(int(grid[-1]) + 1, -1, np.int64)
-        self._row_of[grid] = np.arange(volume.num_slices)
+        self._row_of[self._stack_index] = np.arange(volume.num_slices)
         self._runs = {}
         for first, last in volume.runs():
+            ends = self._stack_index[[first, last]]
             for row in range(first, last + 1):
-                self._runs[row] = (int(grid[first]), int(grid[last]))
+                self._runs[row] = (int(ends.min()), int(ends.max()))
 
     def _hu(self, index: int) -> np.ndarray:
+        """The slice at stack index ``index``."""
         return self.volume.hu[self._row_of[index]]
 
     def _base(self, row: int, positions: List[float]) -> dict:
@@ -134,7 +149,7 @@ class SliceStacker:
 
     def generic(self, row: int) -> dict:
         """The packed sample of ``row`` through the full test pipeline."""
-        key = int(self.volume.grid_z[row] - self.volume.grid_z[0])
+        key = int(self._stack_index[row])
         first, last = self._runs[row]
         img, positions = build_slice_stack(
             lambda i, shape: self._hu(i), key, first, last, self.num_slices,
@@ -162,15 +177,21 @@ class SliceStacker:
 
     def cached(self, row: int) -> dict:
         """The packed sample of ``row`` from cached per-slice results."""
-        key = int(self.volume.grid_z[row] - self.volume.grid_z[0])
+        key = int(self._stack_index[row])
         first, last = self._runs[row]
         positions = stack_positions(key, self.num_slices,
                                     self.slice_interval,
                                     self.volume.spacing[2])
         plans = [tuple(interpolation_plan(p, first, last)) for p in positions]
-        lowest = min(i for plan in plans for i, _ in plan)
-        for old in [p for p in self._cache if max(i for i, _ in p) < lowest]:
-            del self._cache[old]  # rows come in increasing order
+        # rows come in increasing order: drop the slices left behind
+        if self.toward_feet:
+            lowest = min(i for plan in plans for i, _ in plan)
+            old = [p for p in self._cache if max(i for i, _ in p) < lowest]
+        else:
+            highest = max(i for plan in plans for i, _ in plan)
+            old = [p for p in self._cache if min(i for i, _ in p) > highest]
+        for plan in old:
+            del self._cache[plan]
         parts = [self._slice(plan, pos, first, last)
                  for plan, pos in zip(plans, positions)]
         first_img, meta = parts[0]

@@ -25,12 +25,11 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
-from cspr_det.datasets.volume_io import (CANONICAL_ORIENTATION, VolumeError,
+from cspr_det.fileio import (CANONICAL_ORIENTATION, CTVolume, VolumeError,
                                          geometry_of, image_from_array,
                                          reference_image, reorient,
                                          resample_intensity, target_grid,
-                                         to_source_geometry)
-from .ct_volume import CTVolume, read_ct_volume
+                                         read_ct_volume, to_source_geometry)
 from .init_model import model_task
 from .slice_inference import _bare_type, config_test_pipeline
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import SimpleITK as sitk
 
-from cspr_det.datasets.volume_io import (image_from_array, orientation_of,
+from cspr_det.fileio import (image_from_array, orientation_of,
                                          reorient, write_image)
 from cspr_det.visualization.ct_drawing import (SOFT_TISSUE_WINDOW,
                                                add_caption, hu_to_rgb,

@@ -37,7 +37,7 @@ class BaseVolumeSegDataset(SkipUnreadableMixin, BaseDataset):
     """Cases of one split of a converted volume dataset.
 
     Reads ``index.json`` written by ``tools/dataset_converters/{lits,btcv}
-    .py`` (see :func:`cspr_det.datasets.volume_io.convert_dataset`): per-case
+    .py`` (see :func:`cspr_det.datasets.volume_converter.convert_dataset`): per-case
     ``.npy`` arrays (int16 HU, uint8 labels) on the canonical grid and their
     geometry.
 

@@ -34,9 +34,6 @@ LESION_TYPES: Tuple[str, ...] = ('bone', 'abdomen', 'mediastinum', 'liver',
 #: Train_Val_Test codes.
 SPLITS: Dict[int, str] = {1: 'train', 2: 'val', 3: 'test'}
 
-#: Offset between the stored uint16 pixel values and Hounsfield units.
-HU_OFFSET = 32768
-
 # (column, number of values) of the vector cells
 _VECTOR_COLUMNS = OrderedDict([
     ('Measurement_coordinates', 8),

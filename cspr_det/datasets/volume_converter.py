@@ -3,7 +3,7 @@ memory-mappable per-case arrays and one JSON index, as used by
 ``tools/dataset_converters/{lits,btcv}.py``.
 
 Per case: ``images/<case>.npy`` (int16 HU) and ``labels/<case>.npy`` (uint8)
-on the canonical grid (see :mod:`.volume_io`); ``index.json`` holds every
+on the canonical grid (see :mod:`cspr_det.fileio`); ``index.json`` holds every
 case's split, array grid (``shape``, ``spacing`` (z, y, x), ``origin``,
 ``direction``), foreground z-ranges, label values and source geometry.
 """
@@ -20,10 +20,12 @@ import numpy as np
 import SimpleITK as sitk
 from mmengine.logging import print_log
 
-from .volume_io import (CANONICAL_ORIENTATION, Spacing, VolumeError,
-                        geometry_difference, geometry_of, label_values_of,
-                        orientation_of, read_image, reorient,
-                        resample_intensity, resample_labels, target_grid)
+from cspr_det.fileio import (CANONICAL_ORIENTATION, VolumeError,
+                             geometry_difference, geometry_of,
+                             label_values_of, orientation_of, read_ct_image,
+                             read_image, reorient, resample_intensity,
+                             resample_labels, target_grid)
+from cspr_det.fileio.image_io import Spacing
 
 #: Version of the converted index format (``index.json``).
 INDEX_VERSION = 1
@@ -99,7 +101,9 @@ def convert_case(case_id: str,
 
     Args:
         case_id: Case name (file stem of the arrays).
-        image_path, label_path: Source NIfTI files.
+        image_path, label_path: Source files: the image a NIfTI (or any 3D
+            file SimpleITK reads) or a DICOM series folder
+            (:func:`cspr_det.fileio.read_ct_image`), the label a NIfTI.
         out_dir: Output folder (``images/`` and ``labels/`` below it).
         target_spacing: (z, y, x) mm, ``None`` keeps an axis.
         label_values: Allowed label values (e.g. ``range(3)`` for LiTS);
@@ -123,8 +127,12 @@ def convert_case(case_id: str,
             truncated file, image/label geometry differ, non-integer label
             values or values outside ``label_values``, empty foreground.
     """
-    image = read_image(image_path, case_id, 'image')
+    image = read_ct_image(image_path, case_id, 'image')
     label = read_image(label_path, case_id, 'label')
+    if orientation_of(image) != orientation_of(label):
+        # e.g. a DICOM series (stored along its slice normal) with a NIfTI
+        # label stored in another axis order: compare on the label's order
+        image = reorient(image, orientation_of(label))
     diff = geometry_difference(image, label, geometry_tol)
     if diff is not None:
         raise VolumeError(f'{case_id}: image and label geometry differ '
@@ -291,7 +299,9 @@ def _missing_files(cases: Sequence[dict], skip_bad: bool) -> Dict[str, str]:
     skipped: Dict[str, str] = {}
     for case in cases:
         for what in ('image', 'label'):
-            if not osp.isfile(case[what]):
+            found = osp.isfile(case[what]) or \
+                (what == 'image' and osp.isdir(case[what]))
+            if not found:
                 error = (f'{case["case_id"]}: {what} file not found: '
                          f'{case[what]}')
                 if not skip_bad:
@@ -344,37 +354,51 @@ def _move_into_place(staging: str, out_dir: str, entries: List[dict]
                osp.join(out_dir, 'index.json'))
 
 
-def find_case_files(root: str, pattern: str) -> Dict[int, str]:
-    """Files under ``root`` (recursively) whose name matches ``pattern``.
+def find_case_files(root: str, pattern: str,
+                    folder_pattern: Optional[str] = None) -> Dict[int, str]:
+    """Files under ``root`` (recursively) whose name matches ``pattern``
+    and, with ``folder_pattern``, folders whose name matches it (a case
+    stored as a DICOM series folder; not searched further).
 
     Args:
         root: Folder searched recursively (hidden folders skipped).
         pattern: Regular expression for the file name with one group, the
             case number (e.g. ``r'volume-(\\d+)\\.nii(\\.gz)?'``).
+        folder_pattern: Regular expression for a case folder's name with
+            one group, the case number (e.g. ``r'volume-(\\d+)'``).
 
     Returns:
         dict: case number -> path.
 
     Raises:
         FileNotFoundError: ``root`` is not a folder.
-        VolumeError: Two files for one case number.
+        VolumeError: Two files (or folders) for one case number.
     """
     if not osp.isdir(root):
         raise FileNotFoundError(f'raw data folder not found: {root}')
     regex = re.compile(pattern)
+    folder_regex = re.compile(folder_pattern) if folder_pattern else None
     found: Dict[int, str] = {}
+
+    def add(m, path: str) -> None:
+        number = int(m.group(1))
+        if number in found:
+            raise VolumeError(f'two files for case {number}: '
+                              f'{found[number]} and {path}')
+        found[number] = path
+
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith('.'))
+        if folder_regex is not None:
+            for name in list(dirnames):
+                m = folder_regex.fullmatch(name)
+                if m is not None:
+                    add(m, osp.join(dirpath, name))
+                    dirnames.remove(name)
         for name in sorted(filenames):
             m = regex.fullmatch(name)
-            if m is None:
-                continue
-            number = int(m.group(1))
-            path = osp.join(dirpath, name)
-            if number in found:
-                raise VolumeError(f'two files for case {number}: '
-                                  f'{found[number]} and {path}')
-            found[number] = path
+            if m is not None:
+                add(m, osp.join(dirpath, name))
     return found
 
 

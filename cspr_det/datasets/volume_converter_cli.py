@@ -6,9 +6,9 @@ import sys
 import time
 from typing import Callable, Dict, List, Optional, Sequence
 
+from cspr_det.fileio import VolumeError, parse_spacing
 from .splits import load_split_file
 from .volume_converter import convert_dataset, find_case_files, plan_cases
-from .volume_io import VolumeError, parse_spacing
 
 #: File name suffix of a NIfTI file, compressed or not.
 NII = r'\.nii(?:\.gz)?'
@@ -51,7 +51,8 @@ def convert_from_args(args: argparse.Namespace,
         published_split: The dataset's published split (used without
             ``--split-file``).
         image_pattern / label_pattern: File name regexes with the case
-            number as group 1 (:func:`find_case_files`).
+            number as group 1 (:func:`find_case_files`); a folder named
+            by ``image_pattern`` is a case image stored as a DICOM series.
         case_id: Case number -> case id.
         expected_image / expected_label: Case id -> the path named in the
             error when the file is missing.
@@ -67,8 +68,9 @@ def convert_from_args(args: argparse.Namespace,
         spacing = parse_spacing(args.spacing)
         split = load_split_file(args.split_file) if args.split_file \
             else published_split()
+        # an image is a NIfTI file or a DICOM series folder of that name
         images = {case_id(n): p for n, p in find_case_files(
-            args.raw, image_pattern + NII).items()}
+            args.raw, image_pattern + NII, image_pattern).items()}
         labels = {case_id(n): p for n, p in find_case_files(
             args.raw, label_pattern + NII).items()}
         cases, extra = plan_cases(split, images, labels, expected_image,

@@ -8,6 +8,7 @@ import numpy as np
 from mmdet.visualization import DetLocalVisualizer
 from mmengine.fileio import get
 
+from cspr_det.fileio.deeplesion_png import SliceReadError, decode_ct_png
 from cspr_det.registry import VISUALIZERS
 from .ct_drawing import (SOFT_TISSUE_WINDOW, add_caption, draw_boxes,
                          hu_to_rgb, upscale)
@@ -81,8 +82,6 @@ class DeepLesionVisualizer(DetLocalVisualizer):
     def read_key_slice(self, data_sample) -> Optional[np.ndarray]:
         """The key slice of a sample in HU, or None when its ``img_path`` is
         not a 16-bit DeepLesion PNG."""
-        from cspr_det.datasets.transforms.load_deeplesion_slices import (
-            SliceReadError, decode_ct_png)
         path = data_sample.metainfo.get('img_path') \
             if data_sample is not None else None
         if not path or not str(path).lower().endswith('.png'):

@@ -5,6 +5,7 @@ import csv
 import json
 import os
 import os.path as osp
+import shutil
 
 import cv2
 import numpy as np
@@ -13,6 +14,7 @@ import SimpleITK as sitk
 import torch
 from ct_fixtures import (DEMO, FAST_OPTIONS, synthetic_hu, write_dicom_series,
                          write_nifti_rotated)
+from pydicom.data import get_testdata_files
 from tool_loader import load_tool
 
 from cspr_det.apis import init_detector
@@ -93,6 +95,10 @@ def bad_inputs(tmp_path_factory, random_detector):
     with open(corrupt, 'wb') as f:
         f.write(b'\x1f\x8b' + os.urandom(300))
     good = write_nifti_rotated(str(root / 'good.nii.gz'), hu)
+    # pydicom's real CT2 series: one of its 4 slices lies 202 mm away
+    (root / 'ct2').mkdir()
+    for src in get_testdata_files('dicomdirtests/77654033/CT2/*'):
+        shutil.copy(src, root / 'ct2')
     model = init_detector(DEMO, None, cfg_options=FAST_OPTIONS)
     wrong = str(root / 'wrong.pth')
     state = model.state_dict()
@@ -102,7 +108,8 @@ def bad_inputs(tmp_path_factory, random_detector):
                 mixed=(str(root / 'mixed'), random_detector),
                 flat=(flat, random_detector),
                 corrupt=(corrupt, random_detector),
-                checkpoint=(good, wrong))
+                checkpoint=(good, wrong),
+                ct2=(str(root / 'ct2'), random_detector))
 
 
 @pytest.mark.parametrize('case,words', [
@@ -111,6 +118,8 @@ def bad_inputs(tmp_path_factory, random_detector):
     ('flat', ['flat.nii.gz', 'not a 3D scalar volume']),
     ('corrupt', ['corrupt.nii.gz', 'corrupt']),
     ('checkpoint', ['wrong.pth', 'does not match', 'rpn_head.rpn_cls']),
+    # the two real files around the 202 mm gap, in position order
+    ('ct2', ['uneven slice spacing', 'ct2/17106 and ', 'ct2/17136 ']),
 ])
 def test_bad_input(bad_inputs, tmp_path, capsys, case, words):
     path, ckpt = bad_inputs[case]

@@ -18,7 +18,8 @@ from mmengine.registry import init_default_scope
 from tool_loader import load_tool
 
 from cspr_det.apis import (SliceStacker, config_test_pipeline, inference_ct,
-                           init_detector, png_series, read_ct_volume)
+                           init_detector, read_ct_volume)
+from cspr_det.fileio import png_series_reader
 from cspr_det.utils.checkpoint import CheckpointMismatchError
 
 test_tool = load_tool('tools/test.py')
@@ -148,8 +149,8 @@ def test_stacks_equal_the_test_pipeline(tmp_path, windows, interval,
 def test_each_png_decoded_once(tmp_path, monkeypatch):
     folder = _series(tmp_path, [(1, 6)])
     calls = []
-    real = png_series.decode_ct_png
-    monkeypatch.setattr(png_series, 'decode_ct_png',
+    real = png_series_reader.decode_ct_png
+    monkeypatch.setattr(png_series_reader, 'decode_ct_png',
                         lambda content, path: calls.append(path) or
                         real(content, path))
     read_ct_volume(folder, spacing=(1, 1, 1))

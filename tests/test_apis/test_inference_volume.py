@@ -15,7 +15,7 @@ from tool_loader import load_tool
 
 from cspr_det.apis import (CTVolume, inference_volume, init_model,
                            read_ct_volume)
-from cspr_det.datasets.volume_io import VolumeError
+from cspr_det.fileio import VolumeError
 
 #: Head bias of the random model: liver a little more likely, so that the
 #: prediction holds both classes.

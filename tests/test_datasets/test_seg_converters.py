@@ -15,7 +15,7 @@ from cspr_det.datasets.splits import (btcv_published_split,
 from cspr_det.datasets.synthetic.make_synthetic_seg import (
     make_synthetic_btcv, make_synthetic_lits)
 from cspr_det.datasets.volume_converter import load_index
-from cspr_det.datasets.volume_io import geometry_of, write_image
+from cspr_det.fileio import geometry_of, write_image
 from seg_fixtures import tiny_seg_dataset
 from tool_loader import load_tool
 

@@ -36,10 +36,10 @@ TINY = dict(
     context_mm=12)
 
 # DL_info.csv of make_synthetic_deeplesion(**dict(TINY, num_patients=3)),
-# unchanged since the generator was split into planning, rendering and
-# writer modules
+# since slice numbers run toward the feet as in DeepLesion (the series
+# are planned as before and numbered from the other end)
 PINNED_CSV_SHA256 = (
-    '584cc3e4590e81ab7a55b7ec014d56693c2e2fb2e0fe63447dd16760d60618e5')
+    '00c0bb132213f38ffa360f720b51636b23a00e21068675c30d3278f79ae955d2')
 
 
 @pytest.fixture(scope='module')
@@ -157,7 +157,7 @@ def test_images_look_like_ct(tiny):
             vals = []
             for lo, hi in s['runs']:
                 for k in range(lo, hi + 1):
-                    z = s['z0'] + (k - 1) * s['slice_interval']
+                    z = s['z0'] - (k - 1) * s['slice_interval']
                     tx, ty = tube_centre(tube, z)
                     hu = _hu(osp.join(folder, f'{k:03d}.png'))
                     vals.append(hu[px(ty), px(tx)])
@@ -165,6 +165,28 @@ def test_images_look_like_ct(tiny):
     # noise is 10-20 HU; lesion and tube centres carry their target HU
     assert np.mean(np.abs(lesion_err)) < 25
     assert tube_err and np.mean(np.abs(tube_err)) < 20
+
+
+def test_slice_numbers_run_toward_the_feet(tiny):
+    """As in DeepLesion (both NIH conversion scripts): a higher slice number
+    lies further toward the feet, so it shows a lower body height (the
+    phantom's z: 0 at the pelvic floor); the rendered anatomy follows:
+    slice 1 sits where the phantom is at height z0."""
+    root, _ = tiny
+    with open(osp.join(root, 'synthetic_truth.json')) as f:
+        truth = json.load(f)
+    pairs = 0
+    for s in truth['series']:
+        dz = s['slice_interval']
+        for les in s['lesions']:
+            assert les['cz'] == pytest.approx(s['z0'] - (les['key'] - 1) * dz,
+                                              abs=dz / 2 + 1e-6)
+        keys = sorted({(les['key'], les['cz']) for les in s['lesions']})
+        for (k1, z1), (k2, z2) in zip(keys, keys[1:]):
+            if k2 > k1:
+                assert z2 < z1
+                pairs += 1
+    assert pairs > 0
 
 
 def test_deterministic_by_seed(tmp_path):

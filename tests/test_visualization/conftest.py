@@ -1,14 +1,7 @@
 """Fixtures of the visualisation tests."""
-import os.path as osp
-import sys
-
 import pytest
+from ct_fixtures import save_random_detector
 from mmengine.logging import MMLogger
-
-sys.path.insert(0, osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))),
-                            'test_apis'))
-
-from ct_fixtures import save_random_detector  # noqa: E402
 
 
 @pytest.fixture(scope='session')

@@ -124,8 +124,9 @@ def write_volume(hu, spacing, fmt: str, folder: str) -> str:
 def run(args, folder: str) -> dict:
     import torch
 
-    from cspr_det.apis import inference_ct, init_detector, png_series
-    from cspr_det.apis.ct_volume import read_ct_volume
+    from cspr_det.apis import inference_ct, init_detector
+    from cspr_det.fileio import png_series_reader as png_series
+    from cspr_det.fileio import read_ct_volume
 
     torch.set_num_threads(args.threads)
     t0 = time.perf_counter()

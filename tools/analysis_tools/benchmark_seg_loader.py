@@ -122,9 +122,8 @@ def time_nifti(cases, raw_root, n, seed, task='liver'):
     """ms per crop when every sample reads and resamples the NIfTI."""
     import SimpleITK as sitk
 
-    from cspr_det.datasets.volume_io import (read_image, reorient,
-                                             resample_intensity,
-                                             resample_labels, target_grid)
+    from cspr_det.fileio import (read_image, reorient, resample_intensity,
+                                 resample_labels, target_grid)
     pipe = _pipeline()
     np.random.seed(seed)
     t0 = time.perf_counter()

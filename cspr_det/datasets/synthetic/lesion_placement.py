@@ -183,7 +183,8 @@ class SliceAnatomy:
     Args:
         phantom (Phantom): The study's anatomy.
         x, y (np.ndarray): (H, W) pixel centres in mm.
-        z0 (float): Height of slice 1 (mm).
+        z0 (float): Height of slice 1 (mm), the top slice: as in
+            DeepLesion, a higher slice number lies further toward the feet.
         dz (float): Slice interval (mm).
     """
 
@@ -194,7 +195,7 @@ class SliceAnatomy:
 
     def z(self, k: int) -> float:
         """Height (mm) of slice ``k`` (1-based)."""
-        return self.z0 + (k - 1) * self.dz
+        return self.z0 - (k - 1) * self.dz
 
     def __call__(self, k: int) -> tuple:
         """``(labels, r_in, x_rel, geometry, clean_hu)`` of slice ``k``:

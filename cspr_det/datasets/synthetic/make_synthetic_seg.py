@@ -38,8 +38,8 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
+from cspr_det.fileio import image_from_array, reorient, write_image
 from ..splits import BTCV_TEST_IDS, btcv_case_id
-from ..volume_io import image_from_array, reorient, write_image
 from .abdomen_organs import AbdomenOrgans
 from .phantom import Phantom, blob_profile, pixel_grid
 

@@ -85,7 +85,7 @@ def render_series_slice(plan: 'SeriesPlan', k: int, seed: int) -> np.ndarray:
         np.ndarray: (size, size) float32 HU clipped to :data:`HU_RANGE`.
     """
     x, y = pixel_grid(plan.size, plan.spacing)
-    z = plan.z0 + (k - 1) * plan.dz
+    z = plan.z0 - (k - 1) * plan.dz  # slice numbers run toward the feet
     hu, _, _ = plan.phantom.render(x, y, z)
     for les in plan.lesions:
         dzn = (z - les['cz']) / les['c']

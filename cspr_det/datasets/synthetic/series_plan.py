@@ -26,7 +26,9 @@ class SeriesPlan:
         dz (float): Slice interval (mm).
         spacing (float): Pixel size (mm).
         size (int): Rows = columns.
-        z0 (float): Body height of slice 1 (mm).
+        z0 (float): Body height of slice 1 (mm), the top slice: as in
+            DeepLesion, slice ``k`` lies at ``z0 - (k - 1) * dz``, a
+            higher slice number further toward the feet.
         n_total (int): Number of slices of the whole series.
         phantom (Phantom): The study's anatomy.
         lesions (list[dict]): Lesions (see :mod:`.lesion_placement`).
@@ -121,7 +123,8 @@ class SeriesPlanner:
         length = (n_total - 1) * dz
         first = self.types.next(split)
         zc = float(rng.uniform(*TYPE_Z[first]))
-        z0 = zc - float(rng.uniform(0.15, 0.85)) * length
+        # slice 1 is the top slice; zc lies 15-85 % of the way up
+        z0 = zc + (1.0 - float(rng.uniform(0.15, 0.85))) * length
         anatomy = SliceAnatomy(phantom, x, y, z0, dz)
         lesions = self._plan_lesions(anatomy, split, first, zc, length,
                                      n_total, spacing)
@@ -166,7 +169,7 @@ class SeriesPlanner:
         that cannot be placed falls back to soft tissue (and stays queued),
         and a key slice gets a second lesion with ``multi_lesion_prob``."""
         rng, cfg, dz, z0 = self.rng, self.cfg, anatomy.dz, anatomy.z0
-        z_lo, z_hi = z0 + 0.05 * length, z0 + 0.95 * length
+        z_lo, z_hi = z0 - 0.95 * length, z0 - 0.05 * length
         lesions: List[dict] = []
         n_keys = int(rng.integers(cfg['keys_per_series'][0],
                                   cfg['keys_per_series'][1] + 1))
@@ -174,7 +177,7 @@ class SeriesPlanner:
             t = first if i == 0 else self.types.next(split, z_lo, z_hi)
             lo, hi = max(TYPE_Z[t][0], z_lo), min(TYPE_Z[t][1], z_hi)
             z = zc if i == 0 else float(rng.uniform(lo, max(lo, hi)))
-            k = int(np.clip(round((z - z0) / dz) + 1, 1, n_total))
+            k = int(np.clip(round((z0 - z) / dz) + 1, 1, n_total))
             les = place_lesion(rng, anatomy, t, k, lesions, spacing, cfg)
             if les is None:  # fall back to a soft-tissue lesion; the type
                 self.types.requeue(split, t)  # stays for a later series

@@ -23,7 +23,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from ..deeplesion3d_annotations import save_3d_boxes, subvolume_name
-from ..deeplesion_csv import HU_OFFSET, slice_file_name
+from cspr_det.fileio import HU_OFFSET
+from ..deeplesion_csv import slice_file_name
 from .phantom import mm_to_pixel
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -14,8 +14,9 @@ from typing import TYPE_CHECKING, List, Sequence
 import cv2
 import numpy as np
 
+from cspr_det.fileio.deeplesion_png import encode_ct_png
 from ..clip_box import clip_box_to_image
-from ..deeplesion_csv import HU_OFFSET, slice_file_name, write_deeplesion_csv
+from ..deeplesion_csv import slice_file_name, write_deeplesion_csv
 from .phantom import BODY_LENGTH_MM, mm_to_pixel
 from .render import render_series_slice
 
@@ -38,7 +39,7 @@ def hu_to_png16(hu: np.ndarray) -> np.ndarray:
         np.ndarray: (H, W) uint16 ``round(HU) + 32768``, clipped to the
         uint16 range.
     """
-    return np.clip(np.round(hu + HU_OFFSET), 0, 65535).astype(np.uint16)
+    return encode_ct_png(hu)
 
 
 def write_png16(path: str, hu: np.ndarray, compression: int = 1) -> None:

@@ -3,47 +3,15 @@ import os.path as osp
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import mmengine.fileio as fileio
 import numpy as np
 from mmcv.transforms import BaseTransform
 
+from cspr_det.fileio.deeplesion_png import SliceReadError, decode_ct_png
 from cspr_det.registry import TRANSFORMS
-from ..deeplesion_csv import HU_OFFSET, slice_file_name
+from ..deeplesion_csv import slice_file_name
 from ..slice_stack import (build_slice_stack, check_stack_args,
                            interpolation_plan, stack_positions)
-
-
-class SliceReadError(IOError):
-    """A CT slice PNG that is missing or cannot be decoded."""
-
-
-def decode_ct_png(content: bytes, path: str) -> np.ndarray:
-    """Decode 16-bit DeepLesion PNG bytes into an HU array.
-
-    Args:
-        content (bytes): File content.
-        path (str): File name used in error messages.
-
-    Returns:
-        np.ndarray: (H, W) float32 Hounsfield units (pixel - 32768).
-
-    Raises:
-        SliceReadError: If the bytes are not a decodable single-channel
-            16-bit image.
-    """
-    buf = np.frombuffer(content, dtype=np.uint8)
-    img = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
-    if img is None:
-        raise SliceReadError(f'cannot decode CT slice {path} '
-                             '(truncated or not an image)')
-    if img.ndim == 3:  # a few copies store grey PNGs with 3 equal channels
-        img = img[..., 0]
-    if img.dtype != np.uint16:
-        raise SliceReadError(
-            f'CT slice {path} is {img.dtype}, expected 16-bit PNG '
-            '(HU + 32768)')
-    return img.astype(np.float32) - HU_OFFSET
 
 
 @TRANSFORMS.register_module()

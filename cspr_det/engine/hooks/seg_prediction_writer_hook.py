@@ -6,6 +6,7 @@ import numpy as np
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
+from cspr_det.fileio import write_prediction
 from cspr_det.registry import HOOKS
 
 
@@ -15,7 +16,7 @@ class SegPredictionWriterHook(Hook):
 
     The prediction (``pred_seg`` on the converted grid) is mapped back to
     the case's source NIfTI geometry with
-    :func:`cspr_det.datasets.volume_io.to_source_geometry` (undoing the
+    :func:`cspr_det.fileio.to_source_geometry` (undoing the
     converter's reorientation and resampling), so the file loads in any
     viewer aligned with the source image. Files are written atomically.
 
@@ -54,7 +55,6 @@ class SegPredictionWriterHook(Hook):
 
     def after_test_iter(self, runner, batch_idx: int, data_batch=None,
                         outputs: Optional[Sequence] = None) -> None:
-        from cspr_det.datasets.volume_io import write_prediction
         for sample in outputs or ():
             if 'source' not in getattr(sample, 'metainfo', {}) or \
                     'pred_seg' not in sample:
@@ -65,7 +65,7 @@ class SegPredictionWriterHook(Hook):
     def write(self, sample, writer=None) -> str:
         """Write one data sample; returns the file path."""
         if writer is None:
-            from cspr_det.datasets.volume_io import write_prediction as writer
+            writer = write_prediction
         meta = sample.metainfo
         case = meta.get('case_id', '?')
         if 'source' not in meta:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from cspr_det.datasets.transforms import LoadDeepLesionSlices
-from cspr_det.datasets.transforms.load_deeplesion_slices import SliceReadError
+from cspr_det.fileio import SliceReadError
 
 H, W = 6, 5
 

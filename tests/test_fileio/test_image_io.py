@@ -9,12 +9,10 @@ import pytest
 import SimpleITK as sitk
 
 from cspr_det.datasets.volume_converter import convert_case
-from cspr_det.datasets.volume_io import (VolumeError, check_nifti_file,
-                                         geometry_of,
-                                         image_from_array, orientation_of,
-                                         read_volume, reorient,
-                                         resample_labels, target_grid,
-                                         to_source_geometry, write_volume)
+from cspr_det.fileio import (VolumeError, check_nifti_file, geometry_of,
+                             image_from_array, orientation_of, read_volume,
+                             reorient, resample_labels, target_grid,
+                             to_source_geometry, write_volume)
 
 
 def _oblique_direction(deg=12.0):

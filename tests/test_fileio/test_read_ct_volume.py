@@ -1,5 +1,6 @@
 """read_ct_volume: one synthetic series as PNG folder, NIfTI and DICOM series
-gives one HU volume; pydicom's real CT_small.dcm; bad input."""
+gives one HU volume in canonical order (PNG slice numbers run toward the
+feet); pydicom's real CT_small.dcm; bad input."""
 import gzip
 import os
 import os.path as osp
@@ -12,8 +13,7 @@ import SimpleITK as sitk
 from ct_fixtures import (SPACING, synthetic_hu, write_dicom_series,
                          write_nifti_rotated, write_png_series)
 
-from cspr_det.apis import read_ct_volume
-from cspr_det.datasets.volume_io import VolumeError
+from cspr_det.fileio import VolumeError, read_ct_volume
 
 
 @pytest.fixture(scope='module')
@@ -31,7 +31,8 @@ def series(tmp_path_factory):
 
 
 def test_three_formats_give_one_hu_volume(series):
-    hu = series['hu'].astype(np.float32)
+    # canonical LPS: row 0 is the most inferior slice, the last PNG slice
+    hu = series['hu'].astype(np.float32)[::-1]
     png = read_ct_volume(series['png'], spacing=SPACING)
     nii = read_ct_volume(series['nii'])
     dcm = read_ct_volume(series['dcm'],
@@ -45,13 +46,15 @@ def test_three_formats_give_one_hu_volume(series):
     # the NIfTI was stored with x and z reversed; its canonical origin is
     # the physical position of the canonical voxel (0, 0, 0): world (0, 0, 0)
     assert nii.source['orientation'] == 'RPI'
-    np.testing.assert_allclose(nii.origin, (0, 0, 0), atol=1e-5)
-    np.testing.assert_allclose(dcm.origin, (0, 0, 0), atol=1e-5)
+    bottom = (0, 0, -(len(hu) - 1) * SPACING[2])
+    for vol in (png, nii, dcm):
+        np.testing.assert_allclose(vol.origin, bottom, atol=1e-5)
     # slices ordered by position, not by the shuffled file names
-    assert dcm.slice_names == [osp.basename(f) for f in series['files']]
+    assert dcm.slice_names == [osp.basename(f) for f in series['files']][::-1]
     assert dcm.slice_names != sorted(dcm.slice_names)
     assert dcm.source['series_uid'] == '1.2.826.0.1.3680043.2.1125.7.1'
-    assert png.slice_names[0] == '001.png'
+    assert png.slice_names[0] == '008.png' and png.slice_names[-1] == '001.png'
+    assert png.source['orientation'] == 'LPI'
     # a DICOM file reads its whole series
     one = read_ct_volume(series['files'][3])
     np.testing.assert_array_equal(one.hu, hu)
@@ -71,7 +74,7 @@ def test_dicom_series_choice_and_mixed_folder(series):
     assert '\n' not in msg and series['dcm'] in msg
     assert 'holds 2 DICOM series' in msg and '1.2.3.999 (3 files)' in msg
     other = read_ct_volume(series['dcm'], series_uid='1.2.3.999')
-    np.testing.assert_array_equal(other.hu, series['hu'][:3] + 5)
+    np.testing.assert_array_equal(other.hu, (series['hu'][:3] + 5)[::-1])
     with pytest.raises(VolumeError, match='has no DICOM series 9.9'):
         read_ct_volume(series['dcm'], series_uid='9.9')
 
@@ -91,9 +94,12 @@ def test_png_runs_and_spacing_from_dl_info(tmp_path):
     assert vol.spacing == (0.66, 0.66, 5.0)
     np.testing.assert_array_equal(vol.grid_z, [0, 1, 2, 6, 7, 8])
     assert vol.runs() == [(0, 2), (3, 5)]
-    assert vol.source['first_index'] == 4 and vol.origin[2] == 15.0
+    # slice n at z = -(n - 1) * dz: row 0 is slice 12, at -55 mm
+    assert vol.source['first_index'] == 4 and vol.origin[2] == -55.0
+    assert vol.slice_names == ['012.png', '011.png', '010.png', '006.png',
+                               '005.png', '004.png']
     assert vol.grid_geometry()['size_xyz'] == [64, 48, 9]
-    np.testing.assert_array_equal(vol.hu, hu.astype(np.float32))
+    np.testing.assert_array_equal(vol.hu, hu.astype(np.float32)[::-1])
 
 
 def test_ct_small_hu_equals_pydicom(tmp_path):

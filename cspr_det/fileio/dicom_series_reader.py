@@ -1,28 +1,47 @@
-"""Read one DICOM series of a folder with SimpleITK (GDCM).
+"""DICOM series folders (:class:`DicomSeriesReader`), read with SimpleITK
+(GDCM).
 
-The series is chosen by SeriesInstanceUID when the folder holds several;
-its slices are ordered by their position along the slice normal
-(ImagePositionPatient projected on the normal of ImageOrientationPatient),
-never by file name; GDCM applies RescaleSlope / RescaleIntercept, so the
-values are HU. Every file's pixel data is decoded once (the headers are
-read once more to order and check the slices).
+The series is chosen by SeriesInstanceUID when the folder holds several
+(:func:`list_dicom_series` lists them all); its slices are ordered by their
+position along the slice normal (ImagePositionPatient projected on the
+normal of ImageOrientationPatient), never by file name; a series whose
+slices are not evenly spaced (a missing or misplaced slice) is refused with
+a message naming the two files around the gap. GDCM applies RescaleSlope /
+RescaleIntercept, so the values are HU; compressed transfer syntaxes that
+GDCM decodes (JPEG, JPEG-LS, JPEG 2000, RLE) are read, any other is refused
+with a message naming the transfer syntax. Every file's pixel data is
+decoded once (the headers are read once more to order and check the
+slices).
 """
 import logging
 import os
 import os.path as osp
+import struct
 from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import SimpleITK as sitk
 from mmengine.logging import print_log
 
-from cspr_det.datasets.volume_io import VolumeError
-from .ct_volume import CTVolume, is_dicom_file, volume_from_image
+from cspr_det.registry import CT_READERS
+from .base_ct_reader import BaseCTReader
+from .ct_volume import CTVolume, volume_from_image
+from .volume_error import VolumeError
 
 _SERIES_UID = '0020|000e'
 _POSITION = '0020|0032'
 _ORIENTATION = '0020|0037'
 _MODALITY = '0008|0060'
+
+
+def is_dicom_file(path: str) -> bool:
+    """True for a file with the DICOM preamble (``DICM`` at byte 128)."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(132)
+    except OSError:
+        return False
+    return len(head) == 132 and head[128:] == b'DICM'
 
 
 def _last_line(exc: Exception) -> str:
@@ -38,7 +57,8 @@ def _header(path: str) -> sitk.ImageFileReader:
     try:
         reader.ReadImageInformation()
     except RuntimeError as e:
-        raise VolumeError(f'cannot read DICOM file {path} (corrupt or '
+        raise VolumeError(f'cannot read DICOM file {path} (transfer syntax '
+                          f'{transfer_syntax_of(path)}; corrupt or '
                           f'truncated?): {_last_line(e)}') from None
     return reader
 
@@ -141,6 +161,64 @@ def order_slices(files: List[str]) -> Tuple[List[str], str]:
     return files, modality
 
 
+#: Names of the transfer syntaxes named in messages.
+TRANSFER_SYNTAXES = {
+    '1.2.840.10008.1.2': 'Implicit VR Little Endian',
+    '1.2.840.10008.1.2.1': 'Explicit VR Little Endian',
+    '1.2.840.10008.1.2.1.99': 'Deflated Explicit VR Little Endian',
+    '1.2.840.10008.1.2.2': 'Explicit VR Big Endian',
+    '1.2.840.10008.1.2.4.50': 'JPEG Baseline',
+    '1.2.840.10008.1.2.4.51': 'JPEG Extended',
+    '1.2.840.10008.1.2.4.57': 'JPEG Lossless',
+    '1.2.840.10008.1.2.4.70': 'JPEG Lossless SV1',
+    '1.2.840.10008.1.2.4.80': 'JPEG-LS Lossless',
+    '1.2.840.10008.1.2.4.81': 'JPEG-LS Near-lossless',
+    '1.2.840.10008.1.2.4.90': 'JPEG 2000 Lossless',
+    '1.2.840.10008.1.2.4.91': 'JPEG 2000',
+    '1.2.840.10008.1.2.4.201': 'HTJ2K Lossless',
+    '1.2.840.10008.1.2.4.202': 'HTJ2K Lossless RPCL',
+    '1.2.840.10008.1.2.4.203': 'HTJ2K',
+    '1.2.840.10008.1.2.5': 'RLE Lossless',
+}
+
+
+def _meta_transfer_syntax(path: str) -> Optional[str]:
+    """TransferSyntaxUID (0002,0010) from the file meta information (the
+    explicit little-endian group after the preamble), or None."""
+    try:
+        with open(path, 'rb') as f:
+            head = f.read(1 << 14)
+    except OSError:
+        return None
+    if head[128:132] != b'DICM':
+        return None
+    at = 132
+    while at + 8 <= len(head):
+        group, elem = struct.unpack('<HH', head[at:at + 4])
+        if group != 0x0002:
+            return None
+        vr = head[at + 4:at + 6]
+        if vr in (b'OB', b'OW', b'OF', b'SQ', b'UT', b'UN'):
+            length = struct.unpack('<I', head[at + 8:at + 12])[0]
+            start = at + 12
+        else:
+            length = struct.unpack('<H', head[at + 6:at + 8])[0]
+            start = at + 8
+        if elem == 0x0010:
+            return head[start:start + length].decode(
+                'ascii', 'replace').strip('\x00 ')
+        at = start + length
+    return None
+
+
+def transfer_syntax_of(path: str) -> str:
+    """``'<UID> (<name>)'`` of a DICOM file, or ``'unknown'``."""
+    uid = _meta_transfer_syntax(path)
+    if not uid:
+        return 'unknown'
+    return f'{uid} ({TRANSFER_SYNTAXES.get(uid, "unlisted")})'
+
+
 def _execute(files: List[str], folder: str, uid: str) -> sitk.Image:
     try:
         if len(files) == 1:
@@ -154,16 +232,18 @@ def _execute(files: List[str], folder: str, uid: str) -> sitk.Image:
                 sitk.ReadImage(f)
             except RuntimeError as e_file:
                 raise VolumeError(
-                    f'cannot read DICOM file {f} (corrupt or truncated?): '
-                    f'{_last_line(e_file)}') from None
+                    f'cannot decode DICOM file {f} (transfer syntax '
+                    f'{transfer_syntax_of(f)}; unsupported compression, '
+                    f'corrupt or truncated): {_last_line(e_file)}') from None
         raise VolumeError(f'cannot read DICOM series {uid} of {folder}: '
                           f'{_last_line(e)}') from None
 
 
-def read_dicom_series(folder: str,
-                      series_uid: Optional[str] = None,
-                      member: Optional[str] = None) -> CTVolume:
-    """Read a DICOM series into a :class:`CTVolume` (HU, canonical order).
+def read_dicom_image(folder: str,
+                     series_uid: Optional[str] = None,
+                     member: Optional[str] = None
+                     ) -> Tuple[sitk.Image, dict, List[str]]:
+    """Read a DICOM series as one 3D image in its stored geometry.
 
     Args:
         folder: Folder of the series.
@@ -171,14 +251,15 @@ def read_dicom_series(folder: str,
         member: A file of the series to read (its UID chooses the series).
 
     Returns:
-        CTVolume: ``source`` = ``dict(kind='dicom', path=folder,
-        series_uid=..., modality=...)`` plus the stored geometry;
-        ``slice_names`` are the file names.
+        tuple: The HU image (slices in position order), ``source`` =
+        ``dict(kind='dicom', path=folder, series_uid=..., modality=...)``
+        and the file name of every slice (empty for a multi-frame file).
 
     Raises:
         VolumeError: See :func:`list_dicom_series`, :func:`order_slices`;
             also no series, several series and no ``series_uid``, a file
-            whose pixel data cannot be decoded, or a 2D/4D result.
+            whose pixel data cannot be decoded (naming its transfer
+            syntax), or a 2D/4D result.
     """
     if member is not None and series_uid is None:
         series_uid = _tag(_header(member), _SERIES_UID)
@@ -198,7 +279,65 @@ def read_dicom_series(folder: str,
                           f'scalar volume (size {image.GetSize()})')
     names = [osp.basename(f) for f in files] \
         if image.GetSize()[2] == len(files) else []
-    return volume_from_image(
-        image,
-        dict(kind='dicom', path=folder, series_uid=uid, modality=modality),
-        names)
+    return image, dict(kind='dicom', path=folder, series_uid=uid,
+                       modality=modality), names
+
+
+def read_dicom_series(folder: str,
+                      series_uid: Optional[str] = None,
+                      member: Optional[str] = None) -> CTVolume:
+    """Read a DICOM series into a :class:`CTVolume` (HU, canonical order).
+
+    Args:
+        folder: Folder of the series.
+        series_uid: The series to read when the folder holds several.
+        member: A file of the series to read (its UID chooses the series).
+
+    Returns:
+        CTVolume: ``source`` = ``dict(kind='dicom', path=folder,
+        series_uid=..., modality=...)`` plus the stored geometry;
+        ``slice_names`` are the file names.
+
+    Raises:
+        VolumeError: See :func:`read_dicom_image`.
+    """
+    image, source, names = read_dicom_image(folder, series_uid, member)
+    return volume_from_image(image, source, names)
+
+
+def _folder_and_member(path: str) -> Tuple[str, Optional[str]]:
+    if osp.isdir(path):
+        return path, None
+    return osp.dirname(path), path
+
+
+@CT_READERS.register_module()
+class DicomSeriesReader(BaseCTReader):
+    """A DICOM series: a folder, or one DICOM file (its whole series is read
+    from its folder). Option ``series_uid`` chooses the series of a folder
+    holding several."""
+    priority = 20
+    options = ('series_uid', )
+
+    def can_read(self, path: str) -> bool:
+        if osp.isfile(path):
+            return is_dicom_file(path)
+        if not osp.isdir(path):
+            return False
+        try:
+            names = sorted(os.listdir(path))
+        except OSError:
+            return False
+        return any(is_dicom_file(osp.join(path, n)) for n in names) or \
+            bool(sitk.ImageSeriesReader.GetGDCMSeriesIDs(path))
+
+    def read(self, path: str, series_uid: Optional[str] = None
+             ) -> CTVolume:
+        folder, member = _folder_and_member(path)
+        return read_dicom_series(folder, series_uid, member)
+
+    def read_image(self, path: str, case_id: Optional[str] = None,
+                   what: str = 'image',
+                   series_uid: Optional[str] = None) -> sitk.Image:
+        folder, member = _folder_and_member(path)
+        return read_dicom_image(folder, series_uid, member)[0]

@@ -1,33 +1,24 @@
-"""One CT scan in memory (:class:`CTVolume`) and :func:`read_ct_volume`, which
-reads a NIfTI (or any 3D image SimpleITK reads), a DICOM series folder or a
-DeepLesion PNG series folder into it.
+"""One CT scan in memory: :class:`CTVolume`, the volume type every reader of
+:mod:`cspr_det.fileio` returns.
 
 Every input ends up the same way: a (D, H, W) float32 array of Hounsfield
 units in the canonical storage order of
-:data:`cspr_det.datasets.volume_io.CANONICAL_ORIENTATION` (``'LPS'``: W runs
-to the patient's left, H to posterior, D to superior; only axes are
-permuted/flipped, no voxel is interpolated), with its spacing, origin and
-direction in ITK conventions, and the geometry of the stored source so that
-results can be mapped back to it. A DeepLesion PNG folder, whose slices
-are axial images in radiological display, is taken as already canonical.
+:data:`~cspr_det.fileio.image_io.CANONICAL_ORIENTATION` (``'LPS'``: W runs
+to the patient's left, H to posterior, D to superior, i.e. row 0 is the
+slice nearest the feet; only axes are permuted/flipped, no voxel is
+interpolated), with its spacing, origin and direction in ITK conventions,
+and the geometry of the stored source so that results can be mapped back
+to it.
 """
-import logging
-import os
-import os.path as osp
-import re
 from dataclasses import dataclass, field
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 import SimpleITK as sitk
-from mmengine.logging import print_log
 
-from cspr_det.datasets.volume_io import (CANONICAL_ORIENTATION, VolumeError,
-                                         geometry_of, orientation_of,
-                                         read_image, reorient)
-
-#: File names of a DeepLesion PNG series: the slice index, ``NNN.png``.
-PNG_SLICE_NAME = re.compile(r'^(\d+)\.png$', re.IGNORECASE)
+from .image_io import (CANONICAL_ORIENTATION, geometry_of, orientation_of,
+                       reorient)
+from .volume_error import VolumeError
 
 
 @dataclass
@@ -45,7 +36,7 @@ class CTVolume:
         source: ``kind`` (``'nifti'``, ``'image'`` (another 3D file
             format), ``'dicom'`` or ``'png'``), ``path``,
             ``geometry`` (ITK geometry of the stored source, see
-            :func:`~cspr_det.datasets.volume_io.geometry_of`) and
+            :func:`~cspr_det.fileio.image_io.geometry_of`) and
             ``orientation`` (its ITK orientation code); DICOM adds
             ``series_uid``, PNG folders ``first_index``.
         slice_names: Name of the source file of every row (DICOM and PNG
@@ -162,66 +153,3 @@ def volume_from_image(image: sitk.Image, source: dict,
         grid_z=np.arange(canon.GetSize()[2]),
         source=source,
         slice_names=names)
-
-
-def is_dicom_file(path: str) -> bool:
-    """True for a file with the DICOM preamble (``DICM`` at byte 128)."""
-    try:
-        with open(path, 'rb') as f:
-            head = f.read(132)
-    except OSError:
-        return False
-    return len(head) == 132 and head[128:] == b'DICM'
-
-
-def _ignored(value, name: str, path: str) -> None:
-    if value is not None:
-        print_log(f'{name} is not used for {path} (the file gives it)',
-                  logger='current', level=logging.WARNING)
-
-
-def read_ct_volume(path: str,
-                   series_uid: Optional[str] = None,
-                   spacing: Optional[Sequence[float]] = None) -> CTVolume:
-    """Read a CT scan into a :class:`CTVolume` (HU, canonical order).
-
-    Args:
-        path: A 3D image file (``.nii``/``.nii.gz``, ``.nrrd``, ``.mha``,
-            ...), a DICOM series folder, a DICOM file (its whole series is
-            read from its folder), or a DeepLesion PNG series folder
-            (``NNN.png``, uint16 = HU + 32768).
-        series_uid: SeriesInstanceUID to read when a DICOM folder holds
-            several series.
-        spacing: (x, y, z) mm of a PNG series; read from a ``DL_info.csv``
-            next to the folder (or one or two levels up) when not given.
-
-    Returns:
-        CTVolume: The volume.
-
-    Raises:
-        VolumeError: One line naming the file or folder and what is wrong
-            (missing, no readable series, several series and no
-            ``series_uid``, corrupt or truncated file, not 3D, ...).
-    """
-    from .dicom_series import read_dicom_series
-    from .png_series import read_png_series
-    path = osp.abspath(osp.expanduser(str(path)))
-    if osp.isdir(path):
-        names = os.listdir(path)
-        if any(PNG_SLICE_NAME.match(n) for n in names):
-            _ignored(series_uid, 'series_uid', path)
-            return read_png_series(path, spacing)
-        _ignored(spacing, 'spacing', path)
-        return read_dicom_series(path, series_uid)
-    _ignored(spacing, 'spacing', path)
-    if not osp.exists(path):
-        raise VolumeError(f'CT input not found: {path}')
-    if PNG_SLICE_NAME.match(osp.basename(path)):
-        raise VolumeError(f'{path} is one PNG slice; give its folder to read '
-                          'the DeepLesion PNG series')
-    if is_dicom_file(path):
-        return read_dicom_series(osp.dirname(path), series_uid, member=path)
-    _ignored(series_uid, 'series_uid', path)
-    image = read_image(path, what='CT volume')
-    kind = 'nifti' if path.lower().endswith(('.nii', '.nii.gz')) else 'image'
-    return volume_from_image(image, dict(kind=kind, path=path))

@@ -1,6 +1,11 @@
 """Writers of one synthetic CT series as a DeepLesion PNG folder, a NIfTI
 file (stored in another orientation) and a DICOM series (shuffled file
-names), and a randomly initialised demo detector saved as a checkpoint."""
+names), and a randomly initialised demo detector saved as a checkpoint.
+
+Every writer takes the series in DeepLesion PNG order (row k = slice
+k + 1, a higher slice further toward the feet) and writes slice k at world
+z = -k * dz (LPS), so the forms are one scan; read back, its canonical
+(LPS) volume is ``hu[::-1]``."""
 import os
 import os.path as osp
 import random
@@ -11,7 +16,7 @@ import numpy as np
 import SimpleITK as sitk
 import torch
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 DEMO = osp.join(
     REPO, 'configs', 'deeplesion',
     'faster-rcnn_mp3d18ba-gtm_fpn_1xb4-24e_synthetic-deeplesion-9slice.py')
@@ -52,16 +57,17 @@ def write_png_series(folder: str, hu: np.ndarray, first: int = 1) -> str:
 
 def write_nifti_rotated(path: str, hu: np.ndarray,
                         spacing: Sequence[float] = SPACING) -> str:
-    """The canonical (LPS) volume stored with its x and z axes reversed
-    (direction diag(-1, 1, -1)); the physical image is unchanged."""
-    stored = np.ascontiguousarray(hu[::-1, :, ::-1])
-    depth, _, width = hu.shape
+    """The series ``hu`` (PNG order: row k = slice k + 1, toward the feet)
+    stored with its x axis reversed and z running toward the feet
+    (direction diag(-1, 1, -1)); stored slice k lies at z = -k * dz, as in
+    :func:`write_png_series` and :func:`write_dicom_series`."""
+    stored = np.ascontiguousarray(hu[:, :, ::-1])
+    width = hu.shape[2]
     image = sitk.GetImageFromArray(stored)
     image.SetSpacing([float(v) for v in spacing])
     image.SetDirection((-1, 0, 0, 0, 1, 0, 0, 0, -1))
-    # stored voxel (0, 0, 0) is canonical voxel (W - 1, 0, D - 1)
-    image.SetOrigin(((width - 1) * spacing[0], 0.0,
-                     (depth - 1) * spacing[2]))
+    # stored voxel (0, 0, 0) is the right-most column of slice 1 (z = 0)
+    image.SetOrigin(((width - 1) * spacing[0], 0.0, 0.0))
     sitk.WriteImage(image, path)
     return path
 
@@ -70,9 +76,10 @@ def write_dicom_series(folder: str, hu: np.ndarray,
                        spacing: Sequence[float] = SPACING,
                        uid: str = '1.2.826.0.1.3680043.2.1125.7.1',
                        seed: int = 1, prefix: str = 'im') -> list:
-    """One file per slice with RescaleIntercept -1024 (stored = HU + 1024),
-    positions along +z, file names in shuffled order; returns the file of
-    every slice."""
+    """One file per slice with RescaleIntercept -1024 (stored = HU + 1024);
+    ``hu`` in DeepLesion PNG order (row k = slice k + 1, toward the feet),
+    so row k lies at z = -k * dz; file names in shuffled order; returns the
+    file of every row."""
     os.makedirs(folder, exist_ok=True)
     order = list(range(len(hu)))
     random.Random(seed).shuffle(order)
@@ -86,7 +93,7 @@ def write_dicom_series(folder: str, hu: np.ndarray,
             '0020|000e': uid,
             '0008|0018': f'{uid}.{k + 1}',
             '0020|0013': str(n + 1),
-            '0020|0032': f'0\\0\\{k * spacing[2]:.4f}',
+            '0020|0032': f'0\\0\\{-k * spacing[2]:.4f}',
             '0020|0037': '1\\0\\0\\0\\1\\0',
             '0028|1052': '-1024',
             '0028|1053': '1',
@@ -111,3 +118,45 @@ def save_random_detector(path: str, seed: int = 0) -> str:
                     meta=dict(dataset_meta=dict(classes=('lesion', )))),
                path)
     return path
+
+
+def write_dicom_from_image(folder: str, image: sitk.Image,
+                           uid: str = '1.2.826.0.1.3680043.2.1125.9.1',
+                           intercept: int = -1024) -> list:
+    """A 3D SimpleITK image (integer HU) as a DICOM CT series: one file per
+    slice with its ImagePositionPatient / ImageOrientationPatient from the
+    image geometry (any direction, oblique included) and RescaleIntercept
+    ``intercept`` (ITK's writer stores HU - ``intercept``); file names in
+    reverse slice order. Returns the files."""
+    os.makedirs(folder, exist_ok=True)
+    direction = np.asarray(image.GetDirection()).reshape(3, 3)
+    iop = '\\'.join(f'{v:.10f}' for v in
+                    list(direction[:, 0]) + list(direction[:, 1]))
+    array = sitk.GetArrayFromImage(image)
+    assert np.array_equal(array, np.round(array)), 'integer HU expected'
+    files = []
+    depth = image.GetSize()[2]
+    for k in range(depth):
+        img = sitk.GetImageFromArray(array[k].astype(np.int16))
+        img.SetSpacing(image.GetSpacing()[:2])
+        ipp = image.TransformIndexToPhysicalPoint((0, 0, k))
+        tags = {
+            '0008|0060': 'CT',
+            '0020|000d': uid + '.0',
+            '0020|000e': uid,
+            '0008|0018': f'{uid}.{k + 1}',
+            '0020|0013': str(k + 1),
+            '0020|0032': '\\'.join(f'{v:.10f}' for v in ipp),
+            '0020|0037': iop,
+            '0028|1052': str(intercept),
+            '0028|1053': '1',
+        }
+        for key, value in tags.items():
+            img.SetMetaData(key, value)
+        writer = sitk.ImageFileWriter()
+        writer.KeepOriginalImageUIDOn()
+        path = osp.join(folder, f'slice{depth - 1 - k:04d}.dcm')
+        writer.SetFileName(path)
+        writer.Execute(img)
+        files.append(path)
+    return files

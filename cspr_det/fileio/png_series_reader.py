@@ -1,4 +1,5 @@
-"""Read a DeepLesion PNG series folder (``NNN.png``, uint16 = HU + 32768).
+"""DeepLesion PNG series folders (:class:`DeepLesionPNGReader`):
+``NNN.png`` slices, uint16 = HU + 32768 (:mod:`.deeplesion_png`).
 
 The folder may hold several disjoint runs of slices (the official folders
 hold only the slices around their key slices): the volume keeps the slices
@@ -6,12 +7,24 @@ that exist, ``grid_z`` records where they lie, and the slice stacks of
 :func:`cspr_det.apis.inference_ct` stay inside the run of each slice, like
 the training loader stays inside a sample's ``Slice_range``.
 
-Geometry: the slices are axial images in radiological display, taken as the
-canonical LPS order with an identity direction; slice ``i`` lies at
-``z = (i - 1) * dz`` mm. The spacing comes from the caller or from the
-``Spacing_mm_px_`` of the series in a ``DL_info.csv`` next to the folder
-or one or two levels up (``<root>/Images_png/<series>/`` finds
-``<root>/DL_info.csv``).
+Geometry (the z convention of DeepLesion): **a higher slice number lies
+further toward the feet.** Evidence: both NIH conversion scripts of the
+dataset say so. The 2018 ``DL_save_nifti.py`` (shipped with DeepLesion,
+also used for the "DeepLesion-1kTest3D" NIfTI release) stacks the slices in
+PNG order as the third array axis and writes the nibabel (RAS) affine
+``[[0, -sy, 0, 0], [-sx, 0, 0, 0], [0, 0, -sz, 0], [0, 0, 0, 1]]``: image
+rows run anterior -> posterior, columns right -> left, and the slice axis
+runs toward inferior. The 2020 version (LENS release) reverses the slice
+order (``V[::-1]``) and writes an identity ITK direction (array row 0 is
+the last PNG slice, +z superior): the same statement. So slice ``n`` lies
+at world (LPS) ``z = -(n - 1) * dz`` mm, columns along +x (patient left),
+rows along +y (posterior): the stored source has the ITK direction
+``diag(1, 1, -1)`` (orientation ``'LPI'``) and origin ``(0, 0, -(first -
+1) * dz)``; like every :class:`~cspr_det.fileio.CTVolume`, the volume is
+kept in canonical LPS order, so its row 0 is the last (most inferior) PNG
+slice. The spacing comes from the caller or from the ``Spacing_mm_px_`` of
+the series in a ``DL_info.csv`` next to the folder or one or two levels up
+(``<root>/Images_png/<series>/`` finds ``<root>/DL_info.csv``).
 """
 import csv
 import os
@@ -21,10 +34,11 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from cspr_det.datasets.transforms.load_deeplesion_slices import (
-    SliceReadError, decode_ct_png)
-from cspr_det.datasets.volume_io import VolumeError
-from .ct_volume import PNG_SLICE_NAME, CTVolume
+from cspr_det.registry import CT_READERS
+from .base_ct_reader import BaseCTReader
+from .ct_volume import CTVolume
+from .deeplesion_png import PNG_SLICE_NAME, SliceReadError, decode_ct_png
+from .volume_error import VolumeError
 
 #: Decoder threads (OpenCV releases the GIL while decoding).
 NUM_DECODE_THREADS = 4
@@ -91,8 +105,9 @@ def read_png_series(folder: str,
 
     Returns:
         CTVolume: ``source`` = ``dict(kind='png', path=folder,
-        first_index=...)`` with the grid geometry; ``slice_names`` are the
-        PNG names.
+        first_index=..., last_index=...)`` with the stored geometry (see the
+        module docstring); rows in canonical order (row 0 = the last PNG
+        slice), ``slice_names`` the PNG name of every row.
 
     Raises:
         VolumeError: No PNG slice, unknown spacing, a slice that cannot be
@@ -127,18 +142,51 @@ def read_png_series(folder: str,
         if img.shape != shape:
             raise VolumeError(f'CT slice {path} has shape {img.shape}, '
                               f'expected {shape} like {paths[0]}')
-    first = numbers[0]
-    grid = dict(
-        size_xyz=[shape[1], shape[0], numbers[-1] - first + 1],
+    first, last = numbers[0], numbers[-1]
+    dz = spacing[2]
+    # stored (PNG) order: slice number up = toward the feet = -z (LPS)
+    stored = dict(
+        size_xyz=[shape[1], shape[0], last - first + 1],
         spacing_xyz=list(spacing),
-        origin=[0.0, 0.0, (first - 1) * spacing[2]],
-        direction=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0])
+        origin=[0.0, 0.0, -(first - 1) * dz],
+        direction=[1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, -1.0])
+    # canonical (LPS) order: row 0 = the last, most inferior slice
     return CTVolume(
-        hu=np.stack(slices),
+        hu=np.stack(slices[::-1]),
         spacing=tuple(spacing),
-        origin=tuple(grid['origin']),
-        direction=tuple(grid['direction']),
-        grid_z=np.asarray(numbers) - first,
+        origin=(0.0, 0.0, -(last - 1) * dz),
+        direction=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
+        grid_z=last - np.asarray(numbers[::-1]),
         source=dict(kind='png', path=folder, first_index=first,
-                    geometry=grid, orientation='LPS'),
-        slice_names=[n for _, n in indexed])
+                    last_index=last, geometry=stored, orientation='LPI'),
+        slice_names=[n for _, n in indexed][::-1])
+
+
+def slice_numbers(volume: CTVolume) -> np.ndarray:
+    """The DeepLesion slice number of every row of a volume read from a PNG
+    folder ((D,) int64, decreasing: row 0 is the most inferior slice)."""
+    if volume.source.get('kind') != 'png':
+        raise ValueError(f'{volume.name} was not read from a DeepLesion PNG '
+                         'folder')
+    return int(volume.source['last_index']) - volume.grid_z
+
+
+@CT_READERS.register_module()
+class DeepLesionPNGReader(BaseCTReader):
+    """A DeepLesion PNG series folder (``NNN.png``). Option ``spacing``:
+    (x, y, z) mm, else read from ``DL_info.csv`` (see the module
+    docstring)."""
+    priority = 10
+    options = ('spacing', )
+
+    def can_read(self, path: str) -> bool:
+        if not osp.isdir(path):
+            return False
+        try:
+            return any(PNG_SLICE_NAME.match(n) for n in os.listdir(path))
+        except OSError:
+            return False
+
+    def read(self, path: str,
+             spacing: Optional[Sequence[float]] = None) -> CTVolume:
+        return read_png_series(path, spacing)
