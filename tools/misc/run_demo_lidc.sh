@@ -16,7 +16,7 @@ DATA=${DEMO_DATA:-data/synthetic_lidc}
 WORK=${DEMO_WORK_DIR:-work_dirs/demo_lidc}
 SEED=${DEMO_SEED:-0}
 PRETRAINED=${PRETRAINED:-}
-CONFIG=configs/classification/lidc/resnet3d18-c16_1xb16-demo_synthetic-lidc-malignancy.py
+CONFIG=configs/classification/lidc/resnet3d18-c16_1xb16-12e_synthetic-lidc-malignancy.py
 start=$(date +%s)
 
 if [ -n "$PRETRAINED" ] && [ ! -f "$PRETRAINED" ]; then

@@ -13,7 +13,7 @@ DATA=${DEMO_SEG_DATA:-data/synthetic_lits}
 WORK=${DEMO_SEG_WORK_DIR:-work_dirs/demo_seg}
 SEED=${DEMO_SEG_SEED:-0}
 PRETRAINED=${PRETRAINED:-}
-CONFIG=configs/segmentation/lits/unet3d_resnet3d18-c16_1xb2-demo_synthetic-lits-liver.py
+CONFIG=configs/segmentation/lits/unet3d_resnet3d18-c16_1xb2-800i_synthetic-lits-liver.py
 start=$(date +%s)
 
 echo "[demo-seg] 1/5 synthetic LiTS (preset demo, seed $SEED) -> $DATA/raw"
@@ -27,7 +27,7 @@ opts=("train_dataloader.dataset.data_root=$DATA/converted/"
       "val_dataloader.dataset.data_root=$DATA/converted/"
       "test_dataloader.dataset.data_root=$DATA/converted/")
 if [ -n "$PRETRAINED" ]; then
-    CONFIG=configs/segmentation/lits/unet3d_resnet3d18-c16-vdt_1xb2-demo_synthetic-lits-liver.py
+    CONFIG=configs/segmentation/lits/unet3d_resnet3d18-c16-vdt_1xb2-800i_synthetic-lits-liver.py
     opts+=("model.backbone.init_cfg.checkpoint=$PRETRAINED")
     echo "[demo-seg] encoder from the VDT checkpoint $PRETRAINED"
 fi
