@@ -1,16 +1,23 @@
-# The README's two commands. Each does its own idempotent set-up into .venv.
+# The README's two commands (and `make docs`). Each does its own idempotent set-up into .venv.
 PY := .venv/bin/python
 # Tables print "±"; keep the tools UTF-8 under a C/POSIX locale.
 export PYTHONUTF8 := 1
 SETUP := tools/setup_env.sh
 
-.PHONY: setup test demo demo-seg demo-lidc clean-demo
+.PHONY: setup test demo demo-seg demo-lidc docs clean-demo
 
 setup:
 	@bash $(SETUP)
 
 test: setup
 	$(PY) -m pytest -q tests
+
+# The documentation site into docs/_build/html; warnings (a broken link, a
+# missing API page) fail the build.
+docs: setup
+	$(PY) -m pip install -q -r requirements/docs.txt
+	rm -rf docs/_build docs/_autosummary
+	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 demo: setup
 	@bash tools/misc/run_demo.sh
