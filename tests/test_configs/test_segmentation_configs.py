@@ -198,7 +198,7 @@ def test_schedules(path):
     assert poly.type == 'PolyLR' and poly.power == 0.9
     assert poly.end == cfg.train_cfg.max_iters
     name = osp.basename(path)
-    if 'demo' in name:
+    if 'synthetic' in name:
         assert cfg.optim_wrapper.type == 'OptimWrapper'  # CPU demo
         return
     # reference schedules: fp16 with dynamic loss scale (GPU)

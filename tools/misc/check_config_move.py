@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import warnings
 from typing import Dict, List, Tuple
 
 from mmengine.config import Config
@@ -79,7 +80,7 @@ def export_revision(rev: str, dest: str) -> List[str]:
 
 def merged(path: str) -> Tuple[str, str]:
     """The merged config of ``path`` as canonical JSON and pretty text."""
-    cfg = Config.fromfile(path)
+    cfg = Config.fromfile(path, import_custom_modules=False)
     as_dict = cfg.to_dict()
     as_dict.pop('_base_', None)
     return (json.dumps(as_dict, sort_keys=True, default=repr),
@@ -94,6 +95,9 @@ def main(argv=None) -> int:
                                                       'MOVED.md'),
                         help='Markdown table old path -> new path')
     args = parser.parse_args(argv)
+    # mmengine resolves `mmdet::` bases through pkg_resources, which warns on
+    # every load; the check has nothing to say about it.
+    warnings.filterwarnings('ignore', message='pkg_resources is deprecated')
     try:
         mapping = read_mapping(args.mapping)
     except (OSError, ValueError) as exc:

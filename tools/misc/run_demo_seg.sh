@@ -4,7 +4,7 @@
 # synthetic cases (Dice table, predictions as NIfTI in the source geometry)
 # and draw an overlay of one test case.
 #   PRETRAINED=work_dirs/vdt_fm_c16/epoch_3.pth   initialise the encoder from
-#       the Fashion-MNIST VDT pre-training of the README (scratch otherwise)
+#       the Fashion-MNIST VDT pre-training of docs/user_guides/vdt_pretraining.md (scratch otherwise)
 #   DEMO_SEG_DATA, DEMO_SEG_WORK_DIR, DEMO_SEG_SEED   data, outputs, seed
 set -euo pipefail
 cd "$(dirname "$0")/../.."
