@@ -42,6 +42,8 @@ autodoc_inherit_docstrings = False
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 napoleon_use_rtype = False
+# Attributes sections as fields: NamedTuple fields are documented by autodoc.
+napoleon_use_ivar = True
 
 html_theme = 'furo'
 html_title = 'cspr_det'
