@@ -16,7 +16,7 @@ test: setup
 # missing API page) fail the build.
 docs: setup
 	$(PY) -m pip install -q -r requirements/docs.txt
-	rm -rf docs/_build docs/_autosummary
+	rm -rf docs/_build docs/api
 	$(PY) -m sphinx -W --keep-going -q -b html docs docs/_build/html
 
 demo: setup
