@@ -32,6 +32,21 @@ def _configs():
         if '_base_' not in osp.relpath(p, REPO).split(osp.sep))
 
 
+def _figures(cell):
+    """``'a = 0.9; b = 7.0'`` -> ``{'a': 0.9, 'b': 7.0}``."""
+    return {
+        k.strip(): float(v)
+        for k, v in re.findall(r'([^;=]+?)\s*=\s*([-0-9.]+)', cell)
+    }
+
+
+def _metafile_figures(model):
+    figures = {}
+    for result in model['Results'] or []:
+        figures.update({k: float(v) for k, v in result['Metrics'].items()})
+    return figures
+
+
 def _readme_rows(folder):
     """Config file name -> the cells of its row in the folder's README."""
     rows = {}
@@ -78,25 +93,21 @@ def test_metafile_figures_equal_readme(rel):
         for m in meta['Models']}, f'{folder}/README.md table != metafile'
     for model in meta['Models']:
         cells = rows[osp.basename(model['Config'])]
-        measured = cells[4]
-        written = {
-            k.strip(): float(v)
-            for k, v in re.findall(r'([^;=]+?)\s*=\s*([-0-9.]+)', measured)
-        }
-        expected = {}
-        for result in model['Results'] or []:
-            expected.update(
-                {k: float(v)
-                 for k, v in result['Metrics'].items()})
+        written = _figures(cells[4])
+        expected = _metafile_figures(model)
         assert written == expected, (
             f"{model['Name']}: README says {written}, metafile {expected}")
 
 
-def test_figure_check_catches_a_difference(tmp_path):
-    """The README parser reads the figures a mismatch would change."""
-    rows = _readme_rows('configs/deeplesion')
-    cells = rows[
-        'faster-rcnn_mp3d18ba-gtm_fpn_1xb4-24e_synthetic-deeplesion-9slice.py']
-    assert 'sens@4 = 0.922' in cells[4]
-    assert re.findall(r'([^;=]+?)\s*=\s*([-0-9.]+)',
-                      cells[4])[0] == ('sens@4', '0.922')
+def test_figure_check_catches_a_difference():
+    """A README figure that differs from the metafile by one digit is seen."""
+    name = 'faster-rcnn_mp3d18ba-gtm_fpn_1xb4-24e_synthetic-deeplesion-9slice'
+    cells = _readme_rows('configs/deeplesion')[name + '.py']
+    model = [
+        m for m in _load('configs/deeplesion/metafile.yml')['Models']
+        if m['Name'] == name
+    ][0]
+    assert _figures(cells[4]) == _metafile_figures(model)
+    assert _figures(cells[4])['sens@4'] == 0.922
+    changed = cells[4].replace('0.922', '0.921')
+    assert _figures(changed) != _metafile_figures(model)
