@@ -6,7 +6,7 @@
 _base_ = [
     '../_base_/models/faster-rcnn_mp3d63_fpn.py',
     '../_base_/datasets/synthetic_deeplesion_9slice.py',
-    '../_base_/default_runtime.py'
+    '../_base_/runtimes/detection.py'
 ]
 model = dict(
     backbone=dict(

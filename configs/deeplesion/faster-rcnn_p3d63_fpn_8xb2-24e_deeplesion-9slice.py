@@ -3,8 +3,8 @@
 _base_ = [
     '../_base_/models/faster-rcnn_mp3d63_fpn.py',
     '../_base_/datasets/deeplesion_9slice.py',
-    '../_base_/schedules/schedule_deeplesion_24e.py',
-    '../_base_/default_runtime.py'
+    '../_base_/schedules/sgd-step_24e_amp.py',
+    '../_base_/runtimes/detection.py'
 ]
 model = dict(
     backbone=dict(

@@ -6,8 +6,8 @@
 # Data: python tools/dataset_converters/fashion_mnist_to_folder.py \
 #           --out-dir data/fashion_mnist [--limit-train 10000 --limit-val 2000]
 _base_ = [
-    '_base_/models/vdt_resnet3d18.py', '_base_/datasets/imagenet_vdt.py',
-    '../_base_/default_runtime_pretrain.py'
+    '../_base_/models/vdt_resnet3d18.py', '../_base_/datasets/imagenet_vdt.py',
+    '../_base_/runtimes/pretrain.py'
 ]
 
 data_root = 'data/fashion_mnist/'

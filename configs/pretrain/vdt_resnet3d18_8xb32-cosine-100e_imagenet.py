@@ -4,7 +4,7 @@
 #   init_cfg=dict(type='cspr_det.PretrainedBackbone', checkpoint=CKPT,
 #                 prefix='backbone.')
 _base_ = [
-    '_base_/models/vdt_resnet3d18.py', '_base_/datasets/imagenet_vdt.py',
-    '_base_/schedules/sgd_cosine_100e_amp.py',
-    '../_base_/default_runtime_pretrain.py'
+    '../_base_/models/vdt_resnet3d18.py', '../_base_/datasets/imagenet_vdt.py',
+    '../_base_/schedules/sgd-cosine_100e_amp.py',
+    '../_base_/runtimes/pretrain.py'
 ]

@@ -34,13 +34,13 @@ def _cfg(name):
 def test_there_are_configs():
     names = set(IDS)
     for dataset, sched in (('lits-liver', '8xb2-3281i'),
-                           ('btcv', '8xb1-39k')):
+                           ('btcv', '8xb1-39000i')):
         for enc in ('resnet3d18', 'resnet3d18-vdt', 'resnet3d18-inflated',
                     'mp3d63-vdt'):
             assert f'unet3d_{enc}_{sched}_{dataset}.py' in names
     assert 'unet3d_resnet3d18_8xb2-3281i_lits-liver-tumour.py' in names
-    assert 'unet3d_resnet3d18-c16_1xb2-demo_synthetic-lits-liver.py' in names
-    assert 'unet3d_resnet3d18-c16-vdt_1xb2-demo_synthetic-lits-liver.py' in \
+    assert 'unet3d_resnet3d18-c16_1xb2-800i_synthetic-lits-liver.py' in names
+    assert 'unet3d_resnet3d18-c16-vdt_1xb2-800i_synthetic-lits-liver.py' in \
         names
 
 
@@ -48,10 +48,10 @@ def test_there_are_configs():
 SAME_MODEL_AS = {
     '-vdt_8xb2-3281i_lits-liver.py': '_8xb2-3281i_lits-liver.py',
     '-inflated_8xb2-3281i_lits-liver.py': '_8xb2-3281i_lits-liver.py',
-    '-vdt_8xb1-39k_btcv.py': '_8xb1-39k_btcv.py',
-    '-inflated_8xb1-39k_btcv.py': '_8xb1-39k_btcv.py',
-    '-c16-vdt_1xb2-demo_synthetic-lits-liver.py':
-    '-c16_1xb2-demo_synthetic-lits-liver.py',
+    '-vdt_8xb1-39000i_btcv.py': '_8xb1-39000i_btcv.py',
+    '-inflated_8xb1-39000i_btcv.py': '_8xb1-39000i_btcv.py',
+    '-c16-vdt_1xb2-800i_synthetic-lits-liver.py':
+    '-c16_1xb2-800i_synthetic-lits-liver.py',
 }
 
 
@@ -106,7 +106,7 @@ def test_model_builds(path):
     # the largest component of every organ
     assert cfg.model.test_cfg.largest_component == (
         'per_class' if 'BTCV' in dataset.type else 'foreground')
-    if name == 'unet3d_mp3d63-vdt_8xb1-39k_btcv.py':
+    if name == 'unet3d_mp3d63-vdt_8xb1-39000i_btcv.py':
         lits = 'unet3d_mp3d63-vdt_8xb2-3281i_lits-liver.py'
         _same_model(cfg, lits, ('backbone', 'neck', 'data_preprocessor'))
         # the same sliding windows; only the post-processing differs
@@ -115,7 +115,7 @@ def test_model_builds(path):
         assert (a.pop('largest_component'), b.pop('largest_component')) == (
             'per_class', 'foreground')
         assert a == b
-        _same_model(cfg, 'unet3d_resnet3d18_8xb1-39k_btcv.py',
+        _same_model(cfg, 'unet3d_resnet3d18_8xb1-39000i_btcv.py',
                     ('decode_head', ))
 
 
@@ -124,7 +124,7 @@ def test_demo_model_runs():
     a training step reaches the encoder, a sliding-window prediction has the
     input's shape."""
     from mmdet.registry import MODELS
-    cfg = _cfg('unet3d_resnet3d18-c16_1xb2-demo_synthetic-lits-liver.py')
+    cfg = _cfg('unet3d_resnet3d18-c16_1xb2-800i_synthetic-lits-liver.py')
     init_default_scope('mmdet')
     torch.manual_seed(0)
     model = MODELS.build(cfg.model)
@@ -198,7 +198,7 @@ def test_schedules(path):
     assert poly.type == 'PolyLR' and poly.power == 0.9
     assert poly.end == cfg.train_cfg.max_iters
     name = osp.basename(path)
-    if 'demo' in name:
+    if 'synthetic' in name:
         assert cfg.optim_wrapper.type == 'OptimWrapper'  # CPU demo
         return
     # reference schedules: fp16 with dynamic loss scale (GPU)
@@ -252,9 +252,9 @@ def test_pretrained_encoders_load(tmp_path):
     assert tool.main([str(tmp_path / 'r18.pth'), infl_ckpt, '--arch',
                       'resnet3d', '--depth', '18']) == 0
     for name, ckpt in (
-            ('unet3d_resnet3d18-c16-vdt_1xb2-demo_synthetic-lits-liver.py',
+            ('unet3d_resnet3d18-c16-vdt_1xb2-800i_synthetic-lits-liver.py',
              vdt_ckpt),
-            ('unet3d_resnet3d18-inflated_8xb1-39k_btcv.py', infl_ckpt)):
+            ('unet3d_resnet3d18-inflated_8xb1-39000i_btcv.py', infl_ckpt)):
         cfg = _cfg(name)
         cfg.model.backbone.init_cfg.checkpoint = ckpt
         model = MODELS.build(cfg.model)
@@ -324,7 +324,7 @@ def _runner_cfg(name, data, work_dir, slide):
 @pytest.mark.parametrize('name,dataset,slide', [
     ('unet3d_resnet3d18_8xb2-3281i_lits-liver.py', 'lits', True),
     ('unet3d_mp3d63-vdt_8xb2-3281i_lits-liver.py', 'lits', False),
-    ('unet3d_resnet3d18_8xb1-39k_btcv.py', 'btcv', False),
+    ('unet3d_resnet3d18_8xb1-39000i_btcv.py', 'btcv', False),
 ])
 def test_runner_iterations(name, dataset, slide, tmp_path_factory,
                            tmp_path, monkeypatch):

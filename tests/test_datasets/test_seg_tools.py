@@ -99,7 +99,7 @@ def test_seg_data_efficiency_plan(tmp_path_factory, tmp_path, capsys):
     lits = tiny_seg_dataset(tmp_path_factory, 'lits')
     tool = load_tool('tools/analysis_tools/volume_data_efficiency.py')
     config = ('configs/segmentation/lits/'
-              'unet3d_resnet3d18-c16_1xb2-demo_synthetic-lits-liver.py')
+              'unet3d_resnet3d18-c16_1xb2-800i_synthetic-lits-liver.py')
     work = str(tmp_path / 'study')
     root = lits['converted'] + '/'
     argv = [config, '--fractions', '0.33', '1.0', '--work-dir', work,

@@ -16,7 +16,7 @@ CLS_BASE = osp.join(REPO, 'configs/_base_/models/lidc_resnet3d18_cls.py')
 SEG_BASE = osp.join(REPO,
                     'configs/_base_/models/lidc_fcn-fusion_resnet3d18_seg.py')
 PRETRAIN_BASE = osp.join(REPO,
-                         'configs/pretrain/_base_/models/vdt_resnet3d18.py')
+                         'configs/_base_/models/vdt_resnet3d18.py')
 
 
 def test_one_classifier_class_for_pretraining_and_nodules():

@@ -76,7 +76,7 @@ def test_data_efficiency_plan_and_summary(tiny_lidc, tmp_path, capsys):
     from cspr_det.utils.study_runner import RunResult
     tool = load_tool('tools/analysis_tools/volume_data_efficiency.py')
     config = ('configs/classification/lidc/'
-              'resnet3d18-c16_1xb16-demo_synthetic-lidc-malignancy.py')
+              'resnet3d18-c16_1xb16-12e_synthetic-lidc-malignancy.py')
     work = str(tmp_path / 'study')
     argv = [config, '--fractions', '0.5', '1.0', '--budget', 'iters',
             '--work-dir', work, '--seeds', '0', '1', '--dry-run',

@@ -155,8 +155,8 @@ def test_config_pipelines_shapes_and_seed(tmp_path):
     from mmengine.config import Config
     init_default_scope('mmdet')
     cfg = Config.fromfile(
-        osp.join(osp.dirname(__file__), '..', '..', 'configs', 'pretrain',
-                 '_base_', 'datasets', 'imagenet_vdt.py'))
+        osp.join(osp.dirname(__file__), '..', '..', 'configs', '_base_',
+                 'datasets', 'imagenet_vdt.py'))
     rgb = np.random.RandomState(0).randint(0, 255, (300, 260, 3)).astype(
         np.uint8)
     path = _png(tmp_path, rgb)

@@ -26,7 +26,7 @@ def test_missing_config():
 def test_unknown_registry_type(tmp_path):
     cfg = tmp_path / 'bad.py'
     cfg.write_text(
-        "_base_ = '" + str(REPO / 'configs/_base_/default_runtime.py') + "'\n"
+        "_base_ = '" + str(REPO / 'configs/_base_/runtimes/detection.py') + "'\n"
         "model = dict(type='cspr_det.NoSuchDetector')\n"
         "train_dataloader = None\n")
     code, err = run_tool('tools/train.py', str(cfg), '--work-dir',

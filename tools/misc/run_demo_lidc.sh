@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make demo-lidc`: generate synthetic LIDC nodule crops, train the small
 # ResNet3D-18 malignancy classifier from scratch and, when PRETRAINED=CKPT is
-# given (e.g. the Fashion-MNIST VDT checkpoint of the README), from that
+# given (e.g. the Fashion-MNIST VDT checkpoint of docs/user_guides/vdt_pretraining.md), from that
 # checkpoint too; test each on the held-out patients of the patient-disjoint
 # split and print AUC (and the statistics at the threshold chosen on val).
 #
@@ -16,7 +16,7 @@ DATA=${DEMO_DATA:-data/synthetic_lidc}
 WORK=${DEMO_WORK_DIR:-work_dirs/demo_lidc}
 SEED=${DEMO_SEED:-0}
 PRETRAINED=${PRETRAINED:-}
-CONFIG=configs/classification/lidc/resnet3d18-c16_1xb16-demo_synthetic-lidc-malignancy.py
+CONFIG=configs/classification/lidc/resnet3d18-c16_1xb16-12e_synthetic-lidc-malignancy.py
 start=$(date +%s)
 
 if [ -n "$PRETRAINED" ] && [ ! -f "$PRETRAINED" ]; then

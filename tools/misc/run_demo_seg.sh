@@ -4,7 +4,7 @@
 # synthetic cases (Dice table, predictions as NIfTI in the source geometry)
 # and draw an overlay of one test case.
 #   PRETRAINED=work_dirs/vdt_fm_c16/epoch_3.pth   initialise the encoder from
-#       the Fashion-MNIST VDT pre-training of the README (scratch otherwise)
+#       the Fashion-MNIST VDT pre-training of docs/user_guides/vdt_pretraining.md (scratch otherwise)
 #   DEMO_SEG_DATA, DEMO_SEG_WORK_DIR, DEMO_SEG_SEED   data, outputs, seed
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -13,7 +13,7 @@ DATA=${DEMO_SEG_DATA:-data/synthetic_lits}
 WORK=${DEMO_SEG_WORK_DIR:-work_dirs/demo_seg}
 SEED=${DEMO_SEG_SEED:-0}
 PRETRAINED=${PRETRAINED:-}
-CONFIG=configs/segmentation/lits/unet3d_resnet3d18-c16_1xb2-demo_synthetic-lits-liver.py
+CONFIG=configs/segmentation/lits/unet3d_resnet3d18-c16_1xb2-800i_synthetic-lits-liver.py
 start=$(date +%s)
 
 echo "[demo-seg] 1/5 synthetic LiTS (preset demo, seed $SEED) -> $DATA/raw"
@@ -27,7 +27,7 @@ opts=("train_dataloader.dataset.data_root=$DATA/converted/"
       "val_dataloader.dataset.data_root=$DATA/converted/"
       "test_dataloader.dataset.data_root=$DATA/converted/")
 if [ -n "$PRETRAINED" ]; then
-    CONFIG=configs/segmentation/lits/unet3d_resnet3d18-c16-vdt_1xb2-demo_synthetic-lits-liver.py
+    CONFIG=configs/segmentation/lits/unet3d_resnet3d18-c16-vdt_1xb2-800i_synthetic-lits-liver.py
     opts+=("model.backbone.init_cfg.checkpoint=$PRETRAINED")
     echo "[demo-seg] encoder from the VDT checkpoint $PRETRAINED"
 fi

@@ -7,6 +7,6 @@
 _base_ = [
     '../../_base_/models/lidc_resnet3d18_cls.py',
     '../../_base_/datasets/lidc_nodule_cls.py',
-    '../../_base_/schedules/lidc_adam-step_100e.py',
-    '../_base_/default_runtime_cls.py'
+    '../../_base_/schedules/adam-step_100e_amp.py',
+    '../../_base_/runtimes/classification.py'
 ]

@@ -5,7 +5,7 @@
 _base_ = [
     '../../_base_/models/lidc_fcn-fusion_resnet3d18_seg.py',
     '../../_base_/datasets/lidc_nodule_seg.py',
-    '../../_base_/schedules/lidc_adam-poly_13387i.py',
-    '../_base_/default_runtime_seg.py'
+    '../../_base_/schedules/adam-poly_13387i_amp.py',
+    '../../_base_/runtimes/segmentation.py'
 ]
 default_hooks = dict(checkpoint=dict(interval=2677))

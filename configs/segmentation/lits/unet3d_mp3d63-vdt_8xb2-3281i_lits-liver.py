@@ -6,8 +6,8 @@
 _base_ = [
     '../../_base_/models/unet3d_mp3d63.py',
     '../../_base_/datasets/lits_liver.py',
-    '../../_base_/schedules/seg_adam-poly_3281i.py',
-    '../_base_/default_runtime_seg.py'
+    '../../_base_/schedules/adam-poly_3281i_amp.py',
+    '../../_base_/runtimes/segmentation.py'
 ]
 model = dict(
     backbone=dict(

@@ -4,8 +4,8 @@
 _base_ = [
     '../../_base_/models/unet3d_resnet3d18.py',
     '../../_base_/datasets/lits_liver_tumour.py',
-    '../../_base_/schedules/seg_adam-poly_3281i.py',
-    '../_base_/default_runtime_seg.py'
+    '../../_base_/schedules/adam-poly_3281i_amp.py',
+    '../../_base_/runtimes/segmentation.py'
 ]
 model = dict(
     decode_head=dict(num_classes=3),

@@ -5,8 +5,8 @@
 _base_ = [
     '../../_base_/models/unet3d_resnet3d18.py',
     '../../_base_/datasets/lits_liver.py',
-    '../../_base_/schedules/seg_adam-poly_3281i.py',
-    '../_base_/default_runtime_seg.py'
+    '../../_base_/schedules/adam-poly_3281i_amp.py',
+    '../../_base_/runtimes/segmentation.py'
 ]
 # LiTS post-processing: keep the largest connected foreground (liver +
 # tumour) component of every prediction

@@ -18,8 +18,9 @@ KIND_IRREGULARITY = dict(spheroid=0.0, lobulated=1.0, spiculated=2.0)
 
 
 def mm_grid(size: int, spacing: float = 1.0) -> Tuple[np.ndarray, ...]:
-    """(z, y, x) offsets in mm of the voxel centres of a ``size``^3 crop from
-    its centre, each (size, size, size) float32."""
+    """(z, y, x) offsets in mm of the voxel centres of a cubic crop of
+    ``size`` voxels per side from its centre, each (size, size, size)
+    float32."""
     c = (np.arange(size, dtype=np.float32) - (size - 1) / 2) * spacing
     return tuple(np.meshgrid(c, c, c, indexing='ij'))
 

@@ -107,7 +107,7 @@ class RandomResizedCropVDT(BaseTransform):
             results: Dict with ``img`` (H, W, S).
 
         Returns:
-            dict: ``results`` with ``img`` of shape (*scale, S).
+            dict: ``results`` with ``img`` of shape ``(*scale, S)``.
         """
         img = results['img']
         h, w = img.shape[:2]

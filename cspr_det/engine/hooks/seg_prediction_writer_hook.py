@@ -20,8 +20,8 @@ class SegPredictionWriterHook(Hook):
     converter's reorientation and resampling), so the file loads in any
     viewer aligned with the source image. Files are written atomically.
 
-    The segmentation runtime (``configs/segmentation/_base_/
-    default_runtime_seg.py``) enables it, so ``tools/test.py`` writes the
+    The segmentation runtime (``configs/_base_/runtimes/
+    segmentation.py``) enables it, so ``tools/test.py`` writes the
     predictions of LiTS/BTCV configs to ``<work_dir>/predictions``. Samples
     without ``source`` metainfo (datasets that are not converted volumes)
     are counted and skipped.

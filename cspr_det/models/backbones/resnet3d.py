@@ -61,8 +61,9 @@ class ResNet3D(BaseVolumeResNet):
             depth never reduced; e.g. ``(1, 2, 2, 2)`` for isotropic
             downsampling of CT volumes).
         stem_skip: Also return the stem map before the max-pool, first.
-        out_indices, frozen_stages, norm_cfg, conv_cfg, norm_eval, with_cp,
-        init_cfg: As :class:`P3DResNet`.
+        out_indices: As :class:`P3DResNet`; so are ``frozen_stages``,
+            ``norm_cfg``, ``conv_cfg``, ``norm_eval``, ``with_cp`` and
+            ``init_cfg``.
 
     Returns (forward):
         tuple of 5D tensors ``(N, C_i, D_i, H_i, W_i)`` (the stem map first

@@ -28,11 +28,11 @@ def adapt_in_channels(weight: torch.Tensor,
     response.
 
     Args:
-        weight: (O, C, *k) conv weight of the checkpoint.
+        weight: ``(O, C, *k)`` conv weight of the checkpoint.
         in_channels: Input channels of the target conv.
 
     Returns:
-        torch.Tensor: (O, in_channels, *k) weight.
+        torch.Tensor: ``(O, in_channels, *k)`` weight.
     """
     c = weight.shape[1]
     idx = torch.arange(in_channels) % c

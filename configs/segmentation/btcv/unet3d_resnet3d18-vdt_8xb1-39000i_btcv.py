@@ -1,6 +1,6 @@
 # BTCV StdUNet with the VDT-pre-trained ResNet3D-18 encoder.
 #   --cfg-options model.backbone.init_cfg.checkpoint=PATH
-_base_ = './unet3d_resnet3d18_8xb1-39k_btcv.py'
+_base_ = './unet3d_resnet3d18_8xb1-39000i_btcv.py'
 
 model = dict(
     backbone=dict(

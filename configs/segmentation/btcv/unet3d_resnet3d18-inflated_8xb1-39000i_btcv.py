@@ -1,6 +1,6 @@
 # BTCV StdUNet with the encoder inflated from a 2D ImageNet ResNet-18
 # (tools/model_converters/inflate_2d_resnet.py --arch resnet3d --depth 18).
-_base_ = './unet3d_resnet3d18_8xb1-39k_btcv.py'
+_base_ = './unet3d_resnet3d18_8xb1-39000i_btcv.py'
 
 model = dict(
     backbone=dict(

@@ -5,8 +5,8 @@
 _base_ = [
     '../../_base_/models/unet3d_resnet3d18.py',
     '../../_base_/datasets/btcv_abdomen.py',
-    '../../_base_/schedules/seg_sgd-poly_39k.py',
-    '../_base_/default_runtime_seg.py'
+    '../../_base_/schedules/sgd-poly_39000i_amp.py',
+    '../../_base_/runtimes/segmentation.py'
 ]
 model = dict(
     decode_head=dict(

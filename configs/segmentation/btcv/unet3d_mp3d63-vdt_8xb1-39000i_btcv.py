@@ -2,8 +2,8 @@
 _base_ = [
     '../../_base_/models/unet3d_mp3d63.py',
     '../../_base_/datasets/btcv_abdomen.py',
-    '../../_base_/schedules/seg_sgd-poly_39k.py',
-    '../_base_/default_runtime_seg.py'
+    '../../_base_/schedules/sgd-poly_39000i_amp.py',
+    '../../_base_/runtimes/segmentation.py'
 ]
 model = dict(
     backbone=dict(

@@ -3,12 +3,12 @@
 # README, so that checkpoint initialises the encoder; decoder channels 8-128,
 # head 8) for the liver on the synthetic LiTS: 800 iterations of 2 crops of
 # 16 x 96 x 96, trained on 2 CPU cores in minutes. The VDT-initialised
-# variant is unet3d_resnet3d18-c16-vdt_1xb2-demo_synthetic-lits-liver.py.
+# variant is unet3d_resnet3d18-c16-vdt_1xb2-800i_synthetic-lits-liver.py.
 _base_ = [
     '../../_base_/models/unet3d_resnet3d18.py',
     '../../_base_/datasets/lits_synthetic_liver.py',
-    '../../_base_/schedules/seg_adam-poly_3281i.py',
-    '../_base_/default_runtime_seg.py'
+    '../../_base_/schedules/adam-poly_3281i_amp.py',
+    '../../_base_/runtimes/segmentation.py'
 ]
 model = dict(
     backbone=dict(base_channels=16),

@@ -3,7 +3,7 @@
 # vdt_resnet3d18-c16_1xb64-cosine-3e_fashion-mnist.py, same ResNet3D-18 with
 # 16 base channels; decoder and head random):
 #   --cfg-options model.backbone.init_cfg.checkpoint=CKPT
-_base_ = './unet3d_resnet3d18-c16_1xb2-demo_synthetic-lits-liver.py'
+_base_ = './unet3d_resnet3d18-c16_1xb2-800i_synthetic-lits-liver.py'
 
 model = dict(
     backbone=dict(
