@@ -13,10 +13,10 @@ from mmengine.config import Config
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEG_CONFIG = osp.join(
     REPO, 'configs', 'segmentation', 'lits',
-    'unet3d_resnet3d18-c16_1xb2-demo_synthetic-lits-liver.py')
+    'unet3d_resnet3d18-c16_1xb2-800i_synthetic-lits-liver.py')
 CLS_CONFIG = osp.join(
     REPO, 'configs', 'classification', 'lidc',
-    'resnet3d18-c16_1xb16-demo_synthetic-lidc-malignancy.py')
+    'resnet3d18-c16_1xb16-12e_synthetic-lidc-malignancy.py')
 #: The synthetic LIDC crops' storage window (HU -> 0-255).
 VOXEL_WINDOW = (-1024.0, 400.0)
 

@@ -166,8 +166,11 @@ def test_dicom_and_png_inputs(seg_setup, tmp_path):
     hu = np.rint(nifti.hu).astype(np.int16)
     spacing = [float(v) for v in nifti.spacing]
     reference = inference_volume(model, nifti)
-    files = write_dicom_series(str(tmp_path / 'dicom'), hu, spacing)
-    png = write_png_series(str(tmp_path / 'png'), hu)
+    # the writers store row k at z = -k * dz (PNG slice 1 is the top slice,
+    # numbers grow toward the feet); the canonical LPS array runs from the
+    # feet up, so both get the rows top first
+    files = write_dicom_series(str(tmp_path / 'dicom'), hu[::-1], spacing)
+    png = write_png_series(str(tmp_path / 'png'), hu[::-1])
     for scan, kw in ((str(tmp_path / 'dicom'), {}),
                      (png, dict(spacing=spacing))):
         result = inference_volume(model, scan, **kw)
@@ -175,8 +178,8 @@ def test_dicom_and_png_inputs(seg_setup, tmp_path):
         assert result.label_volumes() == reference.label_volumes()
         stored = sitk.GetArrayFromImage(result.label_image)
         assert result.label_image.GetSize() == hu.shape[::-1]
-        if scan == png:  # stored as read: canonical order
-            np.testing.assert_array_equal(stored, reference.labels)
+        if scan == png:  # the folder's own geometry: slice 1 (top) first
+            np.testing.assert_array_equal(stored[::-1], reference.labels)
     assert len(files) == hu.shape[0]
 
 
@@ -185,7 +188,7 @@ def test_crop_configs_are_refused(seg_setup):
     rather than segmenting the middle of the scan."""
     model = init_model(
         osp.join(REPO, 'configs', 'segmentation', 'lidc',
-                 'fcn-fusion_resnet3d18-c16_1xb4-demo_synthetic-lidc-nodule'
+                 'fcn-fusion_resnet3d18-c16_1xb4-300i_synthetic-lidc-nodule'
                  '.py'))
     volume = CTVolume(hu=np.full((60, 64, 64), -1000.0, np.float32),
                       spacing=(1.0, 1.0, 1.0), origin=(0, 0, 0),

@@ -93,7 +93,7 @@ def test_train_tool_stops_on_a_corrupt_npz(tiny_lidc, tmp_path, capsys):
     _truncate(first['img_path'])
     config = osp.join(
         REPO, 'configs', 'classification', 'lidc',
-        'resnet3d18-c16_1xb16-demo_synthetic-lidc-malignancy.py')
+        'resnet3d18-c16_1xb16-12e_synthetic-lidc-malignancy.py')
     opts = [
         f'{split}_dataloader.{key}' for split in ('train', 'val')
         for key in ('num_workers=0', 'persistent_workers=False',

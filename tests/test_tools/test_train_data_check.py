@@ -18,7 +18,7 @@ from tool_loader import load_tool
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 train_tool = load_tool('tools/train.py')
 LITS = 'configs/segmentation/lits/' \
-    'unet3d_resnet3d18-c16_1xb2-demo_synthetic-lits-liver.py'
+    'unet3d_resnet3d18-c16_1xb2-800i_synthetic-lits-liver.py'
 DEEPLESION = 'configs/deeplesion/' \
     'faster-rcnn_mp3d18ba-gtm_fpn_1xb4-24e_synthetic-deeplesion-9slice.py'
 
