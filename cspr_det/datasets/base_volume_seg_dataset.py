@@ -8,7 +8,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from cspr_det.registry import DATASETS
-from cspr_det.utils.patient_subsets import choose_patients
+from .patient_subsets import choose_patients
 from .volume_converter import load_index
 
 

@@ -1,13 +1,17 @@
 """One train-and-evaluate runner for studies that train a config many times
-(data efficiency, slice-count ablation, later segmentation fractions).
+(data efficiency, slice-count ablation).
 
-Every run is ``tools/train.py`` followed by ``tools/test.py`` on the run's
-best-validation checkpoint (the ``best_*.pth`` that the config's
+Every run trains its config and then tests the run's best-validation
+checkpoint (the ``best_*.pth`` that the config's
 ``CheckpointHook(save_best=...)`` writes), so every number of a study is
 scored on the **test** split of the run's config, never on the validation
-split that picked the checkpoint. Both steps run in subprocesses (optionally
-under ``torchrun`` with ``launcher='pytorch'``), several runs in parallel
-(``jobs``), each in its own work directory:
+split that picked the checkpoint. Both steps are Python functions of this
+module (:func:`run_train_step`, :func:`run_test_step`: mmengine's
+``Runner`` built from the config, the checkpoint loaded strictly for the
+test), each run in its own process, ``python -m cspr_det.cli.study_runner
+{train,test} ...`` (optionally under ``torchrun`` with
+``launcher='pytorch'``), several runs in parallel (``jobs``), each in its
+own work directory:
 
 ``RUN_DIR/`` training work dir (logs, ``best_*.pth``), ``RUN_DIR/test/``
 test work dir, ``RUN_DIR/train_stdout.log``, ``RUN_DIR/test_stdout.log`` and
@@ -19,8 +23,10 @@ training them again. What a run's score is comes from ``metric_reader``, a
 function of the test work dir; the default reads the metrics that mmengine's
 ``LoggerHook`` writes after a test epoch (``TEST_DIR/<timestamp>/
 <timestamp>.json``), whatever the task family, e.g.
-``deeplesion/mean_sens`` for detection or a Dice key for segmentation.
+``deeplesion/mean_sens`` for detection, ``seg/mDice`` for segmentation or
+``cls/auc`` for classification.
 """
+import argparse
 import glob
 import hashlib
 import json
@@ -32,14 +38,26 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 from mmengine.logging import print_log
 
+import cspr_det
+from cspr_det.utils.cli import (CLIError, add_common_args, check_data_roots,
+                                load_config, run_cli, run_with_runner)
+
 MetricReader = Callable[[str], Dict[str, float]]
 LAUNCHERS = ('none', 'pytorch')
 RESULT_FILE = 'study_result.json'
+#: The interpreter arguments of the two steps of a run (see the module
+#: docstring); a study can pass others, e.g. the path of a script.
+TRAIN_STEP = ('-m', 'cspr_det.cli.study_runner', 'train')
+TEST_STEP = ('-m', 'cspr_det.cli.study_runner', 'test')
+#: Folder that holds the ``cspr_det`` package the steps must import.
+_PACKAGE_ROOT = osp.dirname(osp.dirname(osp.abspath(cspr_det.__file__)))
+Step = Union[str, Sequence[str]]
 
 
 @dataclass
@@ -156,10 +174,13 @@ class StudyRunner:
     """Train and test many runs, in parallel, each on its best checkpoint.
 
     Args:
-        train_script: Path of ``tools/train.py`` (or a compatible script:
-            ``CONFIG --work-dir DIR [--launcher L] [--cfg-options ...]``).
-        test_script: Path of ``tools/test.py`` (``CONFIG CHECKPOINT
-            --work-dir DIR [--launcher L] [--cfg-options ...]``).
+        train_step: What the interpreter runs to train: its arguments
+            (default :data:`TRAIN_STEP`, ``-m cspr_det.cli.study_runner
+            train``) or the path of a script; either takes ``CONFIG
+            --work-dir DIR [--launcher L] [--cfg-options ...]``.
+        test_step: The same for the test (default :data:`TEST_STEP`),
+            taking ``CONFIG CHECKPOINT --work-dir DIR [--launcher L]
+            [--cfg-options ...]``.
         metric_reader: Function of the test work dir returning the metrics.
             Defaults to :func:`read_test_metrics`.
         required_keys: Metric keys every run must report; a run whose test
@@ -178,14 +199,16 @@ class StudyRunner:
             (and was written for the same config text and options) or,
             without one, whose test log exists, instead of running them
             again.
-        python: Interpreter of the subprocesses.
+        python: Interpreter of the subprocesses. They import the same
+            ``cspr_det`` as this process (its folder leads their
+            ``PYTHONPATH``).
         cwd: Working directory of the subprocesses (relative data roots of
             configs resolve against it). Defaults to the current one.
     """
 
     def __init__(self,
-                 train_script: str,
-                 test_script: str,
+                 train_step: Step = TRAIN_STEP,
+                 test_step: Step = TEST_STEP,
                  metric_reader: MetricReader = read_test_metrics,
                  required_keys: Sequence[str] = (),
                  launcher: str = 'none',
@@ -202,8 +225,8 @@ class StudyRunner:
             raise ValueError(f'gpus and jobs must be >= 1, got {gpus}, {jobs}')
         if gpus > 1 and launcher == 'none':
             raise ValueError(f'--gpus {gpus} needs --launcher pytorch')
-        self.train_script = osp.abspath(train_script)
-        self.test_script = osp.abspath(test_script)
+        self.train_step = self._step_args(train_step)
+        self.test_step = self._step_args(test_step)
         self.metric_reader = metric_reader
         self.required_keys = list(required_keys)
         self.launcher = launcher
@@ -214,6 +237,14 @@ class StudyRunner:
         self.python = python
         self.cwd = cwd or os.getcwd()
         self._devices = self._device_slots()
+
+    @staticmethod
+    def _step_args(step: Step) -> List[str]:
+        """Interpreter arguments of a step: a script path made absolute,
+        a sequence of arguments as given."""
+        if isinstance(step, str):
+            return [osp.abspath(step)]
+        return list(step)
 
     def _device_slots(self) -> Optional[List[str]]:
         """Device ids shared out between the run slots (None: leave
@@ -238,6 +269,8 @@ class StudyRunner:
     def env(self, slot: int) -> Dict[str, str]:
         """Environment of the subprocesses of run slot ``slot``."""
         env = dict(os.environ)
+        path = env.get('PYTHONPATH')
+        env['PYTHONPATH'] = _PACKAGE_ROOT + (os.pathsep + path if path else '')
         if self._devices is not None:
             env['CUDA_VISIBLE_DEVICES'] = ','.join(
                 self._devices[slot * self.gpus:(slot + 1) * self.gpus])
@@ -246,14 +279,14 @@ class StudyRunner:
                 max(1, (os.cpu_count() or 1) // (self.jobs * self.gpus)))
         return env
 
-    def _launch(self, script: str, slot: int) -> List[str]:
+    def _launch(self, step: List[str], slot: int) -> List[str]:
         if self.launcher == 'none':
-            return [self.python, script]
+            return [self.python] + step
         return [
             self.python, '-m', 'torch.distributed.run', '--nnodes', '1',
             '--nproc_per_node', str(self.gpus), '--master_port',
-            str(self.master_port + slot), script
-        ]
+            str(self.master_port + slot)
+        ] + step
 
     def _tail(self, run: StudyRun) -> List[str]:
         tail = [] if self.launcher == 'none' else ['--launcher', self.launcher]
@@ -263,14 +296,14 @@ class StudyRunner:
 
     def train_command(self, run: StudyRun, slot: int = 0) -> List[str]:
         """The training command of ``run`` in slot ``slot``."""
-        return self._launch(self.train_script, slot) + [
+        return self._launch(self.train_step, slot) + [
             run.config, '--work-dir', run.work_dir] + self._tail(run)
 
     def test_command(self, run: StudyRun, checkpoint: str,
                      slot: int = 0) -> List[str]:
         """The test command of ``run`` on ``checkpoint`` (test work dir
         ``run.work_dir/test``)."""
-        return self._launch(self.test_script, slot) + [
+        return self._launch(self.test_step, slot) + [
             run.config, checkpoint, '--work-dir',
             osp.join(run.work_dir, 'test')] + self._tail(run)
 
@@ -417,12 +450,81 @@ def add_runner_args(parser, default_work_dir: str) -> None:
                         'job (job i uses port + i)')
 
 
-def runner_from_args(args, train_script: str, test_script: str,
-                     **kwargs) -> StudyRunner:
-    """A :class:`StudyRunner` from :func:`add_runner_args` options."""
+def runner_from_args(args, **kwargs) -> StudyRunner:
+    """A :class:`StudyRunner` from :func:`add_runner_args` options (and
+    ``kwargs``: ``train_step``, ``test_step``, ``required_keys``, ...)."""
     if len(set(args.seeds)) != len(args.seeds):
         raise ValueError(f'--seeds repeats a seed: {args.seeds}')
-    return StudyRunner(train_script, test_script, launcher=args.launcher,
+    return StudyRunner(launcher=args.launcher,
                        gpus=args.gpus, jobs=args.jobs,
                        master_port=args.master_port,
                        skip_finished=args.skip_finished, **kwargs)
+
+
+def _test_metric_cfgs(evaluator) -> List[dict]:
+    """The metric configs of a ``test_evaluator`` (a metric, a list of
+    metrics or an ``Evaluator`` dict with ``metrics``)."""
+    if isinstance(evaluator, (list, tuple)):
+        return list(evaluator)
+    if evaluator.get('type', 'Evaluator') == 'Evaluator' and \
+            'metrics' in evaluator:
+        metrics = evaluator['metrics']
+        return list(metrics) if isinstance(metrics, (list, tuple)) \
+            else [metrics]
+    return [evaluator]
+
+
+def run_train_step(args: argparse.Namespace) -> int:
+    """Train ``args.config`` into ``args.work_dir`` (the first step of a
+    run): the config with ``--cfg-options`` applied, mmengine's Runner
+    built from it in this process."""
+    cfg = load_config(args)
+    check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
+    run_with_runner(cfg, args.launcher, 'train')
+    return 0
+
+
+def run_test_step(args: argparse.Namespace) -> int:
+    """Test ``args.checkpoint`` of ``args.config`` on the config's test
+    split (the second step of a run), loading the checkpoint strictly; a
+    DeepLesion FROC metric writes its files into the test work dir."""
+    cfg = load_config(args)
+    if not osp.isfile(args.checkpoint):
+        raise CLIError(f'checkpoint not found: {args.checkpoint}')
+    cfg.load_from = args.checkpoint
+    check_data_roots(cfg, ('test_dataloader', ))
+    for metric in _test_metric_cfgs(cfg.test_evaluator):
+        if str(metric.get('type', '')).endswith('DeepLesionFROCMetric'):
+            metric.setdefault('out_dir', cfg.work_dir)
+    run_with_runner(cfg, args.launcher, 'test', load_strict=True,
+                    load_check_arch=True)
+    return 0
+
+
+def parse_step_args(argv: Optional[Sequence[str]] = None
+                    ) -> argparse.Namespace:
+    """Arguments of ``python -m cspr_det.cli.study_runner {train,test}``."""
+    parser = argparse.ArgumentParser(
+        prog='python -m cspr_det.cli.study_runner',
+        description='One step of a study run: train a config, or test a '
+        'checkpoint of it on its test split')
+    steps = parser.add_subparsers(dest='step', required=True)
+    train = steps.add_parser('train', help='train CONFIG')
+    train.add_argument('config', help='config file path')
+    add_common_args(train)
+    test = steps.add_parser('test', help='test CHECKPOINT of CONFIG')
+    test.add_argument('config', help='config file path')
+    test.add_argument('checkpoint', help='checkpoint file')
+    add_common_args(test)
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> None:
+    """Run one step; bad input ends it with one line on stderr."""
+    args = parse_step_args(argv)
+    step = run_train_step if args.step == 'train' else run_test_step
+    run_cli(lambda: step(args), debug=args.debug)
+
+
+if __name__ == '__main__':
+    main()
