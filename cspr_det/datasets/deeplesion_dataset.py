@@ -142,6 +142,11 @@ class DeepLesionDataset(BaseDetDataset):
             raise FileNotFoundError(
                 f'DeepLesion annotation file not found: {self.ann_file} '
                 '(create it with tools/dataset_converters/deeplesion.py)')
+        if self.ann_file.lower().endswith('.csv'):
+            raise ValueError(
+                f'{self.ann_file}: DeepLesionDataset reads the COCO-style '
+                'JSON of a split; convert DL_info.csv with '
+                'tools/dataset_converters/deeplesion.py first')
         coco = load(self.ann_file, backend_args=self.backend_args)
         for key in ('images', 'annotations'):
             if key not in coco:

@@ -8,7 +8,7 @@ from cspr_det.datasets.lidc_metadata import (
     PACKAGED_INFO_CSV, PACKAGED_SPLIT_CSV, build_split, malignancy_label,
     nodule_label, patient_disjoint_split, read_nodule_info,
     read_reference_split, shared_patients)
-from cspr_det.utils.patient_subsets import choose_patients
+from cspr_det.datasets.patient_subsets import choose_patients
 
 
 @pytest.fixture(scope='module')
