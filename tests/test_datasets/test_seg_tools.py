@@ -131,13 +131,15 @@ def test_seg_data_efficiency_plan(tmp_path_factory, tmp_path, capsys):
     # and case_fraction_seed, i.e. choose_patients over the training cases,
     # nested in the fraction
     from cspr_det.datasets.patient_subsets import choose_patients
-    cases = [LiTSDataset(data_root=root, pipeline=[]).get_data_info(i)[
-        'case_id'] for i in range(3)]
+    cases = [LiTSDataset(data_root=root, pipeline=[],
+                         serialize_data=False).get_data_info(i)['case_id']
+             for i in range(3)]
     for seed in (0, 1, 5):
         previous = set()
         for fraction in (0.33, 0.67, 1.0):
             ds = LiTSDataset(data_root=root, pipeline=[],
-                             case_fraction=fraction, case_fraction_seed=seed)
+                             serialize_data=False, case_fraction=fraction,
+                             case_fraction_seed=seed)
             kept = {ds.get_data_info(i)['case_id'] for i in range(len(ds))}
             assert kept == set(choose_patients(cases, fraction, seed))
             assert previous <= kept

@@ -119,7 +119,7 @@ def test_data_efficiency_selects_the_same_lidc_patients(tiny_lidc, tmp_path):
     from cspr_det.datasets.patient_subsets import choose_patients
     tool = load_tool('tools/analysis_tools/data_efficiency.py')
     common = dict(data_root=tiny_lidc, subset='train', pipeline=[],
-                  check_files=False)
+                  check_files=False, serialize_data=False)
     full = LIDCNoduleDataset(**common)
     patients = sorted({full.get_data_info(i)['patient_id']
                        for i in range(len(full))})

@@ -90,8 +90,9 @@ def _coco(num_patients=20, images_per_patient=3, patient_field=None):
 
 
 def _dataset(path, **kwargs):
+    # not serialized: mmengine's gc.collect() would take most of the time
     return DeepLesionDataset(ann_file=str(path), data_prefix=dict(img=''),
-                             pipeline=[], **kwargs)
+                             pipeline=[], serialize_data=False, **kwargs)
 
 
 def _write(tmp_path, name, ann):

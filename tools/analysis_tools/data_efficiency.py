@@ -128,7 +128,9 @@ TRAIN_SETS = ', '.join(f'cspr_det.{k.cls.__name__}' for k in KINDS)
 def dataset_kind(ds_cfg: dict) -> Optional[DatasetKind]:
     """The :data:`KINDS` entry of a dataset config (None: not a dataset the
     study subsets, e.g. a wrapper)."""
-    cls = DATASETS.get(str(ds_cfg.get('type', '')))
+    cls = ds_cfg.get('type')
+    if not isinstance(cls, type):
+        cls = DATASETS.get(str(cls or ''))
     for kind in KINDS:
         if isinstance(cls, type) and issubclass(cls, kind.cls):
             return kind
@@ -174,7 +176,9 @@ def train_set_size(cfg) -> Tuple[int, int]:
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
     inner, kind = find_train_dataset(dict(train_dataloader=dict(
         dataset=ds_cfg)))
-    inner.update(pipeline=[], **kind.count_args)
+    # not serialized: only counted (mmengine's serialization runs a full
+    # garbage collection per build)
+    inner.update(pipeline=[], serialize_data=False, **kind.count_args)
     dataset = DATASETS.build(ds_cfg)
     base = dataset
     while not isinstance(base, kind.cls) and hasattr(base, 'dataset'):
