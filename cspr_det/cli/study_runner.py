@@ -204,6 +204,13 @@ class StudyRunner:
             ``PYTHONPATH``).
         cwd: Working directory of the subprocesses (relative data roots of
             configs resolve against it). Defaults to the current one.
+        in_process: Run the default steps in this process instead
+            (:func:`run_train_step` / :func:`run_test_step` called
+            directly, one run after the other): no interpreter start and
+            package import per step, but no launcher, one job, and the
+            steps' output goes to this process's log instead of
+            ``*_stdout.log``. The recorded commands are the equivalent
+            subprocess commands.
     """
 
     def __init__(self,
@@ -217,7 +224,8 @@ class StudyRunner:
                  master_port: int = 29500,
                  skip_finished: bool = False,
                  python: str = sys.executable,
-                 cwd: Optional[str] = None) -> None:
+                 cwd: Optional[str] = None,
+                 in_process: bool = False) -> None:
         if launcher not in LAUNCHERS:
             raise ValueError(f'launcher must be one of {LAUNCHERS}, got '
                              f'{launcher!r}')
@@ -236,6 +244,14 @@ class StudyRunner:
         self.skip_finished = skip_finished
         self.python = python
         self.cwd = cwd or os.getcwd()
+        self.in_process = in_process
+        if in_process and (launcher != 'none' or jobs != 1):
+            raise ValueError('in-process runs take no launcher and one job '
+                             f'(got launcher {launcher!r}, jobs {jobs})')
+        if in_process and (self.train_step != list(TRAIN_STEP)
+                           or self.test_step != list(TEST_STEP)):
+            raise ValueError('in-process runs use the default steps of '
+                             'cspr_det.cli.study_runner')
         self._devices = self._device_slots()
 
     @staticmethod
@@ -309,6 +325,17 @@ class StudyRunner:
 
     def _call(self, what: str, cmd: List[str], log_path: str,
               slot: int) -> None:
+        if self.in_process:
+            # cmd: python -m cspr_det.cli.study_runner {train,test} ...;
+            # the step's arguments start at the step name
+            args = parse_step_args(cmd[len(TRAIN_STEP):])
+            step = run_train_step if args.step == 'train' else run_test_step
+            try:
+                step(args)
+            except Exception as exc:
+                raise RuntimeError(f'{what} failed: {type(exc).__name__}: '
+                                   f'{exc}') from exc
+            return
         with open(log_path, 'w', encoding='utf-8') as log:
             proc = subprocess.run(cmd, cwd=self.cwd, stdout=log,
                                   stderr=subprocess.STDOUT, env=self.env(slot))
@@ -423,6 +450,8 @@ class StudyRunner:
                 print_log(f'[study] {run.name} FAILED: {res.error}')
             return res
 
+        if self.in_process:  # in this thread: the Runner is not shared
+            return [one(run) for run in runs]
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
             return list(pool.map(one, runs))
 
@@ -448,6 +477,10 @@ def add_runner_args(parser, default_work_dir: str) -> None:
     parser.add_argument('--master-port', type=int, default=29500,
                         help='torchrun master port of the first parallel '
                         'job (job i uses port + i)')
+    parser.add_argument('--in-process', action='store_true',
+                        help='train and test every run in this process, '
+                        'one after the other (no interpreter start per '
+                        'step; no --launcher, --jobs 1)')
 
 
 def runner_from_args(args, **kwargs) -> StudyRunner:
@@ -458,7 +491,8 @@ def runner_from_args(args, **kwargs) -> StudyRunner:
     return StudyRunner(launcher=args.launcher,
                        gpus=args.gpus, jobs=args.jobs,
                        master_port=args.master_port,
-                       skip_finished=args.skip_finished, **kwargs)
+                       skip_finished=args.skip_finished,
+                       in_process=args.in_process, **kwargs)
 
 
 def _test_metric_cfgs(evaluator) -> List[dict]:

@@ -1,13 +1,15 @@
 """tools/dataset_converters/lidc.py (check + split record, nothing
-half-written) and tools/misc/make_synthetic_lidc.py."""
+half-written), tools/misc/make_synthetic_lidc.py and the data-efficiency
+study on the LIDC classifier."""
 import csv
+import glob
 import json
 import os
 import os.path as osp
 import shutil
 
+import mmengine.config.config as mmengine_config
 import numpy as np
-
 from tool_loader import load_tool
 
 
@@ -146,11 +148,16 @@ def test_data_efficiency_selects_the_same_lidc_patients(tiny_lidc, tmp_path):
             previous = kept
 
 
-def test_data_efficiency_runs_a_lidc_classifier(tiny_lidc, tmp_path):
+def test_data_efficiency_runs_a_lidc_classifier(tiny_lidc, tmp_path,
+                                                monkeypatch):
     """A few-iteration run of the unified tool on a volume task: the LIDC
     classifier (4 base channels, 16^3 crops, 1 epoch) on half of the
-    training patients, its best checkpoint scored on the test split."""
-    import csv as csv_
+    training patients, its best checkpoint scored on the test split; both
+    steps in this process (--in-process)."""
+    # mmengine formats every config it logs or dumps with yapf (about half
+    # of this short run); the text is not under test, its content is kept
+    monkeypatch.setattr(mmengine_config, 'FormatCode',
+                        lambda text, **kwargs: (text, False))
     tool = load_tool('tools/analysis_tools/data_efficiency.py')
     work = tmp_path / 'study'
     opts = [f'{k}.{o}' for k in ('train_dataloader', 'val_dataloader',
@@ -164,17 +171,21 @@ def test_data_efficiency_runs_a_lidc_classifier(tiny_lidc, tmp_path):
              'param_scheduler.0.end=2', 'param_scheduler.1.T_max=1',
              'param_scheduler.1.end=1', 'log_level=WARNING']
     assert tool.main([CLS_DEMO, '--fractions', '0.5', '--work-dir',
-                      str(work), '--cfg-options'] + opts) == 0
+                      str(work), '--in-process', '--cfg-options'] + opts) == 0
     run_dir = work / 'frac_0.5' / 'scratch_seed0'
     with open(run_dir / 'study_result.json') as f:
         result = json.load(f)
     assert result['train_command'][1:4] == [
         '-m', 'cspr_det.cli.study_runner', 'train']
     assert osp.basename(result['checkpoint']).startswith('best_cls_auc')
+    # in this process: no step output files, the run's own logs
+    assert not osp.exists(run_dir / 'train_stdout.log')
+    assert glob.glob(str(run_dir / '*' / '*.log'))
+    assert glob.glob(str(run_dir / 'test' / '*' / '*.json'))
     auc = result['metrics']['cls/auc']
     assert 0.0 <= auc <= 1.0
     with open(work / 'data_efficiency.csv') as f:
-        summary = list(csv_.DictReader(f))
+        summary = list(csv.DictReader(f))
     assert len(summary) == 1 and float(summary[0]['mean']) == auc
     table = (work / 'data_efficiency.md').read_text()
     assert 'cls/auc on the test split, epochs budget' in table
