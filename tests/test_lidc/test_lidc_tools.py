@@ -153,9 +153,9 @@ def test_data_efficiency_runs_a_lidc_classifier(tiny_lidc, tmp_path,
     """A few-iteration run of the unified tool on a volume task: the LIDC
     classifier (4 base channels, 16^3 crops, 1 epoch) on half of the
     training patients, its best checkpoint scored on the test split; both
-    steps in this process (--in-process)."""
-    # mmengine formats every config it logs or dumps with yapf (about half
-    # of this short run); the text is not under test, its content is kept
+    steps in their own process (python -m cspr_det.cli.study_runner)."""
+    # mmengine formats every config it dumps with yapf (the study's run
+    # configs); the text is not under test, its content is kept
     monkeypatch.setattr(mmengine_config, 'FormatCode',
                         lambda text, **kwargs: (text, False))
     tool = load_tool('tools/analysis_tools/data_efficiency.py')
@@ -171,15 +171,16 @@ def test_data_efficiency_runs_a_lidc_classifier(tiny_lidc, tmp_path,
              'param_scheduler.0.end=2', 'param_scheduler.1.T_max=1',
              'param_scheduler.1.end=1', 'log_level=WARNING']
     assert tool.main([CLS_DEMO, '--fractions', '0.5', '--work-dir',
-                      str(work), '--in-process', '--cfg-options'] + opts) == 0
+                      str(work), '--cfg-options'] + opts) == 0
     run_dir = work / 'frac_0.5' / 'scratch_seed0'
     with open(run_dir / 'study_result.json') as f:
         result = json.load(f)
     assert result['train_command'][1:4] == [
         '-m', 'cspr_det.cli.study_runner', 'train']
     assert osp.basename(result['checkpoint']).startswith('best_cls_auc')
-    # in this process: no step output files, the run's own logs
-    assert not osp.exists(run_dir / 'train_stdout.log')
+    # each step's output beside the run
+    assert osp.isfile(run_dir / 'train_stdout.log')
+    assert osp.isfile(run_dir / 'test_stdout.log')
     assert glob.glob(str(run_dir / '*' / '*.log'))
     assert glob.glob(str(run_dir / 'test' / '*' / '*.json'))
     auc = result['metrics']['cls/auc']
