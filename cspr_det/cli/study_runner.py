@@ -6,12 +6,12 @@ checkpoint (the ``best_*.pth`` that the config's
 ``CheckpointHook(save_best=...)`` writes), so every number of a study is
 scored on the **test** split of the run's config, never on the validation
 split that picked the checkpoint. Both steps are Python functions of this
-module (:func:`run_train_step`, :func:`run_test_step`: mmengine's
-``Runner`` built from the config, the checkpoint loaded strictly for the
-test), each run in its own process, ``python -m cspr_det.cli.study_runner
-{train,test} ...`` (optionally under ``torchrun`` with
-``launcher='pytorch'``), several runs in parallel (``jobs``), each in its
-own work directory:
+package (:mod:`cspr_det.cli.study_steps`: mmengine's ``Runner`` built from
+the config, the checkpoint loaded strictly for the test), each run in its
+own process, ``python -m cspr_det.cli.study_steps {train,test} ...``
+(optionally under ``torchrun`` with ``launcher='pytorch'``; or all in the
+calling process with ``in_process``), several runs in parallel (``jobs``),
+each in its own work directory:
 
 ``RUN_DIR/`` training work dir (logs, ``best_*.pth``), ``RUN_DIR/test/``
 test work dir, ``RUN_DIR/train_stdout.log``, ``RUN_DIR/test_stdout.log`` and
@@ -26,7 +26,6 @@ function of the test work dir; the default reads the metrics that mmengine's
 ``deeplesion/mean_sens`` for detection, ``seg/mDice`` for segmentation or
 ``cls/auc`` for classification.
 """
-import argparse
 import glob
 import hashlib
 import json
@@ -45,16 +44,15 @@ import numpy as np
 from mmengine.logging import print_log
 
 import cspr_det
-from cspr_det.utils.cli import (CLIError, add_common_args, check_data_roots,
-                                load_config, run_cli, run_with_runner)
+from .study_steps import parse_step_args, run_test_step, run_train_step
 
 MetricReader = Callable[[str], Dict[str, float]]
 LAUNCHERS = ('none', 'pytorch')
 RESULT_FILE = 'study_result.json'
 #: The interpreter arguments of the two steps of a run (see the module
 #: docstring); a study can pass others, e.g. the path of a script.
-TRAIN_STEP = ('-m', 'cspr_det.cli.study_runner', 'train')
-TEST_STEP = ('-m', 'cspr_det.cli.study_runner', 'test')
+TRAIN_STEP = ('-m', 'cspr_det.cli.study_steps', 'train')
+TEST_STEP = ('-m', 'cspr_det.cli.study_steps', 'test')
 #: Folder that holds the ``cspr_det`` package the steps must import.
 _PACKAGE_ROOT = osp.dirname(osp.dirname(osp.abspath(cspr_det.__file__)))
 Step = Union[str, Sequence[str]]
@@ -175,7 +173,7 @@ class StudyRunner:
 
     Args:
         train_step: What the interpreter runs to train: its arguments
-            (default :data:`TRAIN_STEP`, ``-m cspr_det.cli.study_runner
+            (default :data:`TRAIN_STEP`, ``-m cspr_det.cli.study_steps
             train``) or the path of a script; either takes ``CONFIG
             --work-dir DIR [--launcher L] [--cfg-options ...]``.
         test_step: The same for the test (default :data:`TEST_STEP`),
@@ -205,7 +203,7 @@ class StudyRunner:
         cwd: Working directory of the subprocesses (relative data roots of
             configs resolve against it). Defaults to the current one.
         in_process: Run the default steps in this process instead
-            (:func:`run_train_step` / :func:`run_test_step` called
+            (``cspr_det.cli.study_steps.run_train_step`` / ``run_test_step`` called
             directly, one run after the other): no interpreter start and
             package import per step, but no launcher, one job, and the
             steps' output goes to this process's log instead of
@@ -251,7 +249,7 @@ class StudyRunner:
         if in_process and (self.train_step != list(TRAIN_STEP)
                            or self.test_step != list(TEST_STEP)):
             raise ValueError('in-process runs use the default steps of '
-                             'cspr_det.cli.study_runner')
+                             'cspr_det.cli.study_steps')
         self._devices = self._device_slots()
 
     @staticmethod
@@ -326,7 +324,7 @@ class StudyRunner:
     def _call(self, what: str, cmd: List[str], log_path: str,
               slot: int) -> None:
         if self.in_process:
-            # cmd: python -m cspr_det.cli.study_runner {train,test} ...;
+            # cmd: python -m cspr_det.cli.study_steps {train,test} ...;
             # the step's arguments start at the step name
             args = parse_step_args(cmd[len(TRAIN_STEP):])
             step = run_train_step if args.step == 'train' else run_test_step
@@ -494,71 +492,3 @@ def runner_from_args(args, **kwargs) -> StudyRunner:
                        skip_finished=args.skip_finished,
                        in_process=args.in_process, **kwargs)
 
-
-def _test_metric_cfgs(evaluator) -> List[dict]:
-    """The metric configs of a ``test_evaluator`` (a metric, a list of
-    metrics or an ``Evaluator`` dict with ``metrics``)."""
-    if isinstance(evaluator, (list, tuple)):
-        return list(evaluator)
-    if evaluator.get('type', 'Evaluator') == 'Evaluator' and \
-            'metrics' in evaluator:
-        metrics = evaluator['metrics']
-        return list(metrics) if isinstance(metrics, (list, tuple)) \
-            else [metrics]
-    return [evaluator]
-
-
-def run_train_step(args: argparse.Namespace) -> int:
-    """Train ``args.config`` into ``args.work_dir`` (the first step of a
-    run): the config with ``--cfg-options`` applied, mmengine's Runner
-    built from it in this process."""
-    cfg = load_config(args)
-    check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
-    run_with_runner(cfg, args.launcher, 'train')
-    return 0
-
-
-def run_test_step(args: argparse.Namespace) -> int:
-    """Test ``args.checkpoint`` of ``args.config`` on the config's test
-    split (the second step of a run), loading the checkpoint strictly; a
-    DeepLesion FROC metric writes its files into the test work dir."""
-    cfg = load_config(args)
-    if not osp.isfile(args.checkpoint):
-        raise CLIError(f'checkpoint not found: {args.checkpoint}')
-    cfg.load_from = args.checkpoint
-    check_data_roots(cfg, ('test_dataloader', ))
-    for metric in _test_metric_cfgs(cfg.test_evaluator):
-        if str(metric.get('type', '')).endswith('DeepLesionFROCMetric'):
-            metric.setdefault('out_dir', cfg.work_dir)
-    run_with_runner(cfg, args.launcher, 'test', load_strict=True,
-                    load_check_arch=True)
-    return 0
-
-
-def parse_step_args(argv: Optional[Sequence[str]] = None
-                    ) -> argparse.Namespace:
-    """Arguments of ``python -m cspr_det.cli.study_runner {train,test}``."""
-    parser = argparse.ArgumentParser(
-        prog='python -m cspr_det.cli.study_runner',
-        description='One step of a study run: train a config, or test a '
-        'checkpoint of it on its test split')
-    steps = parser.add_subparsers(dest='step', required=True)
-    train = steps.add_parser('train', help='train CONFIG')
-    train.add_argument('config', help='config file path')
-    add_common_args(train)
-    test = steps.add_parser('test', help='test CHECKPOINT of CONFIG')
-    test.add_argument('config', help='config file path')
-    test.add_argument('checkpoint', help='checkpoint file')
-    add_common_args(test)
-    return parser.parse_args(argv)
-
-
-def main(argv: Optional[Sequence[str]] = None) -> None:
-    """Run one step; bad input ends it with one line on stderr."""
-    args = parse_step_args(argv)
-    step = run_train_step if args.step == 'train' else run_test_step
-    run_cli(lambda: step(args), debug=args.debug)
-
-
-if __name__ == '__main__':
-    main()

@@ -185,7 +185,7 @@ def test_seg_data_efficiency_runs_a_few_iterations(tmp_path_factory,
     with open(run_dir / 'study_result.json') as f:
         result = json.load(f)
     assert result['test_command'][1:4] == [
-        '-m', 'cspr_det.cli.study_runner', 'test']
+        '-m', 'cspr_det.cli.study_steps', 'test']
     dice = result['metrics']['seg/mDice']
     with open(work / 'data_efficiency.csv') as f:
         summary = list(csv.DictReader(f))

@@ -176,7 +176,7 @@ def test_data_efficiency_runs_a_lidc_classifier(tiny_lidc, tmp_path,
     with open(run_dir / 'study_result.json') as f:
         result = json.load(f)
     assert result['train_command'][1:4] == [
-        '-m', 'cspr_det.cli.study_runner', 'train']
+        '-m', 'cspr_det.cli.study_steps', 'train']
     assert osp.basename(result['checkpoint']).startswith('best_cls_auc')
     # each step's output beside the run
     assert osp.isfile(run_dir / 'train_stdout.log')

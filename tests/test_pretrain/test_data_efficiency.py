@@ -357,7 +357,7 @@ def test_seeds_aggregate_to_mean_and_population_std(tmp_path):
 
 
 def test_launcher_is_passed_through(monkeypatch):
-    """The steps are Python (``-m cspr_det.cli.study_runner train|test``),
+    """The steps are Python (``-m cspr_det.cli.study_steps train|test``),
     under torchrun with --launcher pytorch; a script path still runs as a
     script."""
     monkeypatch.setenv('CUDA_VISIBLE_DEVICES', '4,5,6,7')
@@ -368,11 +368,11 @@ def test_launcher_is_passed_through(monkeypatch):
     assert cmd[:12] == [sys.executable, '-m', 'torch.distributed.run',
                         '--nnodes', '1', '--nproc_per_node', '2',
                         '--master_port', '29601', '-m',
-                        'cspr_det.cli.study_runner', 'train']
+                        'cspr_det.cli.study_steps', 'train']
     assert cmd[12:] == ['cfg.py', '--work-dir', '/w/r', '--launcher',
                         'pytorch', '--cfg-options', 'a=1']
     test = runner.test_command(run, '/w/r/best.pth', slot=0)
-    assert test[8:12] == ['29600', '-m', 'cspr_det.cli.study_runner', 'test']
+    assert test[8:12] == ['29600', '-m', 'cspr_det.cli.study_steps', 'test']
     assert test[12:] == ['cfg.py', '/w/r/best.pth', '--work-dir',
                          '/w/r/test', '--launcher', 'pytorch',
                          '--cfg-options', 'a=1']
@@ -428,7 +428,7 @@ def test_dry_run_plans_the_iteration_budget(tiny_deeplesion, tmp_path,
         for s in ('0', '1')]
     assert all(r['status'] == 'planned' for r in rows)
     assert 'torch.distributed.run --nnodes 1 --nproc_per_node 2 ' \
-        '--master_port 29500 -m cspr_det.cli.study_runner train' in \
+        '--master_port 29500 -m cspr_det.cli.study_steps train' in \
         rows[0]['command']
     assert rows[0]['command'].endswith('--launcher pytorch')
     ann = _train_json(tiny_deeplesion)
