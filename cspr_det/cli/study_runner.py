@@ -202,9 +202,9 @@ class StudyRunner:
             ``PYTHONPATH``).
         cwd: Working directory of the subprocesses (relative data roots of
             configs resolve against it). Defaults to the current one.
-        in_process: Run the default steps in this process instead
-            (``cspr_det.cli.study_steps.run_train_step`` / ``run_test_step`` called
-            directly, one run after the other): no interpreter start and
+        in_process: Run the default steps in this process instead (the
+            functions of :mod:`cspr_det.cli.study_steps` called directly,
+            one run after the other): no interpreter start and
             package import per step, but no launcher, one job, and the
             steps' output goes to this process's log instead of
             ``*_stdout.log``. The recorded commands are the equivalent
@@ -491,4 +491,3 @@ def runner_from_args(args, **kwargs) -> StudyRunner:
                        master_port=args.master_port,
                        skip_finished=args.skip_finished,
                        in_process=args.in_process, **kwargs)
-
