@@ -18,6 +18,7 @@ from tool_loader import load_tool
 
 from cspr_det.cli.study_runner import (TEST_STEP, TRAIN_STEP, RunResult,
                                        StudyRun, StudyRunner, aggregate)
+from cspr_det.cli import study_steps
 from cspr_det.cli.training_budget import budget_epochs, scale_epoch_schedule
 from cspr_det.datasets import DeepLesionDataset
 from cspr_det.datasets.patient_subsets import choose_patients
@@ -395,6 +396,38 @@ def test_launcher_is_passed_through(monkeypatch):
         StudyRunner(gpus=2)
     with pytest.raises(ValueError, match='needs 6 devices'):
         StudyRunner(launcher='pytorch', gpus=2, jobs=3)
+    # in-process: the package's steps, one job, no launcher
+    assert StudyRunner(in_process=True).train_command(run)[1:4] == list(
+        TRAIN_STEP)
+    with pytest.raises(ValueError, match='no launcher and one job'):
+        StudyRunner(in_process=True, jobs=2)
+    with pytest.raises(ValueError, match='no launcher and one job'):
+        StudyRunner(in_process=True, launcher='pytorch')
+    with pytest.raises(ValueError, match='default steps'):
+        StudyRunner('tools/train.py', 'tools/test.py', in_process=True)
+
+
+def test_study_steps_report_bad_input_in_one_line(tmp_path, capsys):
+    """python -m cspr_det.cli.study_steps: a missing checkpoint or config
+    ends the step with one line on stderr and exit status 2."""
+    with pytest.raises(SystemExit) as exit_:
+        study_steps.main(['test', DEMO, str(tmp_path / 'none.pth'),
+                          '--work-dir', str(tmp_path / 'w')])
+    assert exit_.value.code == 2
+    # (library warnings of the config loading may come before it)
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == \
+        f'error: checkpoint not found: {tmp_path / "none.pth"}'
+    assert 'Traceback' not in err
+    with pytest.raises(SystemExit) as exit_:
+        study_steps.main(['train', str(tmp_path / 'none.py'), '--work-dir',
+                          str(tmp_path / 'w')])
+    assert exit_.value.code == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines()[-1] == \
+        f'error: config file not found: {tmp_path / "none.py"}'
+    assert 'Traceback' not in err
+    assert not osp.exists(tmp_path / 'w')
 
 
 def _train_json(root):
@@ -480,6 +513,30 @@ def test_dry_run_plans_the_iteration_budget(tiny_deeplesion, tmp_path,
     seeded = Config.fromfile(str(tmp_path / 'w3' / 'frac_0.5' /
                                  'scratch_seed0.py'))
     assert seeded.train_dataloader.dataset.patient_fraction_seed == 3
+
+
+def test_configs_the_study_cannot_subset_are_refused(tmp_path, capsys):
+    """One line on stderr, exit status 2, nothing planned: a training set
+    without patients (the VDT pre-training images), --patient-key for a
+    non-DeepLesion config."""
+    vdt = osp.join(REPO, 'configs', 'pretrain',
+                   'vdt_mp3d18ba-gtm-c16_1xb64-cosine-3e_fashion-mnist.py')
+    work = tmp_path / 'w'
+    assert de.main([vdt, '--dry-run', '--work-dir', str(work)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: the config trains on "
+                              "'cspr_det.ImageFolderDataset'; the study "
+                              'needs one of cspr_det.DeepLesionDataset, '
+                              'cspr_det.LIDCNoduleDataset, '
+                              'cspr_det.BaseVolumeSegDataset')
+    lidc = osp.join(REPO, 'configs', 'classification', 'lidc',
+                    'resnet3d18-c16_1xb16-demo_synthetic-lidc-malignancy.py')
+    assert de.main([lidc, '--patient-key', 'pid', '--dry-run', '--work-dir',
+                    str(work)]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        'error: --patient-key is for DeepLesion configs; this one trains '
+        'on LIDCNoduleDataset')
+    assert not osp.exists(work)
 
 
 def test_runner_scores_the_best_checkpoint_on_the_test_split(
