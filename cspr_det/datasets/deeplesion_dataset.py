@@ -10,6 +10,7 @@ from mmengine.fileio import load
 from mmengine.logging import print_log
 
 from cspr_det.registry import DATASETS
+from cspr_det.utils.safe_pickle import safe_load
 from .clip_box import clip_box_to_image
 from .deeplesion_csv import LESION_TYPES
 from .patient_subsets import choose_patients
@@ -147,7 +148,10 @@ class DeepLesionDataset(BaseDetDataset):
                 f'{self.ann_file}: DeepLesionDataset reads the COCO-style '
                 'JSON of a split; convert DL_info.csv with '
                 'tools/dataset_converters/deeplesion.py first')
-        coco = load(self.ann_file, backend_args=self.backend_args)
+        if self.ann_file.lower().endswith(('.pkl', '.pickle')):
+            coco = safe_load(self.ann_file)  # never run a pickle's code
+        else:
+            coco = load(self.ann_file, backend_args=self.backend_args)
         for key in ('images', 'annotations'):
             if key not in coco:
                 raise KeyError(

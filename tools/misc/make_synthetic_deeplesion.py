@@ -26,6 +26,11 @@ def parse_args(argv=None):
     parser.add_argument('--num-patients', type=int, default=None)
     parser.add_argument('--image-size', type=int, default=None)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--subvolumes', action='store_true',
+        help='also write the 3D benchmark of the val/test series into '
+        'OUT_DIR/deeplesion3d (NIH-named sub-volume NIfTI files, 3D boxes '
+        'of every lesion as annotations.pkl/.json)')
     return parser.parse_args(argv)
 
 
@@ -37,7 +42,8 @@ def main(argv=None) -> int:
         num_patients=args.num_patients,
         image_size=args.image_size,
         seed=args.seed,
-        preset=args.preset)
+        preset=args.preset,
+        subvolumes=args.subvolumes)
     print(f'wrote {summary["slices"]} slices of {summary["series"]} series '
           f'({summary["image_size"]} px, '
           f'{summary["pixel_spacing"][0]:.3g}-'
@@ -51,6 +57,10 @@ def main(argv=None) -> int:
     print(json.dumps(
         {k: summary[k] for k in ('series_with_gaps', 'tubes',
                                  'slice_intervals')}, default=str))
+    for name, s in summary.get('subvolumes', {}).items():
+        print(f'3D {name}: {s["subvolumes"]} sub-volumes, {s["boxes"]} 3D '
+              f'boxes ({s["empty"]} sub-volumes without lesion) in '
+              f'{args.out_dir}/deeplesion3d')
     return 0
 
 

@@ -11,7 +11,8 @@ SEED=${DEMO_SEED:-0}
 start=$(date +%s)
 
 echo "[demo] 1/4 synthetic DeepLesion (preset demo, seed $SEED) -> $DATA"
-"$PY" tools/misc/make_synthetic_deeplesion.py --out-dir "$DATA" --preset demo --seed "$SEED"
+# --subvolumes: also the 3D benchmark of the val/test series ($DATA/deeplesion3d, a few seconds)
+"$PY" tools/misc/make_synthetic_deeplesion.py --out-dir "$DATA" --preset demo --seed "$SEED" --subvolumes
 echo "[demo] 2/4 DL_info.csv -> COCO-style annotations"
 "$PY" tools/dataset_converters/deeplesion.py --csv "$DATA/DL_info.csv" --out-dir "$DATA/annotations"
 

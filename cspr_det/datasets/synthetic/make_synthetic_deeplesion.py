@@ -27,6 +27,7 @@ from .phantom import Phantom
 from .presets import PRESETS, resolve_config
 from .render import render_series_slice, tube_centre
 from .series_plan import SeriesPlan, SeriesPlanner
+from .subvolumes import write_synthetic_subvolumes
 from .writers import series_records, write_series_pngs, write_truth_json
 
 __all__ = [
@@ -40,6 +41,7 @@ def make_synthetic_deeplesion(out_dir: str,
                               image_size: Optional[int] = None,
                               seed: int = 0,
                               preset: str = 'demo',
+                              subvolumes: bool = False,
                               **overrides) -> dict:
     """Write a synthetic DeepLesion dataset in the official on-disk format.
 
@@ -54,6 +56,10 @@ def make_synthetic_deeplesion(out_dir: str,
         image_size (int, optional): Rows = columns of every slice.
         seed (int): Random seed; the output is a function of all arguments.
         preset (str): One of :data:`PRESETS` ('demo', 'bench', 'large').
+        subvolumes (bool): Also write the DeepLesion 3D benchmark of the
+            val and test series into ``out_dir/deeplesion3d`` (sub-volume
+            NIfTI files and fully annotated 3D boxes, see
+            :func:`~.subvolumes.write_synthetic_subvolumes`).
         **overrides: Any preset key: ``studies_per_patient`` (min, max),
             ``series_per_study`` (min, max), ``keys_per_series`` (min, max),
             ``slice_intervals`` ((mm, probability), ...),
@@ -74,7 +80,9 @@ def make_synthetic_deeplesion(out_dir: str,
         ``series``, ``slices`` (PNG files), ``series_with_gaps`` (series
         whose folder holds disjoint slice runs), ``tubes``,
         ``slice_intervals`` (Counter over series), ``splits`` ({name:
-        dict(patients, images, lesions, noisy, types)}).
+        dict(patients, images, lesions, noisy, types)}); with
+        ``subvolumes``, ``subvolumes`` ({split: dict(subvolumes, boxes,
+        empty)}).
     """
     cfg = resolve_config(preset, num_patients, image_size, **overrides)
     rng = np.random.default_rng(seed)
@@ -97,7 +105,7 @@ def make_synthetic_deeplesion(out_dir: str,
         osp.join(out_dir, 'synthetic_truth.json'), seed, preset, cfg, plans)
 
     spacings = [pl.spacing for pl in plans] or [0.0]
-    return dict(
+    summary = dict(
         out_dir=out_dir,
         csv=csv_path,
         image_size=int(cfg['image_size']),
@@ -110,6 +118,10 @@ def make_synthetic_deeplesion(out_dir: str,
         tubes=sum(len(pl.tubes) for pl in plans),
         slice_intervals=dict(Counter(pl.dz for pl in plans)),
         splits=_split_summary(records, patients))
+    if subvolumes:
+        summary['subvolumes'] = write_synthetic_subvolumes(
+            plans, img_root, osp.join(out_dir, 'deeplesion3d'))
+    return summary
 
 
 def _patient_splits(rng: np.random.Generator, fractions: Tuple[float, ...],

@@ -1,0 +1,90 @@
+"""3D predictions of one DeepLesion 3D sub-volume in the released format.
+
+A sub-volume ``{series}_{first}-{last}.nii.gz`` holds the PNG slices
+``first..last`` of a series; a higher slice number lies further toward the
+feet (both NIH conversion scripts). Whatever order the reader stores the
+rows in, the whole-series slice number of a row follows from its world
+position: ``first`` is the most superior slice, and every slice interval
+toward the feet adds one. In-plane, the canonical (LPS) slice is the PNG
+image (columns run to the patient's left, rows to posterior), so box x/y
+are PNG pixels.
+"""
+from typing import TYPE_CHECKING, Optional, Tuple
+
+import numpy as np
+
+from .inference import CTResult, inference_ct
+
+if TYPE_CHECKING:  # pragma: no cover
+    from . import CTVolume
+
+__all__ = ['row_slice_numbers', 'candidate_boxes_3d', 'predict_subvolume']
+
+
+def row_slice_numbers(volume: 'CTVolume', first: int,
+                      last: int) -> np.ndarray:
+    """Whole-series slice number of every row of a sub-volume.
+
+    Args:
+        volume: The sub-volume as read by :func:`read_ct_volume`.
+        first, last: Slice numbers of its name.
+
+    Returns:
+        np.ndarray: ``(D,)`` int64.
+
+    Raises:
+        ValueError: The file does not hold ``last - first + 1`` slices on a
+            regular axial grid (names the file).
+    """
+    expected = last - first + 1
+    if volume.num_slices != expected:
+        raise ValueError(f'{volume.name}: holds {volume.num_slices} slices '
+                         f'but its name says {first}-{last} ({expected})')
+    pos = np.zeros((volume.num_slices, 3))
+    pos[:, 2] = volume.grid_z
+    z_world = volume.index_to_world(pos)[:, 2]
+    step = float(volume.spacing[2])
+    numbers = first + np.rint((z_world.max() - z_world) / step)
+    numbers = numbers.astype(np.int64)
+    if sorted(numbers.tolist()) != list(range(first, last + 1)):
+        raise ValueError(f'{volume.name}: slices are not one regular axial '
+                         f'run (cannot map them to slices {first}-{last})')
+    return numbers
+
+
+def candidate_boxes_3d(result: CTResult, first: int, last: int
+                       ) -> np.ndarray:
+    """The 3D candidates of a sub-volume as ``(n, 7)`` rows
+    ``[x1, y1, z1, x2, y2, z2, score]`` (pixels; z in whole-series slice
+    numbers), best first."""
+    numbers = row_slice_numbers(result.volume, first, last)
+    rows = []
+    for cand in result.candidates:
+        x1, y1, r1, x2, y2, r2 = cand['bbox_3d']
+        zs = numbers[int(r1):int(r2) + 1]
+        rows.append([x1, y1, zs.min(), x2, y2, zs.max(), cand['score']])
+    return np.asarray(rows, np.float64).reshape(-1, 7)
+
+
+def predict_subvolume(model,
+                      volume: 'CTVolume',
+                      first: int,
+                      last: int,
+                      score_thr: float = 0.05,
+                      link_iou: float = 0.3,
+                      max_gap: int = 0,
+                      top_k: Optional[int] = 50,
+                      batch_size: int = 4,
+                      progress: bool = False
+                      ) -> Tuple[np.ndarray, CTResult]:
+    """Whole-volume inference on one sub-volume (its own slices only).
+
+    Returns:
+        tuple: ``(n, 7)`` predictions (see :func:`candidate_boxes_3d`) and
+        the :class:`CTResult`.
+    """
+    row_slice_numbers(volume, first, last)  # check before the model runs
+    result = inference_ct(model, volume, batch_size=batch_size,
+                          score_thr=score_thr, link_iou=link_iou,
+                          max_gap=max_gap, top_k=top_k, progress=progress)
+    return candidate_boxes_3d(result, first, last), result
