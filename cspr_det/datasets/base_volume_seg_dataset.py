@@ -8,9 +8,9 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from cspr_det.registry import DATASETS
-from cspr_det.utils.patient_subsets import choose_patients
 from .data_check import (DataCheckReport, SkipUnreadableMixin, check_npy,
                          run_checks)
+from .patient_subsets import choose_patients
 from .volume_converter import load_index
 
 #: dtypes of the converted arrays (``volume_converter.convert_case``).

@@ -3,7 +3,8 @@ import copy
 import logging
 import os
 import os.path as osp
-from typing import Dict, List, Optional, Set, Tuple
+import re
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 from mmdet.datasets import BaseDetDataset
 from mmengine.fileio import load
@@ -14,6 +15,47 @@ from cspr_det.utils.safe_pickle import safe_load
 from .clip_box import clip_box_to_image
 from .data_check import DataCheckReport, check_png, run_checks
 from .deeplesion_csv import LESION_TYPES, slice_file_name
+from .patient_subsets import choose_patients
+
+# ``PPPPPP_SS_ss`` (patient, study, series) in a DeepLesion path
+_SERIES_RE = re.compile(r'(?:^|[/\\])(\d{6})_\d{2}_\d{2}(?:[/\\_]|$)')
+_PATIENT_KEYS = ('patient', 'patient_id', 'Patient_index', 'patient_index')
+
+
+def deeplesion_patient_id(record: Dict[str, Any],
+                          patient_key: Optional[str] = None) -> str:
+    """Patient id of one ``images`` record of a converted annotation file.
+
+    The first of ``patient_key``, ``patient``, ``patient_id``,
+    ``Patient_index`` and ``patient_index`` that the record holds (an
+    all-digit value without its leading zeros: ``'000007'`` and ``7`` are
+    ``'7'``), else the ``PPPPPP`` of a DeepLesion ``PPPPPP_SS_ss`` series
+    name in ``file_name``, ``img_path`` or ``series``.
+
+    Args:
+        record: The image record.
+        patient_key: Field holding the patient id, tried first.
+
+    Returns:
+        str: The patient id.
+
+    Raises:
+        KeyError: No patient id can be found (the record is named).
+    """
+    keys = ([patient_key] if patient_key else []) + list(_PATIENT_KEYS)
+    for key in keys:
+        value = record.get(key)
+        if value not in (None, ''):
+            text = str(value)
+            return str(int(text)) if text.isdigit() else text
+    for key in ('file_name', 'img_path', 'series'):
+        value = record.get(key)
+        if isinstance(value, str):
+            match = _SERIES_RE.search(value)
+            if match:
+                return str(int(match.group(1)))
+    raise KeyError(f'no patient id in image record {str(record)[:200]}: '
+                   'give it a "patient" field or set patient_key')
 
 
 @DATASETS.register_module()
@@ -55,6 +97,19 @@ class DeepLesionDataset(BaseDetDataset):
         drop_noisy (bool): Drop lesions flagged ``Possibly_noisy`` and the
             images left without lesions (the classic 4,817-image test
             protocol). Defaults to False (keep them: 4,831 images).
+        patient_fraction (float): Keep this fraction of the patients
+            (data-efficiency studies), the same argument as
+            :class:`LIDCNoduleDataset`'s: the patients with at least one
+            annotation in ``ann_file`` (before ``drop_noisy``) are
+            subsampled by :func:`choose_patients` (one fixed random order
+            per ``patient_fraction_seed``, the first
+            ``ceil(fraction * n)`` kept, so smaller fractions are subsets
+            of larger ones) and every image of a kept patient is kept.
+            Defaults to 1.0 (every image of the file).
+        patient_fraction_seed (int): Seed of the patient order. Defaults
+            to 0.
+        patient_key (str, optional): Image field holding the patient id,
+            tried before the fields :func:`deeplesion_patient_id` knows.
         **kwargs: Other :class:`mmdet.datasets.BaseDetDataset` arguments
             (``pipeline``, ``test_mode``, ``filter_cfg``,
             ``serialize_data``, ``backend_args``, ...). ``filter_cfg`` accepts
@@ -73,8 +128,17 @@ class DeepLesionDataset(BaseDetDataset):
                  data_root: Optional[str] = None,
                  data_prefix: dict = dict(img='Images_png/'),
                  drop_noisy: bool = False,
+                 patient_fraction: float = 1.0,
+                 patient_fraction_seed: int = 0,
+                 patient_key: Optional[str] = None,
                  **kwargs) -> None:
+        if not 0.0 < float(patient_fraction) <= 1.0:
+            raise ValueError('DeepLesionDataset: patient_fraction must be in '
+                             f'(0, 1], got {patient_fraction}')
         self.drop_noisy = drop_noisy
+        self.patient_fraction = float(patient_fraction)
+        self.patient_fraction_seed = int(patient_fraction_seed)
+        self.patient_key = patient_key
         super().__init__(
             ann_file=ann_file,
             data_root=data_root,
@@ -87,6 +151,11 @@ class DeepLesionDataset(BaseDetDataset):
             raise FileNotFoundError(
                 f'DeepLesion annotation file not found: {self.ann_file} '
                 '(create it with tools/dataset_converters/deeplesion.py)')
+        if self.ann_file.lower().endswith('.csv'):
+            raise ValueError(
+                f'{self.ann_file}: DeepLesionDataset reads the COCO-style '
+                'JSON of a split; convert DL_info.csv with '
+                'tools/dataset_converters/deeplesion.py first')
         if self.ann_file.lower().endswith(('.pkl', '.pickle')):
             coco = safe_load(self.ann_file)  # never run a pickle's code
         else:
@@ -99,10 +168,12 @@ class DeepLesionDataset(BaseDetDataset):
         anns_per_image = {}
         for ann in coco['annotations']:
             anns_per_image.setdefault(ann['image_id'], []).append(ann)
+        images, patients = self._patient_subset(coco['images'],
+                                                anns_per_image)
         img_prefix = self.data_prefix.get('img', self.data_root or '')
         data_list = []
         num_clipped = 0
-        for img in coco['images']:
+        for img, patient in zip(images, patients):
             instances = []
             for ann in anns_per_image.get(img['id'], []):
                 if self.drop_noisy and ann.get('noisy', 0):
@@ -133,6 +204,7 @@ class DeepLesionDataset(BaseDetDataset):
                     spacing=list(img['spacing']),
                     slice_range=list(img['slice_range']),
                     dicom_window=list(img['dicom_window']),
+                    patient_id=patient,
                     instances=instances))
         if num_clipped:
             print_log(
@@ -141,6 +213,42 @@ class DeepLesionDataset(BaseDetDataset):
                 logger='current',
                 level=logging.WARNING)
         return data_list
+
+    def _patient_subset(
+            self, images: List[dict], anns_per_image: Dict[Any, List[dict]]
+    ) -> Tuple[List[dict], List[Optional[str]]]:
+        """The image records of the kept patients and their patient ids.
+
+        With ``patient_fraction < 1`` every record must name its patient
+        (KeyError otherwise); with 1.0 every record is kept and a record
+        without a patient gets None.
+        """
+        subsample = self.patient_fraction < 1.0
+        patients = []
+        for img in images:
+            try:
+                patients.append(deeplesion_patient_id(img, self.patient_key))
+            except KeyError as e:
+                if subsample:
+                    raise KeyError(f'{self.ann_file}: {e.args[0]}') from None
+                patients.append(None)
+        if not subsample:
+            return images, patients
+        annotated = {p for img, p in zip(images, patients)
+                     if img['id'] in anns_per_image}
+        if not annotated:
+            raise ValueError(f'{self.ann_file}: no annotated patient to '
+                             'subsample')
+        keep = set(choose_patients(sorted(annotated), self.patient_fraction,
+                                   self.patient_fraction_seed))
+        kept = [(img, p) for img, p in zip(images, patients) if p in keep]
+        print_log(
+            f'{self.ann_file}: patient fraction {self.patient_fraction:g} '
+            f'(seed {self.patient_fraction_seed}): {len(keep)} of '
+            f'{len(annotated)} annotated patients, {len(kept)} of '
+            f'{len(images)} images',
+            logger='current')
+        return [k[0] for k in kept], [k[1] for k in kept]
 
     def _clip_bbox(self, ann: dict, img: dict) -> Tuple[List[float], bool]:
         """The ``[x, y, w, h]`` box of an annotation as ``[x1, y1, x2, y2]``

@@ -7,12 +7,12 @@ from mmengine.dataset import BaseDataset
 from mmengine.logging import print_log
 
 from cspr_det.registry import DATASETS
-from cspr_det.utils.patient_subsets import choose_patients
 from .data_check import DataCheckReport, SkipUnreadableMixin, run_checks
 from .lidc_metadata import (INFO_CSV, SPLIT_CSV, TASKS, build_split,
                             nodule_label, read_nodule_info,
                             read_reference_split)
 from .lidc_npz import SEG_LABELS, check_nodule_npz, nodule_file_problem
+from .patient_subsets import choose_patients
 
 PROTOCOLS = ('patient', 'reference')
 _SUBSET_NAMES = ('train', 'val', 'test', 'trainval')

@@ -1,9 +1,12 @@
 """Command-line tools of the 3D segmentation data: the synthetic generator,
-the loader benchmark and the overlay of a written prediction."""
+the loader benchmark, the overlay of a written prediction and the
+data-efficiency study on a segmentation config."""
+import csv
 import json
 import os.path as osp
 from types import SimpleNamespace
 
+import mmengine.config.config as mmengine_config
 import pytest
 
 from cspr_det.datasets import LiTSDataset
@@ -91,13 +94,13 @@ def test_overlay_of_a_written_prediction(tmp_path_factory, tmp_path,
 
 
 def test_seg_data_efficiency_plan(tmp_path_factory, tmp_path, capsys):
-    """The volume study on a LiTS config: nested case fractions, the
-    config's iterations on every subset, --budget epochs refused."""
+    """The study on a LiTS config: nested case fractions, the config's
+    iterations on every subset, --budget epochs refused."""
     from mmengine.config import Config
 
-    from cspr_det.utils.study_runner import RunResult
+    from cspr_det.cli.study_runner import RunResult
     lits = tiny_seg_dataset(tmp_path_factory, 'lits')
-    tool = load_tool('tools/analysis_tools/volume_data_efficiency.py')
+    tool = load_tool('tools/analysis_tools/data_efficiency.py')
     config = ('configs/segmentation/lits/'
               'unet3d_resnet3d18-c16_1xb2-800i_synthetic-lits-liver.py')
     work = str(tmp_path / 'study')
@@ -105,25 +108,93 @@ def test_seg_data_efficiency_plan(tmp_path_factory, tmp_path, capsys):
     argv = [config, '--fractions', '0.33', '1.0', '--work-dir', work,
             '--dry-run', '--cfg-options',
             f'train_dataloader.dataset.data_root={root}']
-    assert tool.main(argv + ['--budget', 'epochs']) == 1
+    assert tool.main(argv + ['--budget', 'epochs']) == 2
     assert 'trains a fixed number of iterations' in capsys.readouterr().err
     assert tool.main(argv) == 0
     out = capsys.readouterr().out
-    assert '2 runs planned' in out and '1 training patients, 1 cases' in out
+    assert '2 runs planned' in out and '1/3 training patients, 1 cases' in out
+    assert '(iters budget)' in out
     small = Config.fromfile(osp.join(work, 'frac_0.33', 'scratch_seed0.py'))
     full = Config.fromfile(osp.join(work, 'frac_1', 'scratch_seed0.py'))
     assert small.train_dataloader.dataset.case_fraction == 0.33
+    assert small.train_dataloader.dataset.case_fraction_seed == 0
     assert small.model.backbone.init_cfg is None
     assert small.train_cfg.max_iters == full.train_cfg.max_iters
     args = tool.parse_args(argv)
     args.budget = 'iters'
     runs, infos = tool.plan_runs(args, _cfg(config, root))
-    assert [i['samples'] for i in infos] == [1, 3]
+    assert [i['train_samples'] for i in infos] == [1, 3]
     results = [RunResult(r, metrics={'seg/mDice': 0.8 + 0.1 * i})
                for i, r in enumerate(runs)]
     text = tool.write_summary(args, results, infos, 'seg/mDice')
-    assert '| patients (%) | patients | cases | scratch |' in text
-    assert '| 33 | 1 | 1 | 0.800 |' in text
+    assert '| patients (%) | patients | cases | epochs | iterations | ' \
+        'scratch |' in text
+    assert '| 33 | 1 | 1 | - | 800 | 0.800 (1) |' in text
+    # the selection of the former volume tool: the dataset's case_fraction
+    # and case_fraction_seed, i.e. choose_patients over the training cases,
+    # nested in the fraction
+    from cspr_det.datasets.patient_subsets import choose_patients
+    cases = [LiTSDataset(data_root=root, pipeline=[],
+                         serialize_data=False).get_data_info(i)['case_id']
+             for i in range(3)]
+    for seed in (0, 1, 5):
+        previous = set()
+        for fraction in (0.33, 0.67, 1.0):
+            ds = LiTSDataset(data_root=root, pipeline=[],
+                             serialize_data=False, case_fraction=fraction,
+                             case_fraction_seed=seed)
+            kept = {ds.get_data_info(i)['case_id'] for i in range(len(ds))}
+            assert kept == set(choose_patients(cases, fraction, seed))
+            assert previous <= kept
+            previous = kept
+
+
+def test_seg_data_efficiency_runs_a_few_iterations(tmp_path_factory,
+                                                   tmp_path, monkeypatch):
+    """A few-iteration run of the unified tool on a segmentation config:
+    2 iterations on a third of the tiny LiTS training cases, the best
+    checkpoint scored on the test cases, the table and plot written; both
+    steps in this process (--in-process)."""
+    # mmengine formats every config it logs or dumps with yapf (about half
+    # of this short run); the text is not under test, its content is kept
+    monkeypatch.setattr(mmengine_config, 'FormatCode',
+                        lambda text, **kwargs: (text, False))
+    lits = tiny_seg_dataset(tmp_path_factory, 'lits')
+    tool = load_tool('tools/analysis_tools/data_efficiency.py')
+    config = ('configs/segmentation/lits/'
+              'unet3d_resnet3d18-c16_1xb2-800i_synthetic-lits-liver.py')
+    root = lits['converted'] + '/'
+    work = tmp_path / 'study'
+    opts = [f'{k}.{o}' for k in ('train_dataloader', 'val_dataloader',
+                                 'test_dataloader')
+            for o in (f'dataset.data_root={root}', 'num_workers=0',
+                      'persistent_workers=False')]
+    # 16 x 32 x 32 crops and windows (the demo's 96 x 96 in-plane is
+    # three times the tiny volumes' width)
+    opts += ['train_dataloader.batch_size=1',
+             'train_dataloader.dataset.pipeline.4.crop_size=(32,32)',
+             'model.test_cfg.window=(16,32,32)',
+             'model.test_cfg.stride=(16,32,32)']
+    opts += ['train_cfg.max_iters=2', 'train_cfg.val_interval=2',
+             'default_hooks.checkpoint.interval=2', 'param_scheduler.0.end=1',
+             'param_scheduler.1.begin=1', 'param_scheduler.1.end=2',
+             'log_level=WARNING']
+    assert tool.main([config, '--fractions', '0.33', '--work-dir', str(work),
+                      '--in-process', '--cfg-options'] + opts) == 0
+    run_dir = work / 'frac_0.33' / 'scratch_seed0'
+    with open(run_dir / 'study_result.json') as f:
+        result = json.load(f)
+    assert result['test_command'][1:4] == [
+        '-m', 'cspr_det.cli.study_steps', 'test']
+    dice = result['metrics']['seg/mDice']
+    with open(work / 'data_efficiency.csv') as f:
+        summary = list(csv.DictReader(f))
+    assert len(summary) == 1 and float(summary[0]['mean']) == dice
+    assert (summary[0]['patients'], summary[0]['train_samples'],
+            summary[0]['total_iters']) == ('1', '1', '2')
+    table = (work / 'data_efficiency.md').read_text()
+    assert f'| 33 | 1 | 1 | - | 2 | {dice:.3f} (1) |' in table
+    assert osp.getsize(work / 'data_efficiency.png') > 0
 
 
 def _cfg(config, root):

@@ -13,7 +13,7 @@ from cspr_det.datasets.lidc_metadata import (PACKAGED_INFO_CSV,
                                              read_reference_split,
                                              shared_patients)
 # yapf: enable
-from cspr_det.utils.patient_subsets import choose_patients
+from cspr_det.datasets.patient_subsets import choose_patients
 
 
 @pytest.fixture(scope='module')

@@ -92,13 +92,13 @@ with open(os.path.join(log_dir, '20260101_000000.json'), 'w') as f:
 
 
 def _fake_scripts(tmp_path, monkeypatch, mod):
-    """Point the tool at fast stand-ins for tools/train.py and
-    tools/test.py that log their calls to FAKE_CALLS."""
+    """Point the tool at fast stand-in scripts for the study runner's
+    training and test steps that log their calls to FAKE_CALLS."""
     train, test = tmp_path / 'fake_train.py', tmp_path / 'fake_test.py'
     train.write_text(FAKE_TRAIN)
     test.write_text(FAKE_TEST)
-    monkeypatch.setattr(mod, 'TRAIN_SCRIPT', str(train))
-    monkeypatch.setattr(mod, 'TEST_SCRIPT', str(test))
+    monkeypatch.setattr(mod, 'TRAIN_STEP', [str(train)])
+    monkeypatch.setattr(mod, 'TEST_STEP', [str(test)])
     calls = tmp_path / 'calls.jsonl'
     monkeypatch.setenv('FAKE_CALLS', str(calls))
     monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
@@ -163,8 +163,8 @@ def test_study_runner_reads_back_finished_runs(tmp_path):
     """--skip-finished reads a run's study_result.json, or the test metrics
     log of a run tested before the result file existed; a run missing a
     required metric fails with the keys it has."""
-    from cspr_det.utils.study_runner import (StudyRun, StudyRunner,
-                                             read_test_metrics)
+    from cspr_det.cli.study_runner import (StudyRun, StudyRunner,
+                                           read_test_metrics)
     runner = StudyRunner(str(tmp_path / 'no_train.py'),
                          str(tmp_path / 'no_test.py'), skip_finished=True,
                          required_keys=['deeplesion/mean_sens'])

@@ -1,200 +1,207 @@
-"""Data-efficiency study: detection quality on the test split vs fraction of
-annotated training patients, from a pre-trained backbone and from scratch.
+"""Data-efficiency study for every task family: the test metric vs the
+fraction of training patients, from a pre-trained backbone and from scratch.
 
     python tools/analysis_tools/data_efficiency.py CONFIG \\
-        --pretrained work_dirs/vdt/epoch_100.pth \\
-        --fractions 0.1 0.2 0.4 0.6 1.0 --work-dir work_dirs/data_eff \\
+        [--pretrained CKPT] [--fractions 0.1 0.2 0.4 0.6 1.0] \\
         [--budget epochs|iters] [--seeds 0 1 2] [--subset-seed 0] \\
-        [--metric deeplesion/mean_sens] [--jobs J] [--skip-finished] \\
-        [--launcher pytorch --gpus N] [--cfg-options k=v ...]
+        [--metric KEY] [--work-dir DIR] [--jobs J] [--skip-finished] \\
+        [--launcher pytorch --gpus N] [--dry-run] [--cfg-options k=v ...]
 
-Subsets. For every fraction f the annotated training patients of the
-config's training annotation file (the innermost dataset of
-``train_dataloader.dataset`` with ``ann_file``; wrappers such as
-``RepeatDataset`` are unwrapped) are subsampled at patient level: one fixed
-random order of the patients drawn with ``--subset-seed``, the first
-``ceil(f * n)`` kept, so smaller fractions are subsets of larger ones.
-Patients without any annotation are dropped, so 1.0 means "all annotated
-training patients". The file must be COCO-style JSON (``images`` /
-``annotations``, what ``tools/dataset_converters/deeplesion.py`` writes and
-``cspr_det.DeepLesionDataset`` reads); the patient of an image is
-``image[--patient-key]`` (default ``patient``) or the ``PPPPPP`` of a
-DeepLesion ``PPPPPP_SS_ss`` file name. The subset goes to
-``WORK_DIR/frac_<f>/train_subset.json``.
+CONFIG trains on one of these datasets (``train_dataloader.dataset``, or
+the dataset inside a wrapper such as ``RepeatDataset``); the study subsets
+it through the dataset's own patient-level fraction arguments, so no
+annotation file is rewritten:
 
-Budgets (``--budget``). ``epochs`` (default): every run trains the config's
-``max_epochs``, so a 10 % run also gets 10 % of the iterations.
-``iters``: a run on n_f training samples trains
+- DeepLesion key slices (``configs/deeplesion/``;
+  ``cspr_det.DeepLesionDataset``): ``patient_fraction`` of the patients
+  with at least one annotation, with all their images; the patient of an
+  image is its ``patient`` field (``--patient-key`` names another) or the
+  ``PPPPPP`` of its ``PPPPPP_SS_ss`` series;
+- LIDC nodules (``configs/classification/lidc/``,
+  ``configs/segmentation/lidc/``; ``cspr_det.LIDCNoduleDataset``):
+  ``patient_fraction`` of the training patients with all their nodules;
+- LiTS / BTCV cases (``configs/segmentation/{lits,btcv}/``;
+  ``cspr_det.LiTSDataset``, ``cspr_det.BTCVDataset``, one case per
+  patient): ``case_fraction`` of the training cases.
+
+Every dataset draws its subset with
+:func:`cspr_det.datasets.patient_subsets.choose_patients`: one fixed random
+order of the patients per ``--subset-seed`` (the dataset's
+``*_fraction_seed``), the first ``ceil(f * n)`` kept, so smaller fractions
+are subsets of larger ones; val and test stay whole.
+
+Budgets (``--budget``, :mod:`cspr_det.cli.training_budget`). Epoch-based
+configs (detection, classification): ``epochs`` (default) trains the
+config's ``max_epochs`` on every subset, so a 10 % run also gets 10 % of
+the iterations; ``iters`` trains a run on n_f samples for
 ``round(max_epochs * n_full / n_f)`` epochs (n = ``len`` of the built
-training dataset, after its filters), i.e. about the iterations of the
-full-data run, so only the amount of annotation changes. The LR milestones,
-the validation and checkpoint intervals and every other epoch-valued
-schedule entry scale with the epoch count (so each run validates, and can
-pick its best checkpoint, the same number of times at the same points of
-its schedule); iteration-valued entries (the warm-up) stay as they are
-(:mod:`cspr_det.utils.training_budget`).
+training dataset, after its filters), about the full run's iterations, so
+only the amount of annotation changes. LR milestones, validation and
+checkpoint intervals and every other epoch-valued schedule entry scale with
+the epochs; iteration-valued entries (the warm-up) stay. Iteration-based
+configs (the segmentors) always train the config's iterations, i.e. the
+``iters`` budget (the default for them); ``--budget epochs`` is refused.
 
 Runs. Every (fraction, initialisation, training seed) is one run:
 ``--pretrained`` initialises the backbone with ``init_cfg=dict(
 type=--init-type, checkpoint=..., prefix=--prefix, exclude=--exclude,
 adapt_in_channels=--adapt-in-channels)``, ``scratch`` uses
-``init_cfg=None``; ``randomness.seed`` is the training seed (``--seeds``,
+``init_cfg=None``; ``randomness.seed`` is the training seed (``--seeds``;
 the patient subset stays the same). Its full config is written to
-``WORK_DIR/frac_<f>/<init>_seed<s>.py`` and run by the shared
-:class:`cspr_det.utils.study_runner.StudyRunner`: ``tools/train.py``, then
-``tools/test.py`` on the best-validation checkpoint, scored on the config's
-**test** split (the value of ``--metric`` in the test metrics), in
+``WORK_DIR/frac_<f>/<init>_seed<s>.py`` and run by
+:class:`cspr_det.cli.study_runner.StudyRunner`: training, then the test of
+the best-validation checkpoint on the config's **test** split (the value of
+``--metric``, by default ``deeplesion/mean_sens`` for detection,
+``seg/mDice`` for segmentation and ``cls/auc`` for classification), in
 subprocesses, ``--jobs`` at a time, under ``torchrun`` with ``--launcher
 pytorch --gpus N``. Failed runs are named and left out; ``--skip-finished``
 reads back finished runs.
 
 Outputs in ``WORK_DIR``: ``data_efficiency_runs.csv`` (one row per run),
 ``data_efficiency.csv`` and ``data_efficiency.md`` (per fraction and
-initialisation: mean and population std over the seeds, epochs and
-iterations), ``data_efficiency.png`` (mean vs fraction with the std as
-error bars and band). ``--dry-run`` writes the subsets, configs and the
+initialisation: mean and population std over the seeds, patients, training
+samples, epochs and iterations), ``data_efficiency.png`` (mean vs fraction,
+the std as error bars and band). ``--dry-run`` writes the configs and the
 planned runs only.
 """
 import argparse
 import copy
 import csv
-import json
 import os
 import os.path as osp
-import re
 import sys
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
+from mmengine.config import Config, DictAction
+from mmengine.registry import DATASETS, init_default_scope
 
-from cspr_det.utils.patient_subsets import choose_patients
+from cspr_det.cli.study_runner import (TEST_STEP, TRAIN_STEP, StudyRun,
+                                       add_runner_args, aggregate,
+                                       format_mean_std, runner_from_args)
+from cspr_det.cli.training_budget import (BUDGETS, budget_epochs,
+                                          is_epoch_based, iteration_warmups,
+                                          iters_per_epoch,
+                                          scale_epoch_schedule)
+from cspr_det.datasets import (BaseVolumeSegDataset, DeepLesionDataset,
+                               LIDCNoduleDataset)
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TRAIN_SCRIPT = osp.join(REPO, 'tools', 'train.py')
-TEST_SCRIPT = osp.join(REPO, 'tools', 'test.py')
-SERIES_RE = re.compile(r'(?:^|[/\\])(\d{6})_\d{2}_\d{2}(?:[/\\_]|$)')
 INITS = ('pretrained', 'scratch')
 
 
-def patient_of(record: Dict[str, Any], patient_key: Optional[str]) -> str:
-    """Patient id of one COCO ``images`` record.
+class DatasetKind(NamedTuple):
+    """How the study subsets one training dataset class.
 
-    Args:
-        record: The image record.
-        patient_key: Field holding the patient id; when absent from the
-            record, ``patient`` / ``patient_id`` and then the DeepLesion
-            series name in ``file_name`` / ``series`` are used.
+    Attributes:
+        cls: The dataset class (subclasses included).
+        fraction_arg: Its patient-fraction argument.
+        seed_arg: Its argument for the seed of the patient order.
+        unit: What one training sample is (a table column).
+        patient_key: ``data_info`` key naming a sample's patient.
+        metric: Default test metric (None: by model, see
+            :func:`default_metric`).
+        count_args: Extra arguments when the study builds the dataset to
+            count it.
+    """
+    cls: type
+    fraction_arg: str
+    seed_arg: str
+    unit: str
+    patient_key: str
+    metric: Optional[str]
+    count_args: Dict[str, Any]
 
-    Returns:
-        str: The patient id.
+
+KINDS = (
+    DatasetKind(DeepLesionDataset, 'patient_fraction',
+                'patient_fraction_seed', 'images', 'patient_id',
+                'deeplesion/mean_sens', {}),
+    DatasetKind(LIDCNoduleDataset, 'patient_fraction',
+                'patient_fraction_seed', 'nodules', 'patient_id', None,
+                dict(check_files=False)),
+    DatasetKind(BaseVolumeSegDataset, 'case_fraction', 'case_fraction_seed',
+                'cases', 'case_id', 'seg/mDice', {}),
+)
+TRAIN_SETS = ', '.join(f'cspr_det.{k.cls.__name__}' for k in KINDS)
+
+
+def dataset_kind(ds_cfg: dict) -> Optional[DatasetKind]:
+    """The :data:`KINDS` entry of a dataset config (None: not a dataset the
+    study subsets, e.g. a wrapper)."""
+    cls = ds_cfg.get('type')
+    if not isinstance(cls, type):
+        cls = DATASETS.get(str(cls or ''))
+    for kind in KINDS:
+        if isinstance(cls, type) and issubclass(cls, kind.cls):
+            return kind
+    return None
+
+
+def find_train_dataset(cfg) -> Tuple[dict, DatasetKind]:
+    """The training dataset config the study subsets (inside wrappers that
+    hold one ``dataset``) and its kind.
 
     Raises:
-        KeyError: No patient id can be found (the record is named).
+        ValueError: No known dataset (a ConcatDataset, or another class).
     """
-    keys = [patient_key] if patient_key else []
-    keys += ['patient', 'patient_id', 'Patient_index', 'patient_index']
-    for key in keys:
-        if key in record and record[key] not in (None, ''):
-            return str(int(record[key])) if str(
-                record[key]).isdigit() else str(record[key])
-    for key in ('file_name', 'img_path', 'series'):
-        value = record.get(key)
-        if isinstance(value, str):
-            m = SERIES_RE.search(value)
-            if m:
-                return str(int(m.group(1)))
-    raise KeyError(f'no patient id in record {str(record)[:200]}; pass '
-                   '--patient-key')
-
-
-def subsample_coco(ann: dict, fraction: float, seed: int,
-                   patient_key: Optional[str] = None) -> Tuple[dict, dict]:
-    """Patient-level subsample of a COCO-style annotation dict.
-
-    Returns:
-        tuple: (new annotation dict, info dict with ``patients``,
-        ``patients_total``, ``images``, ``annotations``).
-    """
-    image_patient = {
-        img['id']: patient_of(img, patient_key)
-        for img in ann['images']
-    }
-    annotated = {image_patient[a['image_id']] for a in ann['annotations']
-                 if a['image_id'] in image_patient}
-    keep = set(choose_patients(sorted(annotated), fraction, seed))
-    images = [
-        img for img in ann['images'] if image_patient[img['id']] in keep
-    ]
-    image_ids = {img['id'] for img in images}
-    anns = [a for a in ann['annotations'] if a['image_id'] in image_ids]
-    out = dict(ann)
-    out['images'] = images
-    out['annotations'] = anns
-    return out, dict(
-        patients=len(keep),
-        patients_total=len(annotated),
-        images=len(images),
-        annotations=len(anns))
-
-
-def read_coco(path: str) -> dict:
-    """Load a COCO-style training annotation file, or fail naming it."""
-    if not osp.isfile(path):
-        raise FileNotFoundError(f'training annotation file not found: {path}')
-    if path.lower().endswith('.csv'):
-        raise ValueError(
-            f'{path}: the study subsamples COCO-style JSON (what the dataset '
-            'reads); convert DL_info.csv with '
-            'tools/dataset_converters/deeplesion.py first')
-    with open(path, encoding='utf-8') as f:
-        try:
-            ann = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f'{path}: not JSON ({e})') from None
-    if not (isinstance(ann, dict) and 'images' in ann
-            and 'annotations' in ann):
-        raise ValueError(f'{path}: not COCO-style JSON (needs images and '
-                         'annotations)')
-    return ann
-
-
-def subsample_file(src: str, dst: str, fraction: float, seed: int,
-                   patient_key: Optional[str] = None) -> dict:
-    """Write a patient-level subset of the COCO-style file ``src`` to
-    ``dst``. Returns the info dict of :func:`subsample_coco`."""
-    out, info = subsample_coco(read_coco(src), fraction, seed, patient_key)
-    os.makedirs(osp.dirname(osp.abspath(dst)), exist_ok=True)
-    with open(dst, 'w', encoding='utf-8') as f:
-        json.dump(out, f)
-    return info
-
-
-def find_train_dataset(cfg) -> dict:
-    """Innermost dataset config of ``train_dataloader`` with ``ann_file``."""
     ds = cfg['train_dataloader']['dataset']
-    while 'ann_file' not in ds:
-        if 'dataset' in ds:
-            ds = ds['dataset']
-        else:
-            raise ValueError(
-                'cannot find the training annotation file: '
-                'train_dataloader.dataset (or its wrapped dataset) has no '
-                'ann_file (ConcatDataset is not supported)')
-    return ds
+    while True:
+        kind = dataset_kind(ds)
+        if kind is not None:
+            return ds, kind
+        if 'dataset' not in ds:
+            break
+        ds = ds['dataset']
+    raise ValueError(
+        f'the config trains on {ds.get("type")!r}; the study needs one of '
+        f'{TRAIN_SETS} as train_dataloader.dataset (or inside a wrapper '
+        'with one dataset; ConcatDataset is not supported)')
 
 
-def resolve_path(path: str, data_root: Optional[str]) -> str:
-    if osp.isabs(path) or not data_root:
-        return path
-    return osp.join(data_root, path)
+def default_metric(cfg, kind: DatasetKind) -> str:
+    """Test metric of a family: the kind's, else ``seg/mDice`` for a
+    volume segmentor and ``cls/auc`` for a classifier."""
+    if kind.metric:
+        return kind.metric
+    seg = str(cfg.model.get('type', '')).endswith('VolumeSegmentor')
+    return 'seg/mDice' if seg else 'cls/auc'
 
 
-def train_set_size(cfg) -> int:
-    """``len`` of the training dataset that ``cfg`` builds (annotations
-    loaded and filtered, images not read)."""
-    from mmengine.registry import DATASETS, init_default_scope
+def train_set_size(cfg) -> Tuple[int, int]:
+    """``(samples, patients)`` of the training dataset ``cfg`` builds:
+    ``len`` of ``train_dataloader.dataset`` (wrappers included, after the
+    dataset's filters; no image is read) and the distinct patients of its
+    samples."""
     init_default_scope(cfg.get('default_scope', 'mmdet'))
-    return len(DATASETS.build(copy.deepcopy(cfg.train_dataloader.dataset)))
+    ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
+    inner, kind = find_train_dataset(dict(train_dataloader=dict(
+        dataset=ds_cfg)))
+    # not serialized: only counted (mmengine's serialization runs a full
+    # garbage collection per build)
+    inner.update(pipeline=[], serialize_data=False, **kind.count_args)
+    dataset = DATASETS.build(ds_cfg)
+    base = dataset
+    while not isinstance(base, kind.cls) and hasattr(base, 'dataset'):
+        base = base.dataset
+    patients = {base.get_data_info(i)[kind.patient_key]
+                for i in range(len(base))}
+    patients.discard(None)
+    return len(dataset), len(patients)
+
+
+def resolve_budget(budget: Optional[str], cfg) -> str:
+    """``budget`` checked against the config's training loop; None gives
+    ``epochs`` for epoch-based configs and ``iters`` for iteration-based
+    ones."""
+    epoch_based = is_epoch_based(cfg)
+    if budget is None:
+        return 'epochs' if epoch_based else 'iters'
+    if budget == 'epochs' and not epoch_based:
+        raise ValueError(
+            '--budget epochs needs an EpochBasedTrainLoop; this config '
+            'trains a fixed number of iterations, which is already an '
+            'equal-iterations budget (use --budget iters)')
+    return budget
 
 
 def backbone_init(pretrained: Optional[str], init_type: str, prefix: str,
@@ -216,37 +223,30 @@ def backbone_init(pretrained: Optional[str], init_type: str, prefix: str,
     return init
 
 
-def plan_runs(args, base) -> Tuple[list, List[Dict[str, Any]]]:
-    """Write the subsets and run configs; return the runs and one info dict
-    per fraction. Runs in the main thread (mmengine's Config is not
-    thread-safe)."""
-    from cspr_det.utils.study_runner import StudyRun
-    from cspr_det.utils.training_budget import (budget_epochs,
-                                                is_epoch_based,
-                                                iteration_warmups,
-                                                iters_per_epoch,
-                                                scale_epoch_schedule)
+def plan_runs(args, base) -> Tuple[List[StudyRun], List[Dict[str, Any]]]:
+    """Write one config per (fraction, init, seed); return the runs and one
+    info dict per fraction. Runs in the main thread (mmengine's Config is
+    not thread-safe). ``args.budget`` None is resolved here."""
+    _, kind = find_train_dataset(base)
+    if args.patient_key and kind.cls is not DeepLesionDataset:
+        raise ValueError(f'--patient-key is for DeepLesion configs; this '
+                         f'one trains on {kind.cls.__name__}')
+    args.budget = resolve_budget(args.budget, base)
     epoch_based = is_epoch_based(base)
-    if not epoch_based and args.budget == 'epochs':
-        raise ValueError('--budget epochs needs an EpochBasedTrainLoop; this '
-                         'config trains by iterations, which is already an '
-                         'equal-iterations budget (use --budget iters)')
-    train_ds = find_train_dataset(base)
-    ann_src = resolve_path(train_ds['ann_file'], train_ds.get('data_root'))
-    full_size = train_set_size(base)
+    full_size, full_patients = train_set_size(base)
     world = args.gpus if args.launcher == 'pytorch' else 1
     batch = int(base.train_dataloader.batch_size)
-    inits = [i for i in INITS if i != 'pretrained' or args.pretrained]
-    inits = [i for i in inits if i != 'scratch' or not args.no_scratch]
+    inits = [i for i in INITS if (i != 'pretrained' or args.pretrained)
+             and (i != 'scratch' or not args.no_scratch)]
     runs, infos = [], []
     for fraction in sorted(args.fractions):
-        frac_dir = osp.abspath(osp.join(args.work_dir, f'frac_{fraction:g}'))
-        subset = osp.join(frac_dir, 'train_subset.json')
-        info = subsample_file(ann_src, subset, fraction, args.subset_seed,
-                              args.patient_key)
         cfg_f = copy.deepcopy(base)
-        find_train_dataset(cfg_f)['ann_file'] = subset
-        size = train_set_size(cfg_f)
+        subset = {kind.fraction_arg: fraction,
+                  kind.seed_arg: args.subset_seed}
+        if args.patient_key:
+            subset['patient_key'] = args.patient_key
+        find_train_dataset(cfg_f)[0].update(subset)
+        size, patients = train_set_size(cfg_f)
         if epoch_based:
             epochs = budget_epochs(int(base.train_cfg.max_epochs), full_size,
                                    size, args.budget)
@@ -256,13 +256,15 @@ def plan_runs(args, base) -> Tuple[list, List[Dict[str, Any]]]:
         else:
             epochs, per_epoch = None, None
             total = int(base.train_cfg.max_iters)
-        info.update(fraction=fraction, train_samples=size, epochs=epochs,
-                    iters_per_epoch=per_epoch, total_iters=total)
-        infos.append(info)
-        print(f'fraction {fraction:g}: {info["patients"]}/'
-              f'{info["patients_total"]} patients, {info["images"]} images, '
-              f'{size} training samples, {epochs} epochs x {per_epoch} = '
-              f'{total} iterations ({args.budget} budget)', flush=True)
+        infos.append(dict(fraction=fraction, patients=patients,
+                          patients_total=full_patients, train_samples=size,
+                          unit=kind.unit, epochs=epochs,
+                          iters_per_epoch=per_epoch, total_iters=total))
+        schedule = (f'{epochs} epochs x {per_epoch} = {total} iterations'
+                    if epoch_based else f'{total} iterations')
+        print(f'fraction {fraction:g}: {patients}/{full_patients} training '
+              f'patients, {size} {kind.unit}, {schedule} ({args.budget} '
+              'budget)', flush=True)
         for warmup in iteration_warmups(cfg_f):
             if warmup > total:
                 print(f'warning: fraction {fraction:g} trains {total} '
@@ -276,14 +278,15 @@ def plan_runs(args, base) -> Tuple[list, List[Dict[str, Any]]]:
                     args.init_type, args.prefix, args.exclude,
                     args.adapt_in_channels)
                 cfg.merge_from_dict({'randomness.seed': seed})
-                run_dir = osp.join(frac_dir, f'{init}_seed{seed}')
+                run_dir = osp.abspath(osp.join(
+                    args.work_dir, f'frac_{fraction:g}', f'{init}_seed{seed}'))
                 cfg.work_dir = run_dir
+                os.makedirs(osp.dirname(run_dir), exist_ok=True)
                 # beside the work dir: the Runner dumps its own copy into it
-                cfg_path = run_dir + '.py'
-                cfg.dump(cfg_path)
+                cfg.dump(run_dir + '.py')
                 runs.append(StudyRun(
                     name=f'frac{fraction:g}_{init}_seed{seed}',
-                    config=cfg_path, work_dir=run_dir,
+                    config=run_dir + '.py', work_dir=run_dir,
                     factors=dict(fraction=fraction, init=init, seed=seed)))
     return runs, infos
 
@@ -292,7 +295,6 @@ def summarize(results, infos: List[dict], metric: str,
               budget: str) -> List[Dict[str, Any]]:
     """One row per (fraction, init): mean and population std of ``metric``
     over the successful seeds, with the fraction's sizes and budget."""
-    from cspr_det.utils.study_runner import aggregate
     by_fraction = {i['fraction']: i for i in infos}
     rows = []
     for agg in aggregate(results, ('fraction', 'init'), [metric]):
@@ -306,21 +308,24 @@ def summarize(results, infos: List[dict], metric: str,
     return sorted(rows, key=lambda r: (r['fraction'], INITS.index(r['init'])))
 
 
-def markdown(summary: List[Dict[str, Any]], metric: str, budget: str) -> str:
-    """The summary as a markdown table, plus where the pre-trained runs
-    reach the full-data scratch mean."""
-    from cspr_det.utils.study_runner import format_mean_std
+def markdown(summary: List[Dict[str, Any]], metric: str, budget: str,
+             unit: str = 'training samples') -> str:
+    """The summary as a markdown table (``unit``: what a training sample
+    is), plus where the pre-trained runs reach the full-data scratch
+    mean."""
     inits = [i for i in INITS if any(r['init'] == i for r in summary)]
     lines = [f'{metric} on the test split, {budget} budget; mean ± '
              'population std over the training seeds (n runs)', '',
-             '| patients (%) | patients | training samples | epochs | '
-             'iterations | ' + ' | '.join(inits) + ' |',
+             f'| patients (%) | patients | {unit} | epochs | iterations | '
+             + ' | '.join(inits) + ' |',
              '|---' * (5 + len(inits)) + '|']
     for fraction in sorted({r['fraction'] for r in summary}):
         sel = {r['init']: r for r in summary if r['fraction'] == fraction}
         any_row = next(iter(sel.values()))
+        epochs = any_row['epochs']
         cells = [f'{fraction * 100:g}', str(any_row['patients']),
-                 str(any_row['train_samples']), str(any_row['epochs']),
+                 str(any_row['train_samples']),
+                 '-' if epochs is None else str(epochs),
                  str(any_row['total_iters'])]
         for init in inits:
             r = sel.get(init)
@@ -368,7 +373,7 @@ def plot(summary: List[Dict[str, Any]], metric: str, title: str,
         ax.fill_between(x, mean - std, mean + std, alpha=0.2,
                         color=line[0].get_color(), linewidth=0)
         drawn[init] = (x, mean, std)
-    ax.set_xlabel('annotated training patients (%)')
+    ax.set_xlabel('training patients (%)')
     ax.set_ylabel(f'{metric} (test)')
     ax.set_title(title, fontsize=9)
     ax.grid(True, alpha=0.3)
@@ -388,7 +393,8 @@ def _write_csv(path: str, rows: List[Dict[str, Any]]) -> None:
 
 def run_rows(runs, results, infos: List[dict], metric: str,
              runner=None) -> List[Dict[str, Any]]:
-    """One CSV row per run (``results`` None: planned, not run)."""
+    """One CSV row per run (``results`` None: planned, not run; then the
+    training command of each run when ``runner`` is given)."""
     by_fraction = {i['fraction']: i for i in infos}
     rows = []
     for k, run in enumerate(runs):
@@ -400,10 +406,9 @@ def run_rows(runs, results, infos: List[dict], metric: str,
             ('ok' if res.ok else 'failed'),
             value=res.metrics[metric] if res is not None and res.ok else '',
             epochs=info['epochs'], train_samples=info['train_samples'],
-            iters_per_epoch=info['iters_per_epoch'],
+            unit=info['unit'], iters_per_epoch=info['iters_per_epoch'],
             total_iters=info['total_iters'], patients=info['patients'],
-            patients_total=info['patients_total'], images=info['images'],
-            annotations=info['annotations'],
+            patients_total=info['patients_total'],
             checkpoint=(res.checkpoint or '') if res is not None else '',
             work_dir=run.work_dir,
             error=(res.error or '') if res is not None else '')
@@ -413,33 +418,56 @@ def run_rows(runs, results, infos: List[dict], metric: str,
     return rows
 
 
-def parse_args(argv=None):
-    from mmengine.config import DictAction
+def write_summary(args, results, infos: List[dict], metric: str) -> str:
+    """``data_efficiency.csv``, ``.md`` and ``.png`` in ``args.work_dir``
+    from the successful runs; returns the markdown ('' when none
+    succeeded)."""
+    summary = summarize(results, infos, metric, args.budget)
+    if not summary:
+        return ''
+    _write_csv(osp.join(args.work_dir, 'data_efficiency.csv'), summary)
+    table = markdown(summary, metric, args.budget, infos[0]['unit'])
+    with open(osp.join(args.work_dir, 'data_efficiency.md'), 'w',
+              encoding='utf-8') as f:
+        f.write(table + '\n')
+    seeds = len(args.seeds)
+    plot(summary, metric,
+         f'test split, {args.budget} budget, mean ± std over '
+         f'{seeds} seed{"s" * (seeds > 1)}',
+         osp.join(args.work_dir, 'data_efficiency.png'))
+    return table
 
-    from cspr_det.utils.study_runner import add_runner_args
+
+def parse_args(argv=None):
     parser = argparse.ArgumentParser(
-        description='Train a detection config on 10-100% of the annotated '
-        'training patients, pre-trained vs scratch, scored on the test split')
-    parser.add_argument('config', help='detection config')
+        description='Train a detection, segmentation or classification '
+        'config on fractions of the training patients, pre-trained vs '
+        'scratch, scored on the test split')
+    parser.add_argument('config', help='config file')
     parser.add_argument('--pretrained',
                         help='pre-training checkpoint for the backbone '
                         '(omit to run from scratch only)')
+    parser.add_argument('--no-scratch', action='store_true',
+                        help='skip the from-scratch runs')
     parser.add_argument('--fractions', type=float, nargs='+',
                         default=[0.1, 0.2, 0.4, 0.6, 1.0])
     add_runner_args(parser, default_work_dir='work_dirs/data_efficiency')
-    parser.add_argument('--budget', choices=('epochs', 'iters'),
-                        default='epochs',
-                        help='epochs: every run trains the config\'s epochs; '
-                        'iters: smaller fractions train proportionally more '
-                        'epochs (about equal iterations)')
+    parser.add_argument('--budget', choices=BUDGETS, default=None,
+                        help='epochs (default for epoch-based configs): '
+                        'every run trains the config\'s epochs; iters '
+                        '(default and only choice for iteration-based '
+                        'configs): about equal iterations, smaller '
+                        'fractions train proportionally more epochs')
     parser.add_argument('--subset-seed', type=int, default=0,
                         help='seed of the patient order of the subsets')
     parser.add_argument('--seed', type=int, help=argparse.SUPPRESS)
-    parser.add_argument('--metric', default='deeplesion/mean_sens',
+    parser.add_argument('--metric', default=None,
                         help='test metric to report (a key of the test '
-                        'metrics log)')
+                        'metrics log; default deeplesion/mean_sens, '
+                        'seg/mDice or cls/auc by family)')
     parser.add_argument('--patient-key', default=None,
-                        help='image field holding the patient id')
+                        help='DeepLesion: image field holding the patient '
+                        'id')
     parser.add_argument('--init-type', default='cspr_det.PretrainedBackbone',
                         help='init_cfg type used with --pretrained '
                         '(or Pretrained)')
@@ -453,11 +481,9 @@ def parse_args(argv=None):
                         help='regexes of conv weights (the stem) tiled over '
                         'a different number of input channels, e.g. a '
                         '1-channel pre-trained stem for 2 HU windows')
-    parser.add_argument('--no-scratch', action='store_true',
-                        help='skip the from-scratch runs')
     parser.add_argument('--dry-run', action='store_true',
-                        help='write subsets, configs and the planned runs; '
-                        'do not train')
+                        help='write the configs and the planned runs; do '
+                        'not train')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='config overrides applied to every run')
     return parser.parse_args(argv)
@@ -482,50 +508,41 @@ def _check_args(args) -> Optional[str]:
 
 
 def main(argv=None) -> int:
-    from mmengine.config import Config
-
-    from cspr_det.utils.study_runner import runner_from_args
-
     args = parse_args(argv)
     problem = _check_args(args)
     if problem:
         print(f'error: {problem}', file=sys.stderr)
         return 2
     try:
-        runner = runner_from_args(args, TRAIN_SCRIPT, TEST_SCRIPT,
-                                  required_keys=[args.metric])
         base = Config.fromfile(args.config)
         if args.cfg_options:
             base.merge_from_dict(args.cfg_options)
+        _, kind = find_train_dataset(base)
+        metric = args.metric or default_metric(base, kind)
+        runner = runner_from_args(args, train_step=TRAIN_STEP,
+                                  test_step=TEST_STEP,
+                                  required_keys=[metric])
         runs, infos = plan_runs(args, base)
     except (ValueError, KeyError, FileNotFoundError) as e:
-        print(f'error: {e}', file=sys.stderr)
+        text = e.args[0] if isinstance(e, KeyError) and e.args else e
+        print(f'error: {text}', file=sys.stderr)
         return 2
     os.makedirs(args.work_dir, exist_ok=True)
     runs_csv = osp.join(args.work_dir, 'data_efficiency_runs.csv')
     if args.dry_run:
-        _write_csv(runs_csv, run_rows(runs, None, infos, args.metric, runner))
-        print(f'wrote {runs_csv} ({len(runs)} planned runs)')
+        _write_csv(runs_csv, run_rows(runs, None, infos, metric, runner))
+        print(f'{len(runs)} runs planned, listed in {runs_csv} (dry run)')
         return 0
     results = runner.run_all(runs)
-    _write_csv(runs_csv, run_rows(runs, results, infos, args.metric))
+    _write_csv(runs_csv, run_rows(runs, results, infos, metric))
     print(f'wrote {runs_csv}')
-    failed = [r.run.name for r in results if not r.ok]
-    summary = summarize(results, infos, args.metric, args.budget)
-    if summary:
-        csv_path = osp.join(args.work_dir, 'data_efficiency.csv')
-        _write_csv(csv_path, summary)
-        table = markdown(summary, args.metric, args.budget)
-        with open(osp.join(args.work_dir, 'data_efficiency.md'), 'w',
-                  encoding='utf-8') as f:
-            f.write(table + '\n')
+    table = write_summary(args, results, infos, metric)
+    if table:
         print(table)
-        png = osp.join(args.work_dir, 'data_efficiency.png')
-        seeds = len(args.seeds)
-        plot(summary, args.metric,
-             f'test split, {args.budget} budget, mean ± std over '
-             f'{seeds} seed{"s" * (seeds > 1)}', png)
-        print(f'wrote {csv_path}, {png}')
+        print('wrote ' + ', '.join(
+            osp.join(args.work_dir, f'data_efficiency.{ext}')
+            for ext in ('csv', 'md', 'png')))
+    failed = [r.run.name for r in results if not r.ok]
     if failed:
         print(f'error: failed runs, left out of the summary: {failed}; '
               'rerun with --skip-finished to redo only them',

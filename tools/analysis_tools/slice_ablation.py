@@ -3,11 +3,11 @@ numbers of input slices (e.g. 1, 3, 9) and tabulate the FROC.
 
 Every run uses the same config, schedule and seed; only the slice loader's
 ``num_slices`` (train/val/test) and the backbone's ``num_slices`` change. Each
-run goes through the shared :class:`cspr_det.utils.study_runner.StudyRunner`
-(also used by ``data_efficiency.py``): ``tools/train.py``, then
-``tools/test.py`` on its best checkpoint (best mean sensitivity on the
-validation split), scored on the test split, in subprocesses, ``--jobs`` at a
-time, optionally under ``torchrun`` (``--launcher pytorch --gpus N``).
+run goes through the shared :class:`cspr_det.cli.study_runner.StudyRunner`
+(also used by ``data_efficiency.py``): training, then the test of its best
+checkpoint (best mean sensitivity on the validation split), scored on the
+test split, in subprocesses, ``--jobs`` at a time, optionally under
+``torchrun`` (``--launcher pytorch --gpus N``).
 Failed runs are named and left out of the table; ``--skip-finished`` reads
 back runs that already have a result. The table gives the mean ± population
 std over ``--seeds``.
@@ -25,9 +25,10 @@ import os.path as osp
 import sys
 from typing import List
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TRAIN_SCRIPT = osp.join(REPO, 'tools', 'train.py')
-TEST_SCRIPT = osp.join(REPO, 'tools', 'test.py')
+from cspr_det.cli.study_runner import (TEST_STEP, TRAIN_STEP, StudyRun,
+                                       add_runner_args, aggregate,
+                                       format_mean_std, runner_from_args)
+
 
 RATES = ('0.5', '1', '2', '4', '8', '16')
 PREFIX = 'deeplesion/'
@@ -52,7 +53,6 @@ def slice_options(config: str, num_slices: int) -> List[str]:
 def table(results, slices) -> str:
     """Markdown table: per slice count, mean ± std over the seeds of every
     FROC rate, the mean sensitivity (0.5-4) and AP50."""
-    from cspr_det.utils.study_runner import aggregate, format_mean_std
     keys = [f'{PREFIX}sens@{r}' for r in RATES] + [f'{PREFIX}mean_sens',
                                                     f'{PREFIX}ap50']
     rows = {r['slices']: r for r in aggregate(results, ('slices', ), keys)}
@@ -70,8 +70,6 @@ def table(results, slices) -> str:
 
 
 def main(argv=None) -> int:
-    from cspr_det.utils.study_runner import (StudyRun, add_runner_args,
-                                             runner_from_args)
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('config')
     parser.add_argument('--slices', type=int, nargs='+', default=[1, 3, 9])
@@ -86,7 +84,7 @@ def main(argv=None) -> int:
     # options here, before any worker thread starts
     try:
         runner = runner_from_args(
-            args, TRAIN_SCRIPT, TEST_SCRIPT,
+            args, train_step=TRAIN_STEP, test_step=TEST_STEP,
             required_keys=[f'{PREFIX}sens@{r}' for r in RATES] +
             [f'{PREFIX}mean_sens'])
         slice_opts = {s: slice_options(args.config, s) for s in args.slices}

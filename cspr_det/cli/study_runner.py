@@ -1,13 +1,17 @@
 """One train-and-evaluate runner for studies that train a config many times
-(data efficiency, slice-count ablation, later segmentation fractions).
+(data efficiency, slice-count ablation).
 
-Every run is ``tools/train.py`` followed by ``tools/test.py`` on the run's
-best-validation checkpoint (the ``best_*.pth`` that the config's
+Every run trains its config and then tests the run's best-validation
+checkpoint (the ``best_*.pth`` that the config's
 ``CheckpointHook(save_best=...)`` writes), so every number of a study is
 scored on the **test** split of the run's config, never on the validation
-split that picked the checkpoint. Both steps run in subprocesses (optionally
-under ``torchrun`` with ``launcher='pytorch'``), several runs in parallel
-(``jobs``), each in its own work directory:
+split that picked the checkpoint. Both steps are Python functions of this
+package (:mod:`cspr_det.cli.study_steps`: mmengine's ``Runner`` built from
+the config, the checkpoint loaded strictly for the test), each run in its
+own process, ``python -m cspr_det.cli.study_steps {train,test} ...``
+(optionally under ``torchrun`` with ``launcher='pytorch'``; or all in the
+calling process with ``in_process``), several runs in parallel (``jobs``),
+each in its own work directory:
 
 ``RUN_DIR/`` training work dir (logs, ``best_*.pth``), ``RUN_DIR/test/``
 test work dir, ``RUN_DIR/train_stdout.log``, ``RUN_DIR/test_stdout.log`` and
@@ -19,7 +23,8 @@ training them again. What a run's score is comes from ``metric_reader``, a
 function of the test work dir; the default reads the metrics that mmengine's
 ``LoggerHook`` writes after a test epoch (``TEST_DIR/<timestamp>/
 <timestamp>.json``), whatever the task family, e.g.
-``deeplesion/mean_sens`` for detection or a Dice key for segmentation.
+``deeplesion/mean_sens`` for detection, ``seg/mDice`` for segmentation or
+``cls/auc`` for classification.
 """
 import glob
 import hashlib
@@ -32,14 +37,25 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
+                    Union)
 
 import numpy as np
 from mmengine.logging import print_log
 
+import cspr_det
+from .study_steps import parse_step_args, run_test_step, run_train_step
+
 MetricReader = Callable[[str], Dict[str, float]]
 LAUNCHERS = ('none', 'pytorch')
 RESULT_FILE = 'study_result.json'
+#: The interpreter arguments of the two steps of a run (see the module
+#: docstring); a study can pass others, e.g. the path of a script.
+TRAIN_STEP = ('-m', 'cspr_det.cli.study_steps', 'train')
+TEST_STEP = ('-m', 'cspr_det.cli.study_steps', 'test')
+#: Folder that holds the ``cspr_det`` package the steps must import.
+_PACKAGE_ROOT = osp.dirname(osp.dirname(osp.abspath(cspr_det.__file__)))
+Step = Union[str, Sequence[str]]
 
 
 @dataclass
@@ -156,10 +172,13 @@ class StudyRunner:
     """Train and test many runs, in parallel, each on its best checkpoint.
 
     Args:
-        train_script: Path of ``tools/train.py`` (or a compatible script:
-            ``CONFIG --work-dir DIR [--launcher L] [--cfg-options ...]``).
-        test_script: Path of ``tools/test.py`` (``CONFIG CHECKPOINT
-            --work-dir DIR [--launcher L] [--cfg-options ...]``).
+        train_step: What the interpreter runs to train: its arguments
+            (default :data:`TRAIN_STEP`, ``-m cspr_det.cli.study_steps
+            train``) or the path of a script; either takes ``CONFIG
+            --work-dir DIR [--launcher L] [--cfg-options ...]``.
+        test_step: The same for the test (default :data:`TEST_STEP`),
+            taking ``CONFIG CHECKPOINT --work-dir DIR [--launcher L]
+            [--cfg-options ...]``.
         metric_reader: Function of the test work dir returning the metrics.
             Defaults to :func:`read_test_metrics`.
         required_keys: Metric keys every run must report; a run whose test
@@ -178,14 +197,23 @@ class StudyRunner:
             (and was written for the same config text and options) or,
             without one, whose test log exists, instead of running them
             again.
-        python: Interpreter of the subprocesses.
+        python: Interpreter of the subprocesses. They import the same
+            ``cspr_det`` as this process (its folder leads their
+            ``PYTHONPATH``).
         cwd: Working directory of the subprocesses (relative data roots of
             configs resolve against it). Defaults to the current one.
+        in_process: Run the default steps in this process instead (the
+            functions of :mod:`cspr_det.cli.study_steps` called directly,
+            one run after the other): no interpreter start and
+            package import per step, but no launcher, one job, and the
+            steps' output goes to this process's log instead of
+            ``*_stdout.log``. The recorded commands are the equivalent
+            subprocess commands.
     """
 
     def __init__(self,
-                 train_script: str,
-                 test_script: str,
+                 train_step: Step = TRAIN_STEP,
+                 test_step: Step = TEST_STEP,
                  metric_reader: MetricReader = read_test_metrics,
                  required_keys: Sequence[str] = (),
                  launcher: str = 'none',
@@ -194,7 +222,8 @@ class StudyRunner:
                  master_port: int = 29500,
                  skip_finished: bool = False,
                  python: str = sys.executable,
-                 cwd: Optional[str] = None) -> None:
+                 cwd: Optional[str] = None,
+                 in_process: bool = False) -> None:
         if launcher not in LAUNCHERS:
             raise ValueError(f'launcher must be one of {LAUNCHERS}, got '
                              f'{launcher!r}')
@@ -202,8 +231,8 @@ class StudyRunner:
             raise ValueError(f'gpus and jobs must be >= 1, got {gpus}, {jobs}')
         if gpus > 1 and launcher == 'none':
             raise ValueError(f'--gpus {gpus} needs --launcher pytorch')
-        self.train_script = osp.abspath(train_script)
-        self.test_script = osp.abspath(test_script)
+        self.train_step = self._step_args(train_step)
+        self.test_step = self._step_args(test_step)
         self.metric_reader = metric_reader
         self.required_keys = list(required_keys)
         self.launcher = launcher
@@ -213,7 +242,23 @@ class StudyRunner:
         self.skip_finished = skip_finished
         self.python = python
         self.cwd = cwd or os.getcwd()
+        self.in_process = in_process
+        if in_process and (launcher != 'none' or jobs != 1):
+            raise ValueError('in-process runs take no launcher and one job '
+                             f'(got launcher {launcher!r}, jobs {jobs})')
+        if in_process and (self.train_step != list(TRAIN_STEP)
+                           or self.test_step != list(TEST_STEP)):
+            raise ValueError('in-process runs use the default steps of '
+                             'cspr_det.cli.study_steps')
         self._devices = self._device_slots()
+
+    @staticmethod
+    def _step_args(step: Step) -> List[str]:
+        """Interpreter arguments of a step: a script path made absolute,
+        a sequence of arguments as given."""
+        if isinstance(step, str):
+            return [osp.abspath(step)]
+        return list(step)
 
     def _device_slots(self) -> Optional[List[str]]:
         """Device ids shared out between the run slots (None: leave
@@ -238,6 +283,8 @@ class StudyRunner:
     def env(self, slot: int) -> Dict[str, str]:
         """Environment of the subprocesses of run slot ``slot``."""
         env = dict(os.environ)
+        path = env.get('PYTHONPATH')
+        env['PYTHONPATH'] = _PACKAGE_ROOT + (os.pathsep + path if path else '')
         if self._devices is not None:
             env['CUDA_VISIBLE_DEVICES'] = ','.join(
                 self._devices[slot * self.gpus:(slot + 1) * self.gpus])
@@ -246,14 +293,14 @@ class StudyRunner:
                 max(1, (os.cpu_count() or 1) // (self.jobs * self.gpus)))
         return env
 
-    def _launch(self, script: str, slot: int) -> List[str]:
+    def _launch(self, step: List[str], slot: int) -> List[str]:
         if self.launcher == 'none':
-            return [self.python, script]
+            return [self.python] + step
         return [
             self.python, '-m', 'torch.distributed.run', '--nnodes', '1',
             '--nproc_per_node', str(self.gpus), '--master_port',
-            str(self.master_port + slot), script
-        ]
+            str(self.master_port + slot)
+        ] + step
 
     def _tail(self, run: StudyRun) -> List[str]:
         tail = [] if self.launcher == 'none' else ['--launcher', self.launcher]
@@ -263,19 +310,30 @@ class StudyRunner:
 
     def train_command(self, run: StudyRun, slot: int = 0) -> List[str]:
         """The training command of ``run`` in slot ``slot``."""
-        return self._launch(self.train_script, slot) + [
+        return self._launch(self.train_step, slot) + [
             run.config, '--work-dir', run.work_dir] + self._tail(run)
 
     def test_command(self, run: StudyRun, checkpoint: str,
                      slot: int = 0) -> List[str]:
         """The test command of ``run`` on ``checkpoint`` (test work dir
         ``run.work_dir/test``)."""
-        return self._launch(self.test_script, slot) + [
+        return self._launch(self.test_step, slot) + [
             run.config, checkpoint, '--work-dir',
             osp.join(run.work_dir, 'test')] + self._tail(run)
 
     def _call(self, what: str, cmd: List[str], log_path: str,
               slot: int) -> None:
+        if self.in_process:
+            # cmd: python -m cspr_det.cli.study_steps {train,test} ...;
+            # the step's arguments start at the step name
+            args = parse_step_args(cmd[len(TRAIN_STEP):])
+            step = run_train_step if args.step == 'train' else run_test_step
+            try:
+                step(args)
+            except Exception as exc:
+                raise RuntimeError(f'{what} failed: {type(exc).__name__}: '
+                                   f'{exc}') from exc
+            return
         with open(log_path, 'w', encoding='utf-8') as log:
             proc = subprocess.run(cmd, cwd=self.cwd, stdout=log,
                                   stderr=subprocess.STDOUT, env=self.env(slot))
@@ -390,6 +448,8 @@ class StudyRunner:
                 print_log(f'[study] {run.name} FAILED: {res.error}')
             return res
 
+        if self.in_process:  # in this thread: the Runner is not shared
+            return [one(run) for run in runs]
         with ThreadPoolExecutor(max_workers=self.jobs) as pool:
             return list(pool.map(one, runs))
 
@@ -415,14 +475,19 @@ def add_runner_args(parser, default_work_dir: str) -> None:
     parser.add_argument('--master-port', type=int, default=29500,
                         help='torchrun master port of the first parallel '
                         'job (job i uses port + i)')
+    parser.add_argument('--in-process', action='store_true',
+                        help='train and test every run in this process, '
+                        'one after the other (no interpreter start per '
+                        'step; no --launcher, --jobs 1)')
 
 
-def runner_from_args(args, train_script: str, test_script: str,
-                     **kwargs) -> StudyRunner:
-    """A :class:`StudyRunner` from :func:`add_runner_args` options."""
+def runner_from_args(args, **kwargs) -> StudyRunner:
+    """A :class:`StudyRunner` from :func:`add_runner_args` options (and
+    ``kwargs``: ``train_step``, ``test_step``, ``required_keys``, ...)."""
     if len(set(args.seeds)) != len(args.seeds):
         raise ValueError(f'--seeds repeats a seed: {args.seeds}')
-    return StudyRunner(train_script, test_script, launcher=args.launcher,
+    return StudyRunner(launcher=args.launcher,
                        gpus=args.gpus, jobs=args.jobs,
                        master_port=args.master_port,
-                       skip_finished=args.skip_finished, **kwargs)
+                       skip_finished=args.skip_finished,
+                       in_process=args.in_process, **kwargs)
