@@ -25,7 +25,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from mmengine.config import DictAction  # noqa: E402
 
-from cspr_det.utils.cli import CLIError, run_cli  # noqa: E402
+from cspr_det.cli.errors import CLIError, run_cli  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -73,6 +73,11 @@ def parse_args(argv=None):
     parser.add_argument('--non-strict', action='store_true',
                         help='load only the matching tensors of a checkpoint '
                         'that does not fit the config')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load CHECKPOINT without the allow-list of '
+                        'checkpoint globals: for an old file you trust only, '
+                        'since unpickling it can run code (see '
+                        'docs/security.md)')
     parser.add_argument('--no-progress', action='store_true',
                         help='no progress bar')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
@@ -134,7 +139,8 @@ def main(args) -> int:
     volume = read_ct_volume(args.input, args.series_uid, args.spacing)
     read_s = time.perf_counter() - tic
     model = init_detector(args.config, args.checkpoint, args.device,
-                          args.cfg_options, strict=not args.non_strict)
+                          args.cfg_options, strict=not args.non_strict,
+                          trust_checkpoint=args.trust_checkpoint)
     result = inference_ct(
         model,
         volume,

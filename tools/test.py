@@ -21,9 +21,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from cspr_det.utils.cli import (CLIError, add_common_args,  # noqa: E402
-                                check_data_roots, load_config, run_cli,
-                                run_with_runner)
+from cspr_det.cli.errors import CLIError, run_cli  # noqa: E402
+from cspr_det.cli.train_test import (add_common_args,  # noqa: E402
+                                     check_data_roots, load_config,
+                                     run_with_runner)
 
 
 def parse_args(argv=None):
@@ -104,7 +105,8 @@ def main(args) -> int:
         load_strict=not args.non_strict,
         load_check_arch=not args.non_strict,
         load_hint='run with --non-strict to evaluate the matching tensors '
-        'anyway')
+        'anyway',
+        trust_checkpoint=args.trust_checkpoint)
     return 0
 
 

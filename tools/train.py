@@ -5,9 +5,10 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from cspr_det.utils.cli import (CLIError, add_common_args,  # noqa: E402
-                                check_data_roots, load_config, run_cli,
-                                run_with_runner)
+from cspr_det.cli.errors import CLIError, run_cli  # noqa: E402
+from cspr_det.cli.train_test import (add_common_args,  # noqa: E402
+                                     check_data_roots, load_config,
+                                     run_with_runner)
 
 
 def parse_args(argv=None):
@@ -54,7 +55,8 @@ def main(args) -> int:
     if cfg.get('load_from') and not args.resume and not osp.isfile(cfg.load_from):
         raise CLIError(f'load_from checkpoint not found: {cfg.load_from}')
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
-    run_with_runner(cfg, args.launcher, 'train')
+    run_with_runner(cfg, args.launcher, 'train',
+                    trust_checkpoint=args.trust_checkpoint)
     return 0
 
 

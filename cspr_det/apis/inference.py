@@ -24,7 +24,8 @@ def init_detector(config: Union[str, Path, Config],
                   checkpoint: Optional[str] = None,
                   device: Union[str, torch.device] = 'cpu',
                   cfg_options: Optional[dict] = None,
-                  strict: bool = True) -> nn.Module:
+                  strict: bool = True,
+                  trust_checkpoint: bool = False) -> nn.Module:
     """Build a detector from its config and load a checkpoint strictly.
 
     Args:
@@ -33,8 +34,11 @@ def init_detector(config: Union[str, Path, Config],
         device: Torch device.
         cfg_options: Overrides merged into the config.
         strict: Refuse a checkpoint whose keys or shapes do not match the
-            model (see :func:`cspr_det.utils.checkpoint.
+            model (see :func:`cspr_det.models.utils.
             load_model_checkpoint`); False loads the matching tensors.
+        trust_checkpoint: Load the checkpoint without the allow-list of
+            checkpoint globals, for an old file you trust (unpickling it
+            can run code; see ``docs/security.md``).
 
     Returns:
         nn.Module: The model in eval mode, with ``cfg`` (the config) and
@@ -43,10 +47,12 @@ def init_detector(config: Union[str, Path, Config],
     Raises:
         FileNotFoundError: Missing config or checkpoint.
         CheckpointMismatchError: The checkpoint does not fit the config.
+        UnsafeCheckpointError: The checkpoint needs a global outside the
+            allow-list and is not trusted.
     """
     import cspr_det  # noqa: F401  (registries, checkpoint loader)
     from cspr_det.registry import MODELS
-    from cspr_det.utils.checkpoint import load_model_checkpoint
+    from cspr_det.models.utils import load_model_checkpoint
     if isinstance(config, (str, Path)):
         if not osp.isfile(str(config)):
             raise FileNotFoundError(f'config file not found: {config}')
@@ -61,7 +67,8 @@ def init_detector(config: Union[str, Path, Config],
     model = MODELS.build(cfg.model)
     meta = {}
     if checkpoint is not None:
-        ckpt = load_model_checkpoint(model, checkpoint, strict=strict)
+        ckpt = load_model_checkpoint(model, checkpoint, strict=strict,
+                                     trust_checkpoint=trust_checkpoint)
         meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
     dataset_meta = meta.get('dataset_meta') if isinstance(meta, dict) \
         else None

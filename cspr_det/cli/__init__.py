@@ -1,0 +1,1 @@
+"""Command-line support for the tools: error reporting and the study runner."""
