@@ -21,10 +21,12 @@ read inside it with ``weights_only=False``. There is no environment variable
 or global switch.
 
 :func:`register_checkpoint_loader` (called when ``cspr_det`` is imported)
-makes mmengine's ``CheckpointLoader`` use this loader for local paths and for
-``http(s)://`` URLs, so ``load_from``, ``--resume``, ``init_cfg``
-(``Pretrained`` and ``cspr_det.PretrainedBackbone``), the tools and the
-converters all load through it.
+makes mmengine's ``CheckpointLoader`` use this loader for local paths and
+for the downloaded files of ``http(s)://``, ``torchvision://``,
+``open-mmlab://`` and ``mmcls://`` names, so ``load_from``, ``--resume``,
+``init_cfg`` (``Pretrained`` and ``cspr_det.PretrainedBackbone``), the tools
+and the converters all load through it. (Other mmengine schemes, ``pavi://``
+and ``s3://``, call ``torch.load`` with torch's ``weights_only`` default.)
 
 The allow-list (see ``docs/security.md``):
 
@@ -61,6 +63,10 @@ from mmengine.config import Config, ConfigDict
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import (CheckpointLoader,
+                                        _get_mmengine_home,
+                                        _process_mmcls_checkpoint,
+                                        get_deprecated_model_names,
+                                        get_external_models, get_mmcls_models,
                                         get_torchvision_models)
 from torch.hub import download_url_to_file, get_dir
 
@@ -274,13 +280,40 @@ def load_torchvision_checkpoint(filename: str,
     return load_url_checkpoint(urls[name], map_location)
 
 
+def load_model_zoo_checkpoint(filename: str,
+                              map_location: Optional[Any] = None) -> Any:
+    """``open-mmlab://NAME`` and ``mmcls://NAME``: mmengine's model-zoo
+    names, resolved with mmengine's tables and loaded through
+    :func:`load_url_checkpoint` / :func:`load_local_checkpoint`."""
+    scheme, name = filename.split('://', 1)
+    if scheme == 'mmcls':
+        urls = get_mmcls_models()
+    else:
+        urls = get_external_models()
+        name = get_deprecated_model_names().get(name, name)
+    if name not in urls:
+        raise FileNotFoundError(f'{filename}: no such model in mmengine\'s '
+                                f'{scheme} table')
+    url = urls[name]
+    if url.startswith(('http://', 'https://')):
+        checkpoint = load_url_checkpoint(url, map_location)
+    else:  # a file under mmengine's home, as mmengine resolves it
+        checkpoint = load_local_checkpoint(
+            osp.join(_get_mmengine_home(), url), map_location)
+    if scheme == 'mmcls':
+        checkpoint = _process_mmcls_checkpoint(checkpoint)
+    return checkpoint
+
+
 def register_checkpoint_loader() -> None:
     """Make mmengine's ``CheckpointLoader`` (``load_checkpoint``,
     ``--resume``, ``load_from``, ``init_cfg``) use
     :func:`load_local_checkpoint` for local paths,
-    :func:`load_url_checkpoint` for ``http(s)://`` URLs and
-    :func:`load_torchvision_checkpoint` for ``torchvision://``.
-    Idempotent."""
+    :func:`load_url_checkpoint` for ``http(s)://`` URLs,
+    :func:`load_torchvision_checkpoint` for ``torchvision://`` and
+    :func:`load_model_zoo_checkpoint` for ``open-mmlab://`` and
+    ``mmcls://`` (mmengine's own loaders for these download with
+    ``weights_only=False``). Idempotent."""
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_local_checkpoint, force=True)
     CheckpointLoader.register_scheme(
@@ -290,4 +323,8 @@ def register_checkpoint_loader() -> None:
     CheckpointLoader.register_scheme(
         prefixes=('torchvision://', 'modelzoo://'),
         loader=load_torchvision_checkpoint,
+        force=True)
+    CheckpointLoader.register_scheme(
+        prefixes=('open-mmlab://', 'openmmlab://', 'mmcls://'),
+        loader=load_model_zoo_checkpoint,
         force=True)

@@ -16,7 +16,7 @@ from ct_fixtures import (DEMO, FAST_OPTIONS, synthetic_hu, write_dicom_series,
 from tool_loader import load_tool
 
 from cspr_det.apis import init_detector
-from cspr_det.utils.cli import run_cli
+from cspr_det.cli.errors import run_cli
 
 tool = load_tool('tools/infer_ct.py')
 OPTIONS = ['--cfg-options'] + [f'{k}={v}' for k, v in FAST_OPTIONS.items()]
