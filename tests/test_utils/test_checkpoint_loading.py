@@ -48,19 +48,19 @@ def test_runner_checkpoint_loads_with_the_allow_list(runner_checkpoint):
     with pytest.raises(pickle.UnpicklingError):  # torch's own default
         torch.load(runner_checkpoint, map_location='cpu')
     assert CheckpointLoader._schemes[''] is load_local_checkpoint
-    before = list(torch.serialization.get_safe_globals())
     loaded = load_local_checkpoint(runner_checkpoint)
     assert loaded['meta']['epoch'] == 1
     buffers = loaded['message_hub']['log_scalars']
     assert isinstance(buffers['train/loss'], HistoryBuffer)
-    assert buffers['train/loss'].count >= 1
+    assert np.isfinite(buffers['train/loss'].statistics('mean'))
     assert 'optimizer' in loaded and 'param_schedulers' in loaded
     # what the file needs beyond torch's defaults is exactly on the list
     needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(
         runner_checkpoint))
     assert needed and needed <= _names(checkpoint_safe_globals())
     # the allow-list was added for the call only
-    assert torch.serialization.get_safe_globals() == before
+    assert not set(torch.serialization.get_safe_globals()) & set(
+        checkpoint_safe_globals())
 
 
 def test_resumed_run_loads(runner_checkpoint, tmp_path):

@@ -45,7 +45,9 @@ from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn as nn
 
+from cspr_det.registry import MODELS
 from .backbone_arch import describe_backbone
+from .converted_config import config_path_for, write_converted_config
 from .state_dict_io import (StateDict, format_report, match_state_dict,
                             read_state_dict, report_is_clean, split_prefix)
 
@@ -352,8 +354,6 @@ def save_converted(backbone: StateDict,
         ``passed_through`` (the sorted keys of ``others``) and ``written``
         (the checkpoint and config paths; empty when nothing was written).
     """
-    from cspr_det.registry import MODELS
-    from .converted_config import config_path_for, write_converted_config
     model = MODELS.build(cfg)
     report = load_strict_with_report(model, backbone)
     report['passed_through'] = sorted(others)
