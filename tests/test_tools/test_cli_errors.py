@@ -78,7 +78,9 @@ def test_a_bug_in_code_keeps_its_traceback(tmp_path):
         'class BuggyModel(BaseModel):\n\n'
         '    def __init__(self):\n'
         '        super().__init__()\n'
-        "        self.sizes = {}['depth']\n")
+        "        self.sizes = {}['depth']\n\n"
+        '    def forward(self, *args, **kwargs):\n'
+        '        return {}\n')
     cfg = tmp_path / 'buggy.py'
     cfg.write_text(
         "_base_ = '" + str(REPO / 'configs/_base_/default_runtime.py') + "'\n"
