@@ -164,6 +164,18 @@ def checkpoint_safe_globals() -> List[SafeGlobal]:
     return allowed
 
 
+def checkpoint_safe_global_names() -> List[str]:
+    """The allow-list as the ``module.name`` strings a pickle refers to
+    (sorted)."""
+    names = set()
+    for item in checkpoint_safe_globals():
+        if isinstance(item, tuple):
+            names.add(item[1])
+        else:
+            names.add(f'{item.__module__}.{item.__qualname__}')
+    return sorted(names)
+
+
 def checkpoint_trusted() -> bool:
     """Whether the caller is inside :func:`trusted_checkpoints`."""
     return _TRUSTED.get()

@@ -17,21 +17,12 @@ from mmengine.runner.checkpoint import CheckpointLoader
 
 from cspr_det.utils import UserInputError, checkpoint_loading
 from cspr_det.utils.checkpoint_loading import (UnsafeCheckpointError,
+                                               checkpoint_safe_global_names,
                                                checkpoint_safe_globals,
                                                checkpoint_trusted,
                                                history_buffer_getattr,
                                                load_local_checkpoint,
                                                trusted_checkpoints)
-
-
-def _names(allowed):
-    out = set()
-    for item in allowed:
-        if isinstance(item, tuple):
-            out.add(item[1])
-        else:
-            out.add(f'{item.__module__}.{item.__qualname__}')
-    return out
 
 
 @pytest.fixture(scope='module')
@@ -57,7 +48,7 @@ def test_runner_checkpoint_loads_with_the_allow_list(runner_checkpoint):
     # what the file needs beyond torch's defaults is exactly on the list
     needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(
         runner_checkpoint))
-    assert needed and needed <= _names(checkpoint_safe_globals())
+    assert needed and needed <= set(checkpoint_safe_global_names())
     # the allow-list was added for the call only
     assert not set(torch.serialization.get_safe_globals()) & set(
         checkpoint_safe_globals())
