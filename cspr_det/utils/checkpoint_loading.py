@@ -31,7 +31,8 @@ and ``s3://``, call ``torch.load`` with torch's ``weights_only`` default.)
 The allow-list (see ``docs/security.md``):
 
 - ``mmengine.config.config.Config``, ``mmengine.config.config.ConfigDict``
-  (a run's config in the message hub's runtime info);
+  (config objects that hooks, datasets or scripts keep in ``meta`` or in the
+  message hub's runtime info);
 - ``mmengine.logging.history_buffer.HistoryBuffer`` (the message hub's
   logged scalars) and, under the name ``builtins.getattr``,
   :func:`history_buffer_getattr`, which only returns its four statistics
