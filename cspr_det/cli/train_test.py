@@ -19,7 +19,8 @@ from .errors import CLIError
 def add_common_args(parser) -> None:
     """Options shared by train and test entry points (positionals are added
     by each tool)."""
-    parser.add_argument('--work-dir', help='directory for logs and checkpoints')
+    parser.add_argument(
+        '--work-dir', help='directory for logs and checkpoints')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -42,6 +43,8 @@ def add_common_args(parser) -> None:
         '--debug',
         action='store_true',
         help='show full tracebacks instead of one-line errors')
+
+
 def load_config(args) -> Config:
     """Load ``args.config``, apply ``--cfg-options`` and set the work dir
     (``--work-dir`` > config ``work_dir`` > ``./work_dirs/<config name>``)."""

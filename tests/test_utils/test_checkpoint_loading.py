@@ -149,16 +149,16 @@ def test_missing_checkpoint_message(tmp_path):
     assert not osp.exists(tmp_path / 'nope.pth')
 
 
-def test_downloaded_checkpoints_go_through_the_allow_list(tmp_path,
-                                                         monkeypatch):
+def test_downloaded_checkpoints_go_through_the_allow_list(
+        tmp_path, monkeypatch):
     """``http(s)://`` and ``torchvision://`` names: the downloaded file is
     loaded by the same loader (mmengine's own would not check it)."""
     marker = tmp_path / 'marker'
     evil = save_malicious(tmp_path / 'evil.pth', marker)
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
-    monkeypatch.setattr(checkpoint_loading, 'download_url_to_file',
-                        lambda url, dst, progress=False: shutil.copy(evil,
-                                                                     dst))
+    monkeypatch.setattr(
+        checkpoint_loading, 'download_url_to_file',
+        lambda url, dst, progress=False: shutil.copy(evil, dst))
     cached = str(tmp_path / 'torch' / 'hub' / 'checkpoints' / 'evil.pth')
     with pytest.raises(UnsafeCheckpointError) as info:
         CheckpointLoader.load_checkpoint('https://example.org/zoo/evil.pth')
