@@ -5,9 +5,9 @@ A ``.pth`` file is a pickle, and unpickling a pickle can call any function
 it names: a downloaded checkpoint could run code on load. torch >= 2.6
 therefore loads with ``weights_only=True`` by default, which only rebuilds
 tensors and plain containers. mmengine's own checkpoints need a few more
-objects (their ``meta`` holds mmengine's ``Config`` / ``ConfigDict``, the
-message hub's ``HistoryBuffer`` with numpy arrays, numpy scalars and
-dtypes), so mmengine 0.10.x cannot read them under that default.
+objects (the message hub's ``HistoryBuffer`` with numpy arrays, numpy
+scalars and dtypes; config objects that some runs keep), so mmengine 0.10.x
+cannot read them under that default.
 
 :func:`load_local_checkpoint` loads with ``weights_only=True`` plus
 :func:`checkpoint_safe_globals` (the allow-list, below), added with
@@ -26,7 +26,7 @@ for the downloaded files of ``http(s)://``, ``torchvision://``,
 ``open-mmlab://`` and ``mmcls://`` names, so ``load_from``, ``--resume``,
 ``init_cfg`` (``Pretrained`` and ``cspr_det.PretrainedBackbone``), the tools
 and the converters all load through it. (Other mmengine schemes, ``pavi://``
-and ``s3://``, call ``torch.load`` with torch's ``weights_only`` default.)
+``s3://`` and ``petrel://``, call ``torch.load`` with torch's ``weights_only`` default.)
 
 The allow-list (see ``docs/security.md``):
 
