@@ -25,8 +25,9 @@ makes mmengine's ``CheckpointLoader`` use this loader for local paths and
 for the downloaded files of ``http(s)://``, ``torchvision://``,
 ``open-mmlab://`` and ``mmcls://`` names, so ``load_from``, ``--resume``,
 ``init_cfg`` (``Pretrained`` and ``cspr_det.PretrainedBackbone``), the tools
-and the converters all load through it. (Other mmengine schemes, ``pavi://``
-``s3://`` and ``petrel://``, call ``torch.load`` with torch's ``weights_only`` default.)
+and the converters all load through it. (mmengine's other schemes,
+``pavi://``, ``s3://`` and ``petrel://``, call ``torch.load`` with torch's
+``weights_only`` default.)
 
 The allow-list (see ``docs/security.md``):
 
