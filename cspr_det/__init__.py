@@ -4,9 +4,10 @@ mmengine + mmcv + mmdet.
 Importing the package first checks the environment (``pkg_resources``
 present, OpenMMLab versions in range) so that a broken install fails with one
 line saying what to run, then creates the cspr_det registries (children of
-mmengine's roots, filled lazily) and makes checkpoint loading work under
-torch >= 2.6. The checks must run before anything imports mmengine's
-config machinery, hence the imports below them.
+mmengine's roots, filled lazily) and registers cspr_det's checkpoint loader
+(torch's ``weights_only`` loading plus an allow-list of the globals mmengine
+checkpoints need; see docs/security.md). The checks must run before anything
+imports mmengine's config machinery, hence the imports below them.
 """
 import importlib.util
 
@@ -38,7 +39,7 @@ from .utils.version_guard import check_stack  # noqa: E402
 check_stack()
 
 from . import registry  # noqa: E402,F401
-from .utils.checkpoint import register_checkpoint_loader  # noqa: E402
+from .utils.checkpoint_loading import register_checkpoint_loader  # noqa: E402
 from .version import __version__, version_info  # noqa: E402
 
 register_checkpoint_loader()

@@ -24,14 +24,14 @@ exit status and nothing written.
 import argparse
 import os.path as osp
 
-from cspr_det.apis.infer_cli import (RUNNERS, add_classification_args,
+from cspr_det.cli.infer import (RUNNERS, add_classification_args,
                                      add_common_args, add_detection_args,
                                      add_segmentation_args,
                                      check_common_args, check_detection_args,
                                      load_model, read_input)
 from cspr_det.apis.init_model import model_task
 from cspr_det.apis.nodule_outputs import read_centres_csv
-from cspr_det.utils.cli import CLIError, run_cli
+from cspr_det.cli.errors import CLIError, run_cli
 
 
 def parse_args(argv=None):

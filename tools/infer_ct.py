@@ -18,11 +18,11 @@ writes nothing.
 """
 import argparse
 
-from cspr_det.apis.infer_cli import (add_common_args,
+from cspr_det.cli.infer import (add_common_args,
                                      add_detection_args, check_common_args,
                                      check_detection_args, load_model,
                                      read_input, run_detection)
-from cspr_det.utils.cli import run_cli
+from cspr_det.cli.errors import run_cli
 
 
 def parse_args(argv=None):

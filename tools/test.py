@@ -18,9 +18,9 @@ truth green, predictions scoring at least ``--show-score-thr`` red) to
 import argparse
 import os.path as osp
 
-from cspr_det.utils.cli import (CLIError, add_common_args,
-                                check_data_roots, load_config, run_cli,
-                                run_with_runner)
+from cspr_det.cli.errors import CLIError, run_cli
+from cspr_det.cli.train_test import (add_common_args, check_data_roots,
+                                     load_config, run_with_runner)
 
 
 def parse_args(argv=None):
@@ -101,7 +101,8 @@ def main(args) -> int:
         load_strict=not args.non_strict,
         load_check_arch=not args.non_strict,
         load_hint='run with --non-strict to evaluate the matching tensors '
-        'anyway')
+        'anyway',
+        trust_checkpoint=args.trust_checkpoint)
     return 0
 
 

@@ -46,7 +46,7 @@ from cspr_det.evaluation.functional.froc3d import (
     froc3d, size_strata)
 from cspr_det.evaluation.metrics.froc3d_report import (
     froc3d_summary, froc3d_table, write_froc3d_report)
-from cspr_det.utils.cli import CLIError, run_cli
+from cspr_det.cli.errors import CLIError, run_cli
 from cspr_det.utils.safe_pickle import UnsafePickleError
 
 

@@ -3,9 +3,9 @@ import argparse
 import os.path as osp
 
 from cspr_det.datasets.data_check import DataCheckError
-from cspr_det.utils.cli import (CLIError, add_common_args,
-                                check_data_roots, load_config, run_cli,
-                                run_with_runner)
+from cspr_det.cli.errors import CLIError, run_cli
+from cspr_det.cli.train_test import (add_common_args, check_data_roots,
+                                     load_config, run_with_runner)
 
 
 def parse_args(argv=None):
@@ -62,7 +62,8 @@ def main(args) -> int:
             dict(type='cspr_det.DataCheckHook')
         ]
     try:
-        run_with_runner(cfg, args.launcher, 'train')
+        run_with_runner(cfg, args.launcher, 'train',
+                        trust_checkpoint=args.trust_checkpoint)
     except DataCheckError as err:
         raise CLIError(str(err)) from None
     return 0

@@ -23,7 +23,8 @@ def init_detector(config: Union[str, Path, Config],
                   checkpoint: Optional[str] = None,
                   device: Union[str, torch.device] = 'cpu',
                   cfg_options: Optional[dict] = None,
-                  strict: bool = True) -> nn.Module:
+                  strict: bool = True,
+                  trust_checkpoint: bool = False) -> nn.Module:
     """Build a detector from its config and load a checkpoint strictly
     (:func:`~cspr_det.apis.init_model.init_model` under its mmdet name).
 
@@ -33,8 +34,11 @@ def init_detector(config: Union[str, Path, Config],
         device: Torch device.
         cfg_options: Overrides merged into the config.
         strict: Refuse a checkpoint whose keys or shapes do not match the
-            model (see :func:`cspr_det.utils.checkpoint.
+            model (see :func:`cspr_det.models.utils.
             load_model_checkpoint`); False loads the matching tensors.
+        trust_checkpoint: Load the checkpoint without the allow-list of
+            checkpoint globals, for an old file you trust (unpickling it
+            can run code; see ``docs/security.md``).
 
     Returns:
         nn.Module: The model in eval mode, with ``cfg`` (the config) and
@@ -43,8 +47,11 @@ def init_detector(config: Union[str, Path, Config],
     Raises:
         FileNotFoundError: Missing config or checkpoint.
         CheckpointMismatchError: The checkpoint does not fit the config.
+        UnsafeCheckpointError: The checkpoint needs a global outside the
+            allow-list and is not trusted.
     """
-    return init_model(config, checkpoint, device, cfg_options, strict)
+    return init_model(config, checkpoint, device, cfg_options, strict,
+                      trust_checkpoint=trust_checkpoint)
 
 
 @dataclass

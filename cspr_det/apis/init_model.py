@@ -17,7 +17,7 @@ from mmengine.registry import init_default_scope
 
 from cspr_det.models.segmentors import VolumeSegmentor
 from cspr_det.registry import DATASETS, MODELS
-from cspr_det.utils.checkpoint import load_model_checkpoint
+from cspr_det.models.utils import load_model_checkpoint
 
 #: Task families of :func:`model_task`.
 TASKS = ('detection', 'segmentation', 'classification')
@@ -56,10 +56,12 @@ def _load_config(config: Union[str, Path, Config],
     return cfg
 
 
-def _load_weights(model: nn.Module, checkpoint: str, strict: bool) -> dict:
+def _load_weights(model: nn.Module, checkpoint: str, strict: bool,
+                  trust_checkpoint: bool) -> dict:
     """The one place where :func:`init_model` reads a checkpoint; returns
     its ``meta`` (empty when it has none)."""
-    ckpt = load_model_checkpoint(model, checkpoint, strict=strict)
+    ckpt = load_model_checkpoint(
+        model, checkpoint, strict=strict, trust_checkpoint=trust_checkpoint)
     meta = ckpt.get('meta', {}) if isinstance(ckpt, dict) else {}
     return meta if isinstance(meta, dict) else {}
 
@@ -100,7 +102,8 @@ def init_model(config: Union[str, Path, Config],
                checkpoint: Optional[str] = None,
                device: Union[str, torch.device] = 'cpu',
                cfg_options: Optional[dict] = None,
-               strict: bool = True) -> nn.Module:
+               strict: bool = True,
+               trust_checkpoint: bool = False) -> nn.Module:
     """Build a model of any task family and load a checkpoint strictly.
 
     Args:
@@ -109,8 +112,11 @@ def init_model(config: Union[str, Path, Config],
         device: Torch device.
         cfg_options: Overrides merged into the config.
         strict: Refuse a checkpoint whose keys or shapes do not match the
-            model (see :func:`cspr_det.utils.checkpoint.
+            model (see :func:`cspr_det.models.utils.
             load_model_checkpoint`); False loads the matching tensors.
+        trust_checkpoint: Load the checkpoint without the allow-list of
+            checkpoint globals, for an old file you trust (unpickling it
+            can run code; see ``docs/security.md``).
 
     Returns:
         nn.Module: The model in eval mode, with ``cfg`` (the config),
@@ -122,6 +128,8 @@ def init_model(config: Union[str, Path, Config],
     Raises:
         FileNotFoundError: Missing config or checkpoint.
         CheckpointMismatchError: The checkpoint does not fit the config.
+        UnsafeCheckpointError: The checkpoint needs a global outside the
+            allow-list and is not trusted.
     """
     cfg = _load_config(config, cfg_options)
     init_default_scope(cfg.get('default_scope', 'mmdet'))
@@ -130,7 +138,7 @@ def init_model(config: Union[str, Path, Config],
     if checkpoint is not None:
         if not osp.isfile(str(checkpoint)) and '://' not in str(checkpoint):
             raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
-        meta = _load_weights(model, str(checkpoint), strict)
+        meta = _load_weights(model, str(checkpoint), strict, trust_checkpoint)
     task = model_task(model)
     num_classes = _num_classes(model)
     dataset_meta = meta.get('dataset_meta')

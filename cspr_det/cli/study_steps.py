@@ -16,8 +16,9 @@ import argparse
 import os.path as osp
 from typing import List, Optional, Sequence
 
-from cspr_det.utils.cli import (CLIError, add_common_args, check_data_roots,
-                                load_config, run_cli, run_with_runner)
+from cspr_det.cli.errors import CLIError, run_cli
+from cspr_det.cli.train_test import (add_common_args, check_data_roots,
+                                     load_config, run_with_runner)
 
 
 def _test_metric_cfgs(evaluator) -> List[dict]:
@@ -39,7 +40,8 @@ def run_train_step(args: argparse.Namespace) -> int:
     built from it in this process."""
     cfg = load_config(args)
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
-    run_with_runner(cfg, args.launcher, 'train')
+    run_with_runner(cfg, args.launcher, 'train',
+                    trust_checkpoint=args.trust_checkpoint)
     return 0
 
 
@@ -56,7 +58,8 @@ def run_test_step(args: argparse.Namespace) -> int:
         if str(metric.get('type', '')).endswith('DeepLesionFROCMetric'):
             metric.setdefault('out_dir', cfg.work_dir)
     run_with_runner(cfg, args.launcher, 'test', load_strict=True,
-                    load_check_arch=True)
+                    load_check_arch=True,
+                    trust_checkpoint=args.trust_checkpoint)
     return 0
 
 

@@ -18,7 +18,7 @@ from pydicom.data import get_testdata_files
 from tool_loader import load_tool
 
 from cspr_det.apis import init_detector
-from cspr_det.utils.cli import run_cli
+from cspr_det.cli.errors import run_cli
 
 tool = load_tool('tools/infer_ct.py')
 OPTIONS = ['--cfg-options'] + [f'{k}={v}' for k, v in FAST_OPTIONS.items()]

@@ -25,7 +25,7 @@ from cspr_det.apis import (inference_nodule, inference_volume, init_model,
                            read_ct_volume)
 from cspr_det.datasets.synthetic.make_synthetic_lidc import \
     make_synthetic_lidc
-from cspr_det.utils.cli import run_cli
+from cspr_det.cli.errors import run_cli
 
 tool = load_tool('tools/infer.py')
 infer_ct = load_tool('tools/infer_ct.py')

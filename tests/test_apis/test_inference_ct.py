@@ -20,7 +20,7 @@ from tool_loader import load_tool
 from cspr_det.apis import (SliceStacker, config_test_pipeline, inference_ct,
                            init_detector, read_ct_volume)
 from cspr_det.fileio import png_series_reader
-from cspr_det.utils.checkpoint import CheckpointMismatchError
+from cspr_det.models.utils import CheckpointMismatchError
 
 test_tool = load_tool('tools/test.py')
 

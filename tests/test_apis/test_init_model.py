@@ -7,7 +7,7 @@ from ct_fixtures import DEMO, FAST_OPTIONS
 from infer_fixtures import tiny_cls_config, tiny_seg_config
 
 from cspr_det.apis import init_detector, init_model, model_task
-from cspr_det.utils.checkpoint import CheckpointMismatchError
+from cspr_det.models.utils import CheckpointMismatchError
 
 
 def test_every_family():

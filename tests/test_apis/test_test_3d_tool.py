@@ -19,7 +19,7 @@ from cspr_det.apis.subvolume_boxes import row_slice_numbers
 from cspr_det.datasets.deeplesion3d_annotations import save_3d_boxes
 from cspr_det.datasets.deeplesion_csv import write_deeplesion_csv
 from cspr_det.datasets.synthetic.subvolumes import write_nih_subvolume
-from cspr_det.utils.cli import run_cli
+from cspr_det.cli.errors import run_cli
 
 tool = load_tool('tools/test_3d.py')
 OPTIONS = ['--cfg-options'] + [f'{k}={v}' for k, v in FAST_OPTIONS.items()]

@@ -145,7 +145,7 @@ def test_datasets_build_and_load(path, tiny_deeplesion):
 def test_documented_overrides_merge(path, monkeypatch):
     """Every ``--cfg-options KEY=PATH`` a config documents merges through
     tools/train.py's option parsing, keeping the rest of the dict."""
-    from cspr_det.utils.cli import load_config
+    from cspr_det.cli.train_test import load_config
     monkeypatch.setenv('LOCAL_RANK', '0')
     train = load_tool('tools/train.py')
     plain = Config.fromfile(path)

@@ -12,7 +12,7 @@ import pytest
 from cspr_det.datasets import LIDCNoduleDataset
 from cspr_det.datasets.data_check import UnreadableSampleError
 from cspr_det.datasets.lidc_npz import nodule_file_problem
-from cspr_det.utils.cli import run_cli
+from cspr_det.cli.errors import run_cli
 from tool_loader import REPO, load_tool
 
 PIPELINE = [dict(type='cspr_det.LoadLIDCNodule')]

@@ -12,8 +12,8 @@ from tool_loader import load_tool
 
 from cspr_det.models.utils import describe_backbone
 from cspr_det.registry import MODELS
-from cspr_det.utils.checkpoint import CheckpointMismatchError
-from cspr_det.utils.cli import run_cli
+from cspr_det.models.utils import CheckpointMismatchError
+from cspr_det.cli.errors import run_cli
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(

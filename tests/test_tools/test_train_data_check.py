@@ -11,7 +11,7 @@ import shutil
 
 import pytest
 
-from cspr_det.utils.cli import run_cli
+from cspr_det.cli.errors import run_cli
 from seg_fixtures import tiny_seg_dataset
 from tool_loader import load_tool
 

@@ -9,6 +9,11 @@ import re
 import subprocess
 import sys
 
+import torch
+
+from cspr_det.utils.checkpoint_loading import (checkpoint_safe_global_names,
+                                               load_local_checkpoint)
+
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(
     REPO, 'configs', 'deeplesion',
@@ -57,6 +62,12 @@ def test_resume_continues_an_interrupted_run(tiny_deeplesion, tmp_path):
     assert not re.search(r'Epoch\(train\)\s+\[1\]', text)  # not trained again
     assert re.search(r'Epoch\(train\)\s+\[2\]', text)
     assert osp.isfile(osp.join(work, 'epoch_2.pth'))
+    # the demo checkpoint needs nothing outside the allow-list (resume and
+    # the test below load it through the same loader)
+    ckpt = osp.join(work, 'epoch_2.pth')
+    needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(ckpt))
+    assert needed <= set(checkpoint_safe_global_names()), needed
+    assert load_local_checkpoint(ckpt)['meta']['epoch'] == 2
 
     # tools/test.py: FROC report files and a raw-detection dump that the
     # re-scoring tool turns into the same numbers

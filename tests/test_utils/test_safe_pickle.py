@@ -9,7 +9,7 @@ import pytest
 from tool_loader import load_tool
 
 from cspr_det.datasets import DeepLesionDataset
-from cspr_det.utils.cli import run_cli
+from cspr_det.cli.errors import run_cli
 from cspr_det.utils.safe_pickle import (UnsafePickleError, export_json,
                                         safe_load, safe_loads, to_jsonable)
 

@@ -102,7 +102,7 @@ def main(args) -> dict:
 
 
 if __name__ == '__main__':
-    from cspr_det.utils.cli import run_cli
+    from cspr_det.cli.errors import run_cli
 
     cli_args = parse_args()
     run_cli(lambda: (main(cli_args), 0)[1], debug=cli_args.debug)

@@ -23,10 +23,14 @@ import sys
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from cspr_det.utils import UserInputError  # noqa: E402
+
 
 def extract(ckpt_path: str, out_path: str, prefix: str = 'backbone.',
-            keep_prefix: bool = False) -> int:
-    """Write the backbone tensors of ``ckpt_path`` to ``out_path``.
+            keep_prefix: bool = False, trust_checkpoint: bool = False) -> int:
+    """Write the backbone tensors of ``ckpt_path`` to ``out_path``
+    (``trust_checkpoint``: read it without the allow-list of checkpoint
+    globals, only for a file you trust).
 
     Returns:
         int: Number of tensors written.
@@ -37,7 +41,7 @@ def extract(ckpt_path: str, out_path: str, prefix: str = 'backbone.',
     from cspr_det.models.utils import (read_checkpoint, read_state_dict,
                                        split_prefix)
 
-    ckpt = read_checkpoint(ckpt_path)
+    ckpt = read_checkpoint(ckpt_path, trust_checkpoint=trust_checkpoint)
     state = read_state_dict(ckpt)
     inside, _ = split_prefix(state, prefix)
     if not inside:
@@ -69,6 +73,11 @@ def parse_args(argv=None):
                         help='key prefix to extract (default backbone.)')
     parser.add_argument('--keep-prefix', action='store_true',
                         help='keep the prefix in the written keys')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='read CHECKPOINT without the allow-list of '
+                        'checkpoint globals: for an old file you trust '
+                        'only, since unpickling it can run code (see '
+                        'docs/security.md)')
     return parser.parse_args(argv)
 
 
@@ -79,8 +88,9 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return 1
     try:
-        n = extract(args.checkpoint, args.out, args.prefix, args.keep_prefix)
-    except ValueError as exc:
+        n = extract(args.checkpoint, args.out, args.prefix, args.keep_prefix,
+                    args.trust_checkpoint)
+    except (ValueError, UserInputError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
     how = 'prefix kept' if args.keep_prefix else 'prefix stripped'

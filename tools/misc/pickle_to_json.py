@@ -10,7 +10,7 @@ naming it, and nothing is written. Arrays become nested lists.
 import argparse
 import pickle
 
-from cspr_det.utils.cli import CLIError, run_cli
+from cspr_det.cli.errors import CLIError, run_cli
 from cspr_det.utils.safe_pickle import export_json
 
 

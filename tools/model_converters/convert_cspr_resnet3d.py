@@ -32,12 +32,16 @@ from cspr_det.models.utils import (RESNET3D_ARCH_KEYS,
                                    conversion_summary, convert_cspr_resnet3d,
                                    infer_cspr_resnet3d_config,
                                    read_state_dict, save_converted)
+from cspr_det.utils import UserInputError  # noqa: E402
 
 
-def convert(src, dst: str, base_config: str = None) -> dict:
+def convert(src, dst: str, base_config: str = None,
+            trust_checkpoint: bool = False) -> dict:
     """Convert ``src`` (path or state dict) and write ``dst`` and its config;
-    returns the load report (plus ``passed_through`` and ``written``)."""
-    legacy = read_state_dict(src)
+    returns the load report (plus ``passed_through`` and ``written``).
+    ``trust_checkpoint`` reads a ``src`` file without the allow-list of
+    checkpoint globals (only for files you trust)."""
+    legacy = read_state_dict(src, trust_checkpoint=trust_checkpoint)
     cfg = infer_cspr_resnet3d_config(legacy)
     backbone, others = convert_cspr_resnet3d(legacy)
     return save_converted(
@@ -55,9 +59,18 @@ def main(argv=None) -> int:
     p.add_argument('--base-config',
                    help='config the written config inherits (default: the '
                    'VDT ResNet3D-18 classifier config)')
+    p.add_argument('--trust-checkpoint', action='store_true',
+                   help='read SRC without the allow-list of checkpoint '
+                   'globals: for an old file you trust only, since '
+                   'unpickling it can run code (see docs/security.md)')
     args = p.parse_args(argv)
-    text, code = conversion_summary(
-        convert(args.src, args.dst, base_config=args.base_config), args.dst)
+    try:
+        report = convert(args.src, args.dst, base_config=args.base_config,
+                         trust_checkpoint=args.trust_checkpoint)
+    except (UserInputError, FileNotFoundError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
+    text, code = conversion_summary(report, args.dst)
     print(text)
     return code
 

@@ -32,14 +32,16 @@ import cspr_det  # noqa: F401
 from cspr_det.models.utils import (conversion_summary,
                                    convert_mp3d, infer_mp3d_config,
                                    read_state_dict, save_converted)
+from cspr_det.utils import UserInputError  # noqa: E402
 
 
 def convert(src, dst: str, baseline: bool = False,
-            base_config: str = None) -> dict:
+            base_config: str = None, trust_checkpoint: bool = False) -> dict:
     """Convert ``src`` (path or state dict) and write ``dst`` and its config;
     returns the load report (plus ``passed_through``, ``written`` and
-    ``backbone_cfg``)."""
-    legacy = read_state_dict(src)
+    ``backbone_cfg``). ``trust_checkpoint`` reads a ``src`` file without the
+    allow-list of checkpoint globals (only for files you trust)."""
+    legacy = read_state_dict(src, trust_checkpoint=trust_checkpoint)
     cfg = infer_mp3d_config(legacy, baseline=baseline)
     backbone, others = convert_mp3d(legacy)
     dropped = []
@@ -66,9 +68,18 @@ def main(argv=None) -> int:
     p.add_argument('--base-config',
                    help='config the written config inherits (default: the '
                    'shipped detector config for this backbone)')
+    p.add_argument('--trust-checkpoint', action='store_true',
+                   help='read SRC without the allow-list of checkpoint '
+                   'globals: for an old file you trust only, since '
+                   'unpickling it can run code (see docs/security.md)')
     args = p.parse_args(argv)
-    report = convert(args.src, args.dst, baseline=args.p3d,
-                     base_config=args.base_config)
+    try:
+        report = convert(args.src, args.dst, baseline=args.p3d,
+                         base_config=args.base_config,
+                         trust_checkpoint=args.trust_checkpoint)
+    except (UserInputError, FileNotFoundError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
     text, code = conversion_summary(report, args.dst)
     print(text)
     return code

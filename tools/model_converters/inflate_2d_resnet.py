@@ -24,6 +24,7 @@ import torch
 import cspr_det  # noqa: F401
 from cspr_det.registry import MODELS
 from cspr_det.models.utils import format_report, inflate_2d_resnet
+from cspr_det.utils import UserInputError
 
 
 def parse_args(argv=None):
@@ -43,6 +44,10 @@ def parse_args(argv=None):
                    default='pytorch', help='p3d/mp3d stride position')
     p.add_argument('--strict', action='store_true',
                    help='fail unless every 2D backbone key is used')
+    p.add_argument('--trust-checkpoint', action='store_true',
+                   help='read SRC without the allow-list of checkpoint '
+                   'globals: for an old file you trust only, since '
+                   'unpickling it can run code (see docs/security.md)')
     return p.parse_args(argv)
 
 
@@ -62,7 +67,12 @@ def main(argv=None) -> int:
     cfg.update(in_channels=args.in_channels,
                base_channels=args.base_channels, norm_cfg=norm_cfg)
     model = MODELS.build(cfg)
-    report = inflate_2d_resnet(model, args.src, strict=args.strict)
+    try:
+        report = inflate_2d_resnet(model, args.src, strict=args.strict,
+                                   trust_checkpoint=args.trust_checkpoint)
+    except (UserInputError, FileNotFoundError) as exc:
+        print(f'error: {exc}', file=sys.stderr)
+        return 1
     sd = {
         f'backbone.{k}': v
         for k, v in model.state_dict().items() if not k.startswith('collapse')

@@ -1,9 +1,12 @@
-"""Model utilities: the 2.5D lift, checkpoint reading and weight transfer
+"""Model utilities: the 2.5D lift, checkpoint reading, strict checkpoint
+matching (keys, shapes, recorded architecture) and weight transfer
 (pre-trained backbones, 2D-to-3D inflation, legacy checkpoint conversion,
 architecture records of converted checkpoints) and sliding-window inference
 over volumes."""
 from .backbone_arch import (ArchitectureMismatchError, arch_differences,
                             check_backbone_arch, describe_backbone)
+from .checkpoint_check import check_model_checkpoint, load_model_checkpoint
+from .checkpoint_mismatch_error import CheckpointMismatchError
 from .converted_config import config_path_for, write_converted_config
 from .inflate import (inflate_2d_resnet, inflate_conv_weight,
                       init_p3d_depth_identity, normalize_2d_resnet_keys)
@@ -30,5 +33,7 @@ __all__ = [
     'split_backbone', 'infer_cspr_resnet3d_config', 'infer_mp3d_config',
     'load_strict_with_report', 'save_converted', 'conversion_summary',
     'default_base_config', 'RESNET3D_ARCH_KEYS', 'config_path_for',
-    'write_converted_config', 'sliding_window_inference'
+    'write_converted_config', 'sliding_window_inference',
+    'CheckpointMismatchError', 'check_model_checkpoint',
+    'load_model_checkpoint'
 ]

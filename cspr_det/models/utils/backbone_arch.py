@@ -10,7 +10,7 @@ strictly, and its outputs are then wrong. The converters therefore store
 ``meta['backbone_arch']``, and every cspr_det loading path
 (:class:`~cspr_det.models.utils.PretrainedBackbone`, ``tools/test.py``,
 ``load_from`` through the cspr_det tools,
-:func:`cspr_det.utils.checkpoint.load_model_checkpoint`) compares it with the
+:func:`cspr_det.models.utils.load_model_checkpoint`) compares it with the
 target backbone and refuses a difference, naming each one.
 
 The description is read from the built module (class, attributes and layer
@@ -21,7 +21,7 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import torch.nn as nn
 
-from cspr_det.utils.checkpoint import CheckpointMismatchError
+from .checkpoint_mismatch_error import CheckpointMismatchError
 
 # Attributes copied as they are when the backbone has them.
 _ATTRS = ('depth', 'style', 'collapse', 'num_slices', 'in_channels',

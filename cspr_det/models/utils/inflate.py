@@ -176,7 +176,8 @@ def init_p3d_depth_identity(model: nn.Module) -> List[str]:
 
 def inflate_2d_resnet(model: nn.Module,
                       src: Union[str, Mapping[str, torch.Tensor]],
-                      strict: bool = False) -> Dict[str, List[str]]:
+                      strict: bool = False,
+                      trust_checkpoint: bool = False) -> Dict[str, List[str]]:
     """Load a 2D ResNet checkpoint into a P3DResNet, MP3DResNet or ResNet3D.
 
     Args:
@@ -185,6 +186,8 @@ def inflate_2d_resnet(model: nn.Module,
             docstring).
         strict: Raise if any target tensor outside the depth convs / depth
             collapse could not be filled, or any 2D backbone key was unused.
+        trust_checkpoint: Read a ``src`` file without the allow-list of
+            checkpoint globals (it can run code: only for trusted files).
 
     Returns:
         Report dict with lists ``loaded`` (target keys filled from 2D),
@@ -196,7 +199,8 @@ def inflate_2d_resnet(model: nn.Module,
     Raises:
         ValueError: ``strict`` and something did not match.
     """
-    sd2d, dropped = normalize_2d_resnet_keys(read_state_dict(src))
+    sd2d, dropped = normalize_2d_resnet_keys(
+        read_state_dict(src, trust_checkpoint=trust_checkpoint))
     target = model.state_dict()
     new_sd = {}
     used = set()

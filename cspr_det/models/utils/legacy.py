@@ -40,12 +40,14 @@ config next to them; loading them into a backbone built otherwise fails
 with a message naming each difference (see :mod:`.backbone_arch`).
 """
 import re
-from typing import Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
 
+from cspr_det.registry import MODELS
 from .backbone_arch import describe_backbone
+from .converted_config import config_path_for, write_converted_config
 from .state_dict_io import (StateDict, format_report, match_state_dict,
                             read_state_dict, report_is_clean, split_prefix)
 
@@ -73,8 +75,9 @@ RESNET3D_ARCH_KEYS = ('type', 'depth', 'in_channels', 'base_channels',
                   'stem_channels', 'stem_kernel', 'norm', 'norm_groups')
 
 
-def split_backbone(state_dict: Mapping[str, torch.Tensor],
-                   backbone_key: re.Pattern = _MP3D_BACKBONE_KEY
+def split_backbone(state_dict: Union[str, Mapping[str, torch.Tensor]],
+                   backbone_key: re.Pattern = _MP3D_BACKBONE_KEY,
+                   trust_checkpoint: bool = False
                    ) -> Tuple[StateDict, StateDict]:
     """Split a legacy checkpoint into backbone keys and the rest.
 
@@ -83,11 +86,19 @@ def split_backbone(state_dict: Mapping[str, torch.Tensor],
     ``backbone.`` prefix, those keys (prefix removed) are the backbone;
     otherwise (prefix-less files) the keys matching ``backbone_key`` are.
 
+    Args:
+        state_dict: A legacy checkpoint: its path, or the loaded mapping.
+        backbone_key: The backbone keys of a prefix-less file.
+        trust_checkpoint: Read a ``state_dict`` file without the
+            allow-list of checkpoint globals (it can run code: only for
+            trusted files).
+
     Returns:
         ``(backbone, rest)``: backbone keys without prefix and every other
         key unchanged.
     """
-    state_dict = read_state_dict(state_dict)
+    state_dict = read_state_dict(state_dict,
+                                 trust_checkpoint=trust_checkpoint)
     backbone, rest = split_prefix(state_dict, 'backbone.')
     if backbone:
         return backbone, rest
@@ -97,16 +108,23 @@ def split_backbone(state_dict: Mapping[str, torch.Tensor],
 
 
 def convert_cspr_resnet3d(
-        state_dict: Mapping[str, torch.Tensor]
-) -> Tuple[StateDict, StateDict]:
+        state_dict: Union[str, Mapping[str, torch.Tensor]],
+        trust_checkpoint: bool = False) -> Tuple[StateDict, StateDict]:
     """Map a legacy CSPR 3D ResNet (mmcls 0.6) state dict.
+
+    Args:
+        state_dict: The legacy checkpoint (path or loaded mapping).
+        trust_checkpoint: Read a ``state_dict`` file without the
+            allow-list of checkpoint globals (it can run code: only for
+            trusted files).
 
     Returns:
         ``(backbone, others)``: backbone tensors named as
         :class:`~cspr_det.models.backbones.ResNet3D` (no prefix) and all
         non-backbone tensors (``head.fc.*`` ...) unchanged.
     """
-    backbone, rest = split_backbone(state_dict, _CSPR_BACKBONE_KEY)
+    backbone, rest = split_backbone(state_dict, _CSPR_BACKBONE_KEY,
+                                    trust_checkpoint)
     out = {}
     for k, v in backbone.items():
         out[re.sub(r'(^|\.)(bn|gn)(\d)\.', r'\1norm\3.', k)] = v
@@ -150,9 +168,15 @@ def _stage_blocks(backbone: Mapping[str, torch.Tensor]) -> Tuple[int, ...]:
 
 
 def convert_mp3d(
-        state_dict: Mapping[str, torch.Tensor]
-) -> Tuple[StateDict, StateDict]:
+        state_dict: Union[str, Mapping[str, torch.Tensor]],
+        trust_checkpoint: bool = False) -> Tuple[StateDict, StateDict]:
     """Map a legacy MP3D / P3D (mmdet 2.x fork) state dict.
+
+    Args:
+        state_dict: The legacy checkpoint (path or loaded mapping).
+        trust_checkpoint: Read a ``state_dict`` file without the
+            allow-list of checkpoint globals (it can run code: only for
+            trusted files).
 
     Returns:
         ``(backbone, others)``: backbone tensors named as
@@ -161,7 +185,8 @@ def convert_mp3d(
         non-backbone tensors unchanged. Legacy backbone keys that fit no rule
         are kept under their legacy name, so a strict load reports them.
     """
-    backbone, rest = split_backbone(state_dict)
+    backbone, rest = split_backbone(state_dict,
+                                    trust_checkpoint=trust_checkpoint)
     table = _BASIC_MAP if _block_kind(backbone) == 'basic' \
         else _BOTTLENECK_MAP
     out = {}
@@ -181,8 +206,9 @@ def convert_mp3d(
     return out, rest
 
 
-def infer_mp3d_config(state_dict: Mapping[str, torch.Tensor],
-                      baseline: bool = False) -> dict:
+def infer_mp3d_config(state_dict: Union[str, Mapping[str, torch.Tensor]],
+                      baseline: bool = False,
+                      trust_checkpoint: bool = False) -> dict:
     """Backbone config that a legacy MP3D/P3D checkpoint fits.
 
     Infers depth (block type and blocks per stage), ``base_channels``,
@@ -195,11 +221,15 @@ def infer_mp3d_config(state_dict: Mapping[str, torch.Tensor],
     that no config default can differ.
 
     Args:
-        state_dict: Legacy (unconverted) state dict.
+        state_dict: Legacy (unconverted) state dict, or its path.
         baseline: Build ``P3DResNet`` (depth pooling) instead of
             ``MP3DResNet``.
+        trust_checkpoint: Read a ``state_dict`` file without the
+            allow-list of checkpoint globals (it can run code: only for
+            trusted files).
     """
-    backbone, _ = split_backbone(state_dict)
+    backbone, _ = split_backbone(state_dict,
+                                 trust_checkpoint=trust_checkpoint)
     kind = _block_kind(backbone)
     blocks = _stage_blocks(backbone)
     depth = _P3D_DEPTHS.get((kind, blocks))
@@ -234,10 +264,19 @@ def infer_mp3d_config(state_dict: Mapping[str, torch.Tensor],
 
 
 def infer_cspr_resnet3d_config(
-        state_dict: Mapping[str, torch.Tensor]) -> dict:
+        state_dict: Union[str, Mapping[str, torch.Tensor]],
+        trust_checkpoint: bool = False) -> dict:
     """ResNet3D config that a legacy CSPR checkpoint fits (depth from the
-    block layout, widths from the stem, BN vs GN from running stats)."""
-    backbone, _ = split_backbone(state_dict, _CSPR_BACKBONE_KEY)
+    block layout, widths from the stem, BN vs GN from running stats).
+
+    Args:
+        state_dict: The legacy checkpoint (path or loaded mapping).
+        trust_checkpoint: Read a ``state_dict`` file without the
+            allow-list of checkpoint globals (it can run code: only for
+            trusted files).
+    """
+    backbone, _ = split_backbone(state_dict, _CSPR_BACKBONE_KEY,
+                                 trust_checkpoint)
     w = backbone.get('layer1.0.conv1.weight')
     if w is None:
         raise ValueError('legacy ResNet3D checkpoint has no '
@@ -315,8 +354,6 @@ def save_converted(backbone: StateDict,
         ``passed_through`` (the sorted keys of ``others``) and ``written``
         (the checkpoint and config paths; empty when nothing was written).
     """
-    from cspr_det.registry import MODELS
-    from .converted_config import config_path_for, write_converted_config
     model = MODELS.build(cfg)
     report = load_strict_with_report(model, backbone)
     report['passed_through'] = sorted(others)

@@ -63,7 +63,9 @@ def load_pretrained_backbone(module: nn.Module,
                              strict_shapes: bool = True,
                              map_location: str = 'cpu',
                              adapt_in_channels_keys: Sequence[str] = (),
-                             check_arch: bool = True) -> Dict[str, list]:
+                             check_arch: bool = True,
+                             trust_checkpoint: bool = False
+                             ) -> Dict[str, list]:
     """Copy the tensors under ``prefix`` of ``checkpoint`` into ``module``.
 
     Args:
@@ -92,6 +94,9 @@ def load_pretrained_backbone(module: nn.Module,
             concern excluded or adapted tensors (``num_slices`` and
             ``collapse`` with every ``collapse*`` tensor excluded,
             ``in_channels`` with the stem adapted) are allowed.
+        trust_checkpoint: Read the file without the allow-list of
+            checkpoint globals (it can run code: only for trusted files;
+            see :mod:`cspr_det.utils.checkpoint_loading`).
 
     Returns:
         dict: key lists ``loaded``, ``missing`` (in the module, not in the
@@ -103,8 +108,10 @@ def load_pretrained_backbone(module: nn.Module,
     Raises:
         ArchitectureMismatchError: The recorded architecture differs.
         ValueError: A shape mismatch (strict) or no tensor matched at all.
+        UnsafeCheckpointError: The file needs a global outside the
+            allow-list and is not trusted.
     """
-    ckpt = read_checkpoint(checkpoint, map_location)
+    ckpt = read_checkpoint(checkpoint, map_location, trust_checkpoint)
     state = read_state_dict(ckpt)
     if prefix:
         inside, _ = split_prefix(state, prefix)
@@ -196,6 +203,10 @@ class PretrainedBackbone:
             rejected; see :func:`adapt_in_channels`.
         check_arch: Refuse a checkpoint whose recorded backbone architecture
             differs from the module (see :func:`load_pretrained_backbone`).
+        trust_checkpoint: Load the file without the allow-list of
+            checkpoint globals, for an old checkpoint you trust (it can run
+            code); a run started with ``tools/train.py --trust-checkpoint``
+            trusts it as well. See ``docs/security.md``.
     """
 
     def __init__(self,
@@ -205,7 +216,8 @@ class PretrainedBackbone:
                  strict_shapes: bool = True,
                  map_location: str = 'cpu',
                  adapt_in_channels: Sequence[str] = (),
-                 check_arch: bool = True) -> None:
+                 check_arch: bool = True,
+                 trust_checkpoint: bool = False) -> None:
         self.checkpoint = checkpoint
         self.prefix = prefix
         self.exclude = tuple(exclude)
@@ -213,6 +225,7 @@ class PretrainedBackbone:
         self.strict_shapes = strict_shapes
         self.map_location = map_location
         self.check_arch = check_arch
+        self.trust_checkpoint = trust_checkpoint
         self.wholemodule = False
 
     @staticmethod
@@ -247,7 +260,8 @@ class PretrainedBackbone:
             strict_shapes=self.strict_shapes,
             map_location=self.map_location,
             adapt_in_channels_keys=self.adapt_in_channels,
-            check_arch=self.check_arch)
+            check_arch=self.check_arch,
+            trust_checkpoint=self.trust_checkpoint)
         total = len(module.state_dict())
         print_log(
             f'PretrainedBackbone: loaded {len(report["loaded"])}/{total} '

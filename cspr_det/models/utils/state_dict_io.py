@@ -4,9 +4,10 @@ matches a model: the one place for these rules in cspr_det.
 Unwrapping rules of :func:`read_state_dict` (the only state-dict reader):
 
 1. A path or URL is read with mmengine's ``CheckpointLoader`` (local files
-   through :func:`cspr_det.utils.checkpoint.load_local_checkpoint`, so
-   mmengine checkpoints load under torch >= 2.6; ``torchvision://``,
-   ``open-mmlab://`` and ``http(s)://`` work as in mmengine).
+   through :func:`cspr_det.utils.checkpoint_loading.load_local_checkpoint`:
+   ``weights_only`` with the allow-list of checkpoint globals, unless the
+   file is trusted; ``torchvision://``, ``open-mmlab://`` and ``http(s)://``
+   work as in mmengine).
 2. The first of ``state_dict`` (mmengine, mmcls, mmdet), ``model`` (timm,
    DeiT), ``model_state`` and ``net`` that holds a mapping is taken;
    otherwise the checkpoint itself is the state dict.
@@ -19,6 +20,9 @@ from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 import torch
 from mmengine.logging import print_log
+from mmengine.runner.checkpoint import CheckpointLoader
+
+from cspr_det.utils.checkpoint_loading import trusted_checkpoints
 
 StateDict = Dict[str, torch.Tensor]
 
@@ -26,18 +30,30 @@ _WRAPPER_KEYS = ('state_dict', 'model', 'model_state', 'net')
 _DDP_PREFIX = 'module.'
 
 
-def read_checkpoint(src: str, map_location: Any = 'cpu') -> Any:
+def read_checkpoint(src: str,
+                    map_location: Any = 'cpu',
+                    trust_checkpoint: bool = False) -> Any:
     """Load a checkpoint file or URL as it was saved (state dict, meta, ...).
+
+    Args:
+        src: Path or URL.
+        map_location: ``torch.load`` map location.
+        trust_checkpoint: Load without the allow-list of checkpoint globals
+            (the file can run code: only for trusted files).
 
     Raises:
         FileNotFoundError: A local path that does not exist.
+        UnsafeCheckpointError: The file needs a global outside the
+            allow-list and is not trusted.
     """
-    from mmengine.runner.checkpoint import CheckpointLoader
-    return CheckpointLoader.load_checkpoint(src, map_location=map_location)
+    with trusted_checkpoints(trust_checkpoint):
+        return CheckpointLoader.load_checkpoint(
+            src, map_location=map_location)
 
 
 def read_state_dict(src: Union[str, Mapping],
-                    map_location: Any = 'cpu') -> StateDict:
+                    map_location: Any = 'cpu',
+                    trust_checkpoint: bool = False) -> StateDict:
     """The tensor dict of a checkpoint path/URL or of a loaded checkpoint,
     unwrapped by the rules in the module docstring.
 
@@ -45,6 +61,7 @@ def read_state_dict(src: Union[str, Mapping],
         src: Path or URL of a checkpoint, or an already loaded checkpoint
             (any mapping, e.g. ``torch.load(...)`` or a state dict).
         map_location: ``torch.load`` map location for paths.
+        trust_checkpoint: See :func:`read_checkpoint`.
 
     Returns:
         dict: ``key -> tensor``.
@@ -55,7 +72,7 @@ def read_state_dict(src: Union[str, Mapping],
     """
     name = src if isinstance(src, str) else 'checkpoint'
     if isinstance(src, str):
-        src = read_checkpoint(src, map_location)
+        src = read_checkpoint(src, map_location, trust_checkpoint)
     if not isinstance(src, Mapping):
         raise ValueError(f'{name} is a {type(src).__name__}, expected a dict '
                          'of tensors')

@@ -12,7 +12,7 @@ from tool_loader import load_tool
 from cspr_det.models.utils import (ArchitectureMismatchError,
                                    arch_differences, describe_backbone)
 from cspr_det.registry import MODELS
-from cspr_det.utils.checkpoint import load_model_checkpoint
+from cspr_det.models.utils import load_model_checkpoint
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))

@@ -12,6 +12,7 @@ from cspr_det.models.utils import (convert_cspr_resnet3d, convert_mp3d,
                                    infer_mp3d_config, load_strict_with_report,
                                    report_is_clean)
 from cspr_det.registry import MODELS
+from cspr_det.utils.checkpoint_loading import load_local_checkpoint
 
 convert_mp3d_tool = load_tool('tools/model_converters/convert_mp3d.py')
 convert_cspr_tool = load_tool(
@@ -62,7 +63,7 @@ def test_mp3d_gn_and_p3d_baseline_cli(tmp_path, capsys):
     torch.save({'state_dict': legacy, 'meta': {}}, src)
     assert convert_mp3d_tool.main([str(src), str(dst)]) == 0
     assert f'wrote {dst} and {tmp_path / "new.py"}' in capsys.readouterr().out
-    saved = torch.load(dst, weights_only=False)
+    saved = load_local_checkpoint(str(dst))
     new = saved['state_dict']
     assert 'backbone.collapse4.conv.weight' in new
     assert 'roi_head.bbox_head.fc_cls.weight' in new
@@ -76,8 +77,8 @@ def test_mp3d_gn_and_p3d_baseline_cli(tmp_path, capsys):
     report = convert_mp3d_tool.convert(str(src), str(tmp_path / 'p3d.pth'),
                                        baseline=True)
     assert report_is_clean(report)
-    arch = torch.load(tmp_path / 'p3d.pth',
-                      weights_only=False)['meta']['backbone_arch']
+    arch = load_local_checkpoint(
+        str(tmp_path / 'p3d.pth'))['meta']['backbone_arch']
     assert arch['type'] == 'P3DResNet' and arch['num_slices'] is None
 
 
@@ -96,7 +97,7 @@ def test_mp3d_written_config_builds_the_converted_backbone(tmp_path):
     assert cfg.model.neck.in_channels == [32, 64, 128, 256]
     backbone = MODELS.build(cfg.model.backbone)
     from cspr_det.models.utils import describe_backbone
-    recorded = torch.load(dst, weights_only=False)['meta']['backbone_arch']
+    recorded = load_local_checkpoint(str(dst))['meta']['backbone_arch']
     assert describe_backbone(backbone) == recorded
     detector = MODELS.build(cfg.model)  # neck widths fit the backbone
     assert detector.neck.lateral_convs[0].conv.in_channels == 32
@@ -133,7 +134,7 @@ def test_cspr_resnet3d_converts_and_loads_strictly(tmp_path, gn):
     torch.save({'state_dict': legacy}, src)
     report = convert_cspr_tool.convert(str(src), str(dst))
     assert report_is_clean(report), report
-    saved = torch.load(dst, weights_only=False)
+    saved = load_local_checkpoint(str(dst))
     new = saved['state_dict']
     torch.testing.assert_close(new['backbone.layer2.0.norm1.weight'],
                                legacy[f'backbone.layer2.0.'
@@ -200,7 +201,7 @@ def test_cspr_resnet3d_released_layouts(tmp_path, layout):
     assert report_is_clean(report), report
     assert report['passed_through'] == ['head.fc.bias', 'head.fc.weight']
     expected = torch.load(ref, weights_only=False)['state_dict']
-    got = torch.load(dst, weights_only=False)['state_dict']
+    got = load_local_checkpoint(str(dst))['state_dict']
     assert sorted(got) == sorted(expected)
     for k in expected:
         torch.testing.assert_close(got[k], expected[k], msg=k)

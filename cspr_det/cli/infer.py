@@ -8,15 +8,16 @@ from typing import List, Tuple
 
 from mmengine.config import DictAction
 
-from cspr_det.utils.cli import CLIError
-from .ct_outputs import write_ct_outputs
+from cspr_det.apis.ct_outputs import write_ct_outputs
+from cspr_det.apis.inference import inference_ct
+from cspr_det.apis.init_model import init_model
+from cspr_det.apis.nodule_inference import inference_nodule
+from cspr_det.apis.nodule_outputs import (read_centres_csv,
+                                          write_nodule_outputs)
+from cspr_det.apis.volume_inference import inference_volume
+from cspr_det.apis.volume_outputs import write_volume_outputs
 from cspr_det.fileio import read_ct_volume
-from .inference import inference_ct
-from .init_model import init_model
-from .nodule_inference import inference_nodule
-from .nodule_outputs import read_centres_csv, write_nodule_outputs
-from .volume_inference import inference_volume
-from .volume_outputs import write_volume_outputs
+from .errors import CLIError
 
 
 def add_common_args(parser: argparse.ArgumentParser,
@@ -38,6 +39,11 @@ def add_common_args(parser: argparse.ArgumentParser,
     parser.add_argument('--window', type=float, nargs=2,
                         default=(-175.0, 275.0), metavar=('MIN', 'MAX'),
                         help='display window of the images (HU)')
+    parser.add_argument('--trust-checkpoint', action='store_true',
+                        help='load CHECKPOINT without the allow-list of '
+                        'checkpoint globals: for an old file you trust only, '
+                        'since unpickling it can run code (see '
+                        'docs/security.md)')
     parser.add_argument('--non-strict', action='store_true',
                         help='load only the matching tensors of a checkpoint '
                         'that does not fit the config')
@@ -136,7 +142,8 @@ def read_input(args):
 def load_model(args):
     """The model of ``args.config`` / ``args.checkpoint``."""
     return init_model(args.config, args.checkpoint, args.device,
-                      args.cfg_options, strict=not args.non_strict)
+                      args.cfg_options, strict=not args.non_strict,
+                      trust_checkpoint=args.trust_checkpoint)
 
 
 def _files_line(files: List[str], out_dir: str) -> str:

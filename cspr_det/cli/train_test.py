@@ -1,29 +1,26 @@
 """Shared command-line helpers of ``tools/train.py`` and ``tools/test.py``:
-config loading with overrides and one-line errors for bad input."""
+options, config loading with overrides, data-root checks and the Runner
+run (with the strict ``load_from`` check and the checkpoint trust scope)."""
 import os
 import os.path as osp
-import sys
-import traceback
-from typing import Callable, Iterable, Optional
+from typing import Iterable
 
 from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
-from cspr_det.engine.hooks.non_finite_loss_hook import NonFiniteLossError
-from cspr_det.utils.checkpoint import CheckpointMismatchError
-
-# Exceptions that mean "the user gave something wrong" rather than a bug.
-USER_ERRORS = (FileNotFoundError, NotADirectoryError, KeyError, ValueError,
-               ImportError, TypeError)
-
-
-class CLIError(Exception):
-    """An error whose message is shown alone, without a traceback."""
+from cspr_det.engine.hooks import CheckpointCheckHook
+from cspr_det.utils.checkpoint_loading import trusted_checkpoints
+from cspr_det.utils.dist import (setup_cpu_distributed,
+                                 teardown_cpu_distributed)
+from .errors import CLIError
 
 
 def add_common_args(parser) -> None:
     """Options shared by train and test entry points (positionals are added
     by each tool)."""
-    parser.add_argument('--work-dir', help='directory for logs and checkpoints')
+    parser.add_argument(
+        '--work-dir', help='directory for logs and checkpoints')
     parser.add_argument(
         '--cfg-options',
         nargs='+',
@@ -35,6 +32,13 @@ def add_common_args(parser) -> None:
         default='none',
         help='job launcher')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load the checkpoints of this run (load_from, --resume, '
+        'init_cfg pre-training) without the allow-list of checkpoint '
+        'globals: for old files you trust only, since unpickling them can '
+        'run code (see docs/security.md)')
     parser.add_argument(
         '--debug',
         action='store_true',
@@ -88,13 +92,14 @@ def run_with_runner(cfg: Config,
                     mode: str,
                     load_strict: bool = False,
                     load_check_arch: bool = True,
-                    load_hint: str = '') -> None:
+                    load_hint: str = '',
+                    trust_checkpoint: bool = False) -> None:
     """Build mmengine's Runner from ``cfg`` (``runner_type`` honoured) and
     call ``runner.train()`` or ``runner.test()`` (``mode``), with the CPU
     (gloo) process group set up before and destroyed after when needed.
 
     When the run loads ``cfg.load_from`` (and does not resume), a
-    :class:`~cspr_det.utils.checkpoint.CheckpointCheckHook` checks the
+    :class:`~cspr_det.engine.hooks.CheckpointCheckHook` checks the
     checkpoint against the model before mmengine loads it.
 
     Args:
@@ -106,53 +111,26 @@ def run_with_runner(cfg: Config,
         load_check_arch: Refuse a ``load_from`` checkpoint whose recorded
             backbone architecture differs from the model's (else warn).
         load_hint: Appended to the refusal message.
+        trust_checkpoint: Build and run the Runner inside
+            :func:`~cspr_det.utils.checkpoint_loading.trusted_checkpoints`:
+            every checkpoint the run loads (``load_from``, resume,
+            ``init_cfg``) is unpickled without the allow-list.
     """
-    from mmengine.registry import RUNNERS
-    from mmengine.runner import Runner
-
-    from cspr_det.utils.checkpoint import CheckpointCheckHook
-    from cspr_det.utils.dist import (setup_cpu_distributed,
-                                     teardown_cpu_distributed)
     own_group = setup_cpu_distributed(cfg, launcher)
     finished = False
     try:
-        runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
-            else Runner.from_cfg(cfg)
-        if cfg.get('load_from') and not cfg.get('resume', False):
-            runner.register_hook(
-                CheckpointCheckHook(
-                    str(cfg.load_from),
-                    strict=load_strict,
-                    check_arch=load_check_arch,
-                    hint=load_hint),
-                priority='VERY_HIGH')
-        getattr(runner, mode)()
+        with trusted_checkpoints(trust_checkpoint):
+            runner = RUNNERS.build(cfg) if 'runner_type' in cfg \
+                else Runner.from_cfg(cfg)
+            if cfg.get('load_from') and not cfg.get('resume', False):
+                runner.register_hook(
+                    CheckpointCheckHook(
+                        str(cfg.load_from),
+                        strict=load_strict,
+                        check_arch=load_check_arch,
+                        hint=load_hint),
+                    priority='VERY_HIGH')
+            getattr(runner, mode)()
         finished = True
     finally:
         teardown_cpu_distributed(own_group, barrier=finished)
-
-
-def run_cli(main: Callable[[], Optional[int]], debug: bool = False) -> None:
-    """Run ``main``; show bad-input errors as one line and exit non-zero
-    (through :func:`cspr_det.utils.dist.exit_process`)."""
-    from cspr_det.utils.dist import exit_process
-    try:
-        code = main()
-    except CLIError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        exit_process(2)
-    except NonFiniteLossError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        exit_process(3)
-    except CheckpointMismatchError as exc:
-        print(f'error: {exc}', file=sys.stderr)
-        exit_process(1)
-    except USER_ERRORS as exc:
-        if debug or os.environ.get('CSPR_DET_DEBUG'):
-            traceback.print_exc()
-        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        msg = str(text).strip().strip('"\'').splitlines()
-        print(f'error: {type(exc).__name__}: {msg[0] if msg else exc!r} '
-              '(run with --debug for the traceback)', file=sys.stderr)
-        exit_process(1)
-    exit_process(code or 0)
