@@ -1,6 +1,5 @@
 """Install cspr_det. Version bounds live in requirements/*.txt only."""
 import os.path as osp
-
 from setuptools import find_packages, setup
 
 
@@ -29,7 +28,8 @@ setup(
     version=get_version(),
     description='Pseudo-3D backbones, DeepLesion lesion detection and VDT '
     'supervised 3D pre-training on mmengine/mmcv/mmdet',
-    long_description=open('README.md').read() if osp.exists('README.md') else '',
+    long_description=open('README.md').read()
+    if osp.exists('README.md') else '',
     long_description_content_type='text/markdown',
     license='Apache-2.0',
     packages=find_packages(exclude=('configs', 'tools', 'tests', 'demo')),

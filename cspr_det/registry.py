@@ -28,7 +28,10 @@ from mmengine.registry import Registry
 SCOPE = 'cspr_det'
 
 MODELS = Registry(
-    'model', parent=MMENGINE_MODELS, scope=SCOPE, locations=['cspr_det.models'])
+    'model',
+    parent=MMENGINE_MODELS,
+    scope=SCOPE,
+    locations=['cspr_det.models'])
 DATASETS = Registry(
     'dataset',
     parent=MMENGINE_DATASETS,
@@ -73,5 +76,4 @@ WEIGHT_INITIALIZERS = Registry(
     parent=MMENGINE_WEIGHT_INITIALIZERS,
     scope=SCOPE,
     locations=['cspr_det.models'])
-CT_READERS = Registry(
-    'ct reader', scope=SCOPE, locations=['cspr_det.fileio'])
+CT_READERS = Registry('ct reader', scope=SCOPE, locations=['cspr_det.fileio'])

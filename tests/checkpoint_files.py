@@ -86,17 +86,20 @@ def save_malicious(path, marker, state_dict=None):
     """A checkpoint (mmengine layout) whose ``meta`` carries
     :class:`MarkerPayload`; ``state_dict`` defaults to a toy tensor."""
     state_dict = state_dict if state_dict is not None else {
-        'w': torch.zeros(1)}
-    torch.save(dict(state_dict=state_dict,
-                    meta=dict(epoch=1, hook=MarkerPayload(marker))),
-               str(path))
+        'w': torch.zeros(1)
+    }
+    torch.save(
+        dict(
+            state_dict=state_dict,
+            meta=dict(epoch=1, hook=MarkerPayload(marker))), str(path))
     return str(path)
 
 
 def save_old_format(path, state_dict):
     """A checkpoint as older training scripts wrote it: its ``meta`` holds
     the script's ``argparse.Namespace`` (outside the allow-list, harmless)."""
-    torch.save(dict(state_dict=state_dict,
-                    meta=dict(epoch=3, args=argparse.Namespace(lr=0.1))),
-               str(path))
+    torch.save(
+        dict(
+            state_dict=state_dict,
+            meta=dict(epoch=3, args=argparse.Namespace(lr=0.1))), str(path))
     return str(path)

@@ -9,7 +9,8 @@ os.environ.setdefault('CUDA_VISIBLE_DEVICES', '')
 import pytest  # noqa: E402
 
 import cspr_det  # noqa: E402,F401
-from cspr_det.datasets.deeplesion_coco import convert_deeplesion_csv  # noqa: E402
+from cspr_det.datasets.deeplesion_coco import \
+    convert_deeplesion_csv  # noqa: E402
 from cspr_det.datasets.synthetic import make_synthetic_deeplesion  # noqa: E402
 
 

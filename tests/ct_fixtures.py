@@ -29,7 +29,9 @@ FAST_OPTIONS = {
 SPACING = (0.7, 0.8, 2.5)  # x, y, z mm
 
 
-def synthetic_hu(depth: int = 8, height: int = 48, width: int = 64,
+def synthetic_hu(depth: int = 8,
+                 height: int = 48,
+                 width: int = 64,
                  seed: int = 0) -> np.ndarray:
     """(D, H, W) int16 HU: air, an elliptic body of soft tissue, a bright
     ellipsoid lesion over a few slices, integer noise."""
@@ -55,7 +57,8 @@ def write_png_series(folder: str, hu: np.ndarray, first: int = 1) -> str:
     return folder
 
 
-def write_nifti_rotated(path: str, hu: np.ndarray,
+def write_nifti_rotated(path: str,
+                        hu: np.ndarray,
                         spacing: Sequence[float] = SPACING) -> str:
     """The series ``hu`` (PNG order: row k = slice k + 1, toward the feet)
     stored with its x axis reversed and z running toward the feet
@@ -72,10 +75,12 @@ def write_nifti_rotated(path: str, hu: np.ndarray,
     return path
 
 
-def write_dicom_series(folder: str, hu: np.ndarray,
+def write_dicom_series(folder: str,
+                       hu: np.ndarray,
                        spacing: Sequence[float] = SPACING,
                        uid: str = '1.2.826.0.1.3680043.2.1125.7.1',
-                       seed: int = 1, prefix: str = 'im') -> list:
+                       seed: int = 1,
+                       prefix: str = 'im') -> list:
     """One file per slice with RescaleIntercept -1024 (stored = HU + 1024);
     ``hu`` in DeepLesion PNG order (row k = slice k + 1, toward the feet),
     so row k lies at z = -k * dz; file names in shuffled order; returns the
@@ -114,13 +119,15 @@ def save_random_detector(path: str, seed: int = 0) -> str:
     from cspr_det.apis import init_detector
     torch.manual_seed(seed)
     model = init_detector(DEMO, None, cfg_options=FAST_OPTIONS)
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(dataset_meta=dict(classes=('lesion', )))),
-               path)
+    torch.save(
+        dict(
+            state_dict=model.state_dict(),
+            meta=dict(dataset_meta=dict(classes=('lesion', )))), path)
     return path
 
 
-def write_dicom_from_image(folder: str, image: sitk.Image,
+def write_dicom_from_image(folder: str,
+                           image: sitk.Image,
                            uid: str = '1.2.826.0.1.3680043.2.1125.9.1',
                            intercept: int = -1024) -> list:
     """A 3D SimpleITK image (integer HU) as a DICOM CT series: one file per
@@ -130,8 +137,8 @@ def write_dicom_from_image(folder: str, image: sitk.Image,
     reverse slice order. Returns the files."""
     os.makedirs(folder, exist_ok=True)
     direction = np.asarray(image.GetDirection()).reshape(3, 3)
-    iop = '\\'.join(f'{v:.10f}' for v in
-                    list(direction[:, 0]) + list(direction[:, 1]))
+    iop = '\\'.join(f'{v:.10f}'
+                    for v in list(direction[:, 0]) + list(direction[:, 1]))
     array = sitk.GetArrayFromImage(image)
     assert np.array_equal(array, np.round(array)), 'integer HU expected'
     files = []

@@ -20,8 +20,12 @@ def _norm(sd, prefix, c, gn=False):
         sd[f'{prefix}.num_batches_tracked'] = torch.tensor(7)
 
 
-def legacy_mp3d(kind='bottleneck', blocks=(3, 4, 6, 3), base=8, slices=3,
-                gn=False, collapse='gtm'):
+def legacy_mp3d(kind='bottleneck',
+                blocks=(3, 4, 6, 3),
+                base=8,
+                slices=3,
+                gn=False,
+                collapse='gtm'):
     """Synthetic MP3D (mmdet 2.x fork) detector state dict."""
     torch.manual_seed(0)
     sd = {'backbone.conv1_custom.weight': torch.randn(base, 1, 1, 7, 7)}
@@ -35,14 +39,12 @@ def legacy_mp3d(kind='bottleneck', blocks=(3, 4, 6, 3), base=8, slices=3,
             st = 'ABC'[cnt % 3]
             if kind == 'basic':
                 shapes = [(planes, inplanes, 1, 3, 3),
-                          (planes, inplanes if st == 'B' else planes, 3, 1,
-                           1), (planes, planes, 1, 3, 3),
-                          (planes, planes, 3, 1, 1)]
+                          (planes, inplanes if st == 'B' else planes, 3, 1, 1),
+                          (planes, planes, 1, 3, 3), (planes, planes, 3, 1, 1)]
                 outs = [planes] * 4
             else:
                 shapes = [(planes, inplanes, 1, 1, 1),
-                          (planes, planes, 1, 3, 3),
-                          (planes, planes, 3, 1, 1),
+                          (planes, planes, 1, 3, 3), (planes, planes, 3, 1, 1),
                           (planes * 4, planes, 1, 1, 1)]
                 outs = [planes, planes, planes, planes * 4]
             for k, (shape, c) in enumerate(zip(shapes, outs), 1):

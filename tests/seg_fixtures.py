@@ -24,15 +24,22 @@ def tiny_seg_dataset(tmp_path_factory, dataset: str = 'lits') -> dict:
     raw = osp.join(root, 'raw')
     make = make_synthetic_lits if dataset == 'lits' else make_synthetic_btcv
     # 6 cases: train 3, val 1, test 2 (split fractions 0.5 / 0.17 / 0.33)
-    make(raw, num_cases=6, seed=1, preset='tiny',
-         split_fractions=(0.5, 0.17, 0.33), oblique_prob=0.5)
+    make(
+        raw,
+        num_cases=6,
+        seed=1,
+        preset='tiny',
+        split_fractions=(0.5, 0.17, 0.33),
+        oblique_prob=0.5)
     converted = osp.join(root, 'converted')
     tool = load_tool(f'tools/dataset_converters/{dataset}.py')
     spacing = ['8', 'none', 'none'] if dataset == 'lits' else \
         ['8', '12', '12']
-    rc = tool.main([raw, converted, '--spacing', *spacing, '--split-file',
-                    osp.join(raw, 'split.json')])
+    rc = tool.main([
+        raw, converted, '--spacing', *spacing, '--split-file',
+        osp.join(raw, 'split.json')
+    ])
     assert rc == 0
-    _CACHE[dataset] = dict(raw=raw, converted=converted,
-                           split=osp.join(raw, 'split.json'))
+    _CACHE[dataset] = dict(
+        raw=raw, converted=converted, split=osp.join(raw, 'split.json'))
     return _CACHE[dataset]

@@ -29,11 +29,14 @@ import cspr_det
 '''
 
 
-def _import_without_pkg_resources(how: str = ''
-                                  ) -> subprocess.CompletedProcess:
+def _import_without_pkg_resources(
+        how: str = '') -> subprocess.CompletedProcess:
     code = _BLOCK_PKG_RESOURCES.format(how=how)
-    return subprocess.run([sys.executable, '-c', code], cwd=REPO,
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run([sys.executable, '-c', code],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=120)
 
 
 def _setuptools_requirement() -> str:
@@ -84,8 +87,9 @@ def _cspr_registries():
 
 def test_every_registry_location_is_a_module():
     registries = _cspr_registries()
-    assert {'MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS',
-            'VISUALIZERS'} <= set(registries)
+    assert {
+        'MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS', 'VISUALIZERS'
+    } <= set(registries)
     for name, reg in registries.items():
         assert reg._locations, name
         for location in reg._locations:

@@ -24,14 +24,13 @@ exit status and nothing written.
 import argparse
 import os.path as osp
 
-from cspr_det.cli.infer import (RUNNERS, add_classification_args,
-                                     add_common_args, add_detection_args,
-                                     add_segmentation_args,
-                                     check_common_args, check_detection_args,
-                                     load_model, read_input)
 from cspr_det.apis.init_model import model_task
 from cspr_det.apis.nodule_outputs import read_centres_csv
 from cspr_det.cli.errors import CLIError, run_cli
+from cspr_det.cli.infer import (RUNNERS, add_classification_args,
+                                add_common_args, add_detection_args,
+                                add_segmentation_args, check_common_args,
+                                check_detection_args, load_model, read_input)
 
 
 def parse_args(argv=None):
@@ -39,9 +38,12 @@ def parse_args(argv=None):
         description='Run a detector, segmentor or nodule classifier on a '
         'whole CT (NIfTI, DICOM series or DeepLesion PNG folder)')
     add_common_args(parser)
-    parser.add_argument('--batch-size', type=int, default=4,
-                        help='slices (detection) or crops (classification) '
-                        'per forward pass')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        default=4,
+        help='slices (detection) or crops (classification) '
+        'per forward pass')
     group = parser.add_argument_group('detection')
     add_detection_args(group, batch_size=False)
     group = parser.add_argument_group('segmentation')

@@ -18,11 +18,10 @@ writes nothing.
 """
 import argparse
 
-from cspr_det.cli.infer import (add_common_args,
-                                     add_detection_args, check_common_args,
-                                     check_detection_args, load_model,
-                                     read_input, run_detection)
 from cspr_det.cli.errors import run_cli
+from cspr_det.cli.infer import (add_common_args, add_detection_args,
+                                check_common_args, check_detection_args,
+                                load_model, read_input, run_detection)
 
 
 def parse_args(argv=None):

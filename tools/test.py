@@ -60,7 +60,8 @@ def _evaluator_metrics(evaluator):
     if evaluator.get('type', 'Evaluator') == 'Evaluator' and \
             'metrics' in evaluator:
         metrics = evaluator['metrics']
-        return list(metrics) if isinstance(metrics, (list, tuple)) else [metrics]
+        return list(metrics) if isinstance(metrics,
+                                           (list, tuple)) else [metrics]
     return [evaluator]
 
 

@@ -35,18 +35,18 @@ from mmengine.utils import ProgressBar
 
 from cspr_det.apis import init_detector, read_ct_volume
 from cspr_det.apis.subvolume_boxes import predict_subvolume
-from cspr_det.datasets.deeplesion3d_annotations import (
-    AnnotationError, load_3d_annotations, load_3d_predictions,
-    parse_subvolume_name, save_3d_boxes)
-from cspr_det.datasets.deeplesion3d_subvolumes import \
-    DeepLesion3DSubvolumes
-from cspr_det.datasets.deeplesion_csv import \
-    read_deeplesion_csv
-from cspr_det.evaluation.functional.froc3d import (
-    froc3d, size_strata)
-from cspr_det.evaluation.metrics.froc3d_report import (
-    froc3d_summary, froc3d_table, write_froc3d_report)
 from cspr_det.cli.errors import CLIError, run_cli
+from cspr_det.datasets.deeplesion3d_annotations import (AnnotationError,
+                                                        load_3d_annotations,
+                                                        load_3d_predictions,
+                                                        parse_subvolume_name,
+                                                        save_3d_boxes)
+from cspr_det.datasets.deeplesion3d_subvolumes import DeepLesion3DSubvolumes
+from cspr_det.datasets.deeplesion_csv import read_deeplesion_csv
+from cspr_det.evaluation.functional.froc3d import froc3d, size_strata
+from cspr_det.evaluation.metrics.froc3d_report import (froc3d_summary,
+                                                       froc3d_table,
+                                                       write_froc3d_report)
 from cspr_det.utils.safe_pickle import UnsafePickleError
 
 
@@ -56,29 +56,44 @@ def parse_args(argv=None):
     p.add_argument('config', nargs='?', help='detector config')
     p.add_argument('checkpoint', nargs='?', help='detector checkpoint')
     p.add_argument('--subvolumes', help='folder of the sub-volume NIfTI files')
-    p.add_argument('--annotations', required=True,
-                   help='3D annotations (released .pkl or its .json form)')
+    p.add_argument(
+        '--annotations',
+        required=True,
+        help='3D annotations (released .pkl or its .json form)')
     p.add_argument('--split', default='test', help='split (default test)')
     p.add_argument('--out-dir', default='work_dirs/test_3d')
-    p.add_argument('--predictions',
-                   help='re-score these predictions (.pkl/.json, '
-                   '{name: (n, 7)}) instead of running a model')
-    p.add_argument('--dump', help='also write the predictions to this '
-                   'file: FILE.pkl and FILE.json (extension replaced)')
-    p.add_argument('--key-slices', help='DL_info.csv: also report P3D '
-                   '(predictions against the key-slice marks)')
-    p.add_argument('--lesion-types', help='JSON {split: {name: [type of '
-                   'every 3D box]}} (the synthetic generator writes one): '
-                   'strata by lesion type')
+    p.add_argument(
+        '--predictions',
+        help='re-score these predictions (.pkl/.json, '
+        '{name: (n, 7)}) instead of running a model')
+    p.add_argument(
+        '--dump',
+        help='also write the predictions to this '
+        'file: FILE.pkl and FILE.json (extension replaced)')
+    p.add_argument(
+        '--key-slices',
+        help='DL_info.csv: also report P3D '
+        '(predictions against the key-slice marks)')
+    p.add_argument(
+        '--lesion-types',
+        help='JSON {split: {name: [type of '
+        'every 3D box]}} (the synthetic generator writes one): '
+        'strata by lesion type')
     p.add_argument('--iou-thr', type=float, default=0.3)
-    p.add_argument('--overlap', default='iobb',
-                   choices=('iou', 'iobb', 'iogt', 'iobbgt'))
-    p.add_argument('--score-thr', type=float, default=0.05,
-                   help='2D detections kept for linking')
+    p.add_argument(
+        '--overlap', default='iobb', choices=('iou', 'iobb', 'iogt', 'iobbgt'))
+    p.add_argument(
+        '--score-thr',
+        type=float,
+        default=0.05,
+        help='2D detections kept for linking')
     p.add_argument('--link-iou', type=float, default=0.3)
     p.add_argument('--max-gap', type=int, default=0)
-    p.add_argument('--top-k', type=int, default=50,
-                   help='3D candidates kept per sub-volume (0: all)')
+    p.add_argument(
+        '--top-k',
+        type=int,
+        default=50,
+        help='3D candidates kept per sub-volume (0: all)')
     p.add_argument('--batch-size', type=int, default=4)
     p.add_argument('--device', default='cpu')
     p.add_argument('--no-progress', action='store_true')
@@ -140,24 +155,29 @@ def _key_slice_marks(csv_path: str, gts: dict):
         series, first, last = parse_subvolume_name(name)
         if by_series.get(series):
             pixel_mm[name] = float(by_series[series][0]['spacing'][0])
-        rows = [r for r in by_series.get(series, [])
-                if first <= r['key_slice'] <= last]
-        marks[name] = np.asarray(
-            [[r['bbox_xyxy'][0], r['bbox_xyxy'][1], r['key_slice'],
-              r['bbox_xyxy'][2], r['bbox_xyxy'][3], r['key_slice']]
-             for r in rows], np.float64).reshape(-1, 6)
+        rows = [
+            r for r in by_series.get(series, [])
+            if first <= r['key_slice'] <= last
+        ]
+        marks[name] = np.asarray([[
+            r['bbox_xyxy'][0], r['bbox_xyxy'][1], r['key_slice'],
+            r['bbox_xyxy'][2], r['bbox_xyxy'][3], r['key_slice']
+        ] for r in rows], np.float64).reshape(-1, 6)
         types[name] = [int(r['lesion_type']) for r in rows]
     return marks, types, pixel_mm
 
 
 def _settings_key(args) -> str:
-    keep = dict(config=osp.abspath(args.config),
-                checkpoint=osp.abspath(args.checkpoint),
-                score_thr=args.score_thr, link_iou=args.link_iou,
-                max_gap=args.max_gap, top_k=args.top_k,
-                cfg_options=str(args.cfg_options))
-    return hashlib.sha1(json.dumps(keep, sort_keys=True).encode()
-                        ).hexdigest()[:16]
+    keep = dict(
+        config=osp.abspath(args.config),
+        checkpoint=osp.abspath(args.checkpoint),
+        score_thr=args.score_thr,
+        link_iou=args.link_iou,
+        max_gap=args.max_gap,
+        top_k=args.top_k,
+        cfg_options=str(args.cfg_options))
+    return hashlib.sha1(json.dumps(keep,
+                                   sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _write_json(path: str, doc) -> None:
@@ -179,8 +199,8 @@ def _run_model(args, data) -> tuple:
             with open(path, encoding='utf-8') as f:
                 done = json.load(f)
             if done.get('settings') == key and not done.get('error'):
-                preds[entry['name']] = np.asarray(
-                    done['boxes'], np.float64).reshape(-1, 7)
+                preds[entry['name']] = np.asarray(done['boxes'],
+                                                  np.float64).reshape(-1, 7)
                 continue
         todo.append(entry)
     print(f'{len(data) - len(todo)} of {len(data)} sub-volumes already '
@@ -202,9 +222,14 @@ def _run_model(args, data) -> tuple:
                                       args.device, args.cfg_options)
             try:
                 boxes, _ = predict_subvolume(
-                    model, volume, entry['first'], entry['last'],
-                    score_thr=args.score_thr, link_iou=args.link_iou,
-                    max_gap=args.max_gap, top_k=args.top_k or None,
+                    model,
+                    volume,
+                    entry['first'],
+                    entry['last'],
+                    score_thr=args.score_thr,
+                    link_iou=args.link_iou,
+                    max_gap=args.max_gap,
+                    top_k=args.top_k or None,
                     batch_size=args.batch_size)
             except (OSError, ValueError, RuntimeError) as exc:
                 error = exc
@@ -213,8 +238,9 @@ def _run_model(args, data) -> tuple:
             failed[name] = error
         preds[name] = boxes
         os.makedirs(per_dir, exist_ok=True)
-        _write_json(osp.join(per_dir, name + '.json'),
-                    dict(settings=key, boxes=boxes.tolist(), error=error))
+        _write_json(
+            osp.join(per_dir, name + '.json'),
+            dict(settings=key, boxes=boxes.tolist(), error=error))
         if bar is not None:
             bar.update()
     if bar is not None:
@@ -224,13 +250,21 @@ def _run_model(args, data) -> tuple:
 
 def _type_strata(types: dict, names: list) -> dict:
     """``{'type <code>': mask}`` over the lesions of ``names`` in order."""
-    flat = np.concatenate([np.asarray(types[n], np.int64).reshape(-1)
-                           for n in names]) if names else np.zeros(0)
-    return {f'type {code}': flat == code
-            for code in sorted(set(flat.tolist()) - {-1})}
+    flat = np.concatenate(
+        [np.asarray(types[n], np.int64).reshape(-1)
+         for n in names]) if names else np.zeros(0)
+    return {
+        f'type {code}': flat == code
+        for code in sorted(set(flat.tolist()) - {-1})
+    }
 
 
-def _score(args, gts, preds, marks=None, types=None, pixel_mm=None,
+def _score(args,
+           gts,
+           preds,
+           marks=None,
+           types=None,
+           pixel_mm=None,
            box_types=None):
     """3D (and P3D) FROC summaries with size (and type) strata."""
     names = list(gts)
@@ -240,16 +274,26 @@ def _score(args, gts, preds, marks=None, types=None, pixel_mm=None,
         if pixel_mm and all(n in pixel_mm for n in names) else None
     out = {}
     gt_list = [gts[n] for n in names]
-    res = froc3d(pred_list, None, gt_list, iou_thr=args.iou_thr,
-                 overlap=args.overlap, mode='3D')
+    res = froc3d(
+        pred_list,
+        None,
+        gt_list,
+        iou_thr=args.iou_thr,
+        overlap=args.overlap,
+        mode='3D')
     strata = size_strata(gt_list, mm)
     if box_types is not None:
         strata.update(_type_strata(box_types, names))
     out['3D'] = froc3d_summary(res, strata)
     if marks is not None and sum(len(marks[n]) for n in names):
         mark_list = [marks[n] for n in names]
-        res = froc3d(pred_list, None, mark_list, iou_thr=args.iou_thr,
-                     overlap=args.overlap, mode='P3D')
+        res = froc3d(
+            pred_list,
+            None,
+            mark_list,
+            iou_thr=args.iou_thr,
+            overlap=args.overlap,
+            mode='P3D')
         strata = size_strata(mark_list, mm)
         strata.update(_type_strata(types, names))
         out['P3D'] = froc3d_summary(res, strata)
@@ -295,10 +339,14 @@ def main(args) -> int:
         for ext in ('.pkl', '.json'):
             save_3d_boxes(preds, stem + ext)
             pred_files.append(stem + ext)
-    files = write_froc3d_report(summaries, args.out_dir, dict(
-        split=args.split, annotations=args.annotations,
-        num_subvolumes=len(gts), unreadable=failed,
-        seconds=time.perf_counter() - tic))
+    files = write_froc3d_report(
+        summaries, args.out_dir,
+        dict(
+            split=args.split,
+            annotations=args.annotations,
+            num_subvolumes=len(gts),
+            unreadable=failed,
+            seconds=time.perf_counter() - tic))
     for mode, s in summaries.items():
         print(froc3d_table(s))
     if failed:

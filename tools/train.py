@@ -2,10 +2,10 @@
 import argparse
 import os.path as osp
 
-from cspr_det.datasets.data_check import DataCheckError
 from cspr_det.cli.errors import CLIError, run_cli
 from cspr_det.cli.train_test import (add_common_args, check_data_roots,
                                      load_config, run_with_runner)
+from cspr_det.datasets.data_check import DataCheckError
 
 
 def parse_args(argv=None):
@@ -43,27 +43,32 @@ def main(args) -> int:
         cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
     if args.auto_scale_lr:
         if 'base_batch_size' not in (cfg.get('auto_scale_lr') or {}):
-            raise CLIError('--auto-scale-lr needs auto_scale_lr.base_batch_size '
-                           'in the config')
+            raise CLIError(
+                '--auto-scale-lr needs auto_scale_lr.base_batch_size '
+                'in the config')
         cfg.auto_scale_lr.enable = True
     if args.resume == 'auto':
         cfg.resume = True
         cfg.load_from = None
     elif args.resume is not None:
         if not osp.isfile(args.resume):
-            raise CLIError(f'checkpoint to resume from not found: {args.resume}')
+            raise CLIError(
+                f'checkpoint to resume from not found: {args.resume}')
         cfg.resume = True
         cfg.load_from = args.resume
-    if cfg.get('load_from') and not args.resume and not osp.isfile(cfg.load_from):
+    if cfg.get('load_from') and not args.resume and not osp.isfile(
+            cfg.load_from):
         raise CLIError(f'load_from checkpoint not found: {cfg.load_from}')
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
     if not args.skip_data_check:
-        cfg.custom_hooks = list(cfg.get('custom_hooks') or []) + [
-            dict(type='cspr_det.DataCheckHook')
-        ]
+        cfg.custom_hooks = list(cfg.get('custom_hooks')
+                                or []) + [dict(type='cspr_det.DataCheckHook')]
     try:
-        run_with_runner(cfg, args.launcher, 'train',
-                        trust_checkpoint=args.trust_checkpoint)
+        run_with_runner(
+            cfg,
+            args.launcher,
+            'train',
+            trust_checkpoint=args.trust_checkpoint)
     except DataCheckError as err:
         raise CLIError(str(err)) from None
     return 0

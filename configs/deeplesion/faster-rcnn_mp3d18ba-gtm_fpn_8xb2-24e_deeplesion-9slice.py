@@ -6,5 +6,4 @@ _base_ = [
     '../_base_/runtimes/detection.py'
 ]
 model = dict(
-    backbone=dict(depth='18ba'),
-    neck=dict(in_channels=[64, 128, 256, 512]))
+    backbone=dict(depth='18ba'), neck=dict(in_channels=[64, 128, 256, 512]))

@@ -18,10 +18,9 @@ import numpy as np
 import SimpleITK as sitk
 
 from cspr_det.fileio import volume_to_source, write_image
-from cspr_det.visualization.ct_drawing import (SOFT_TISSUE_WINDOW,
-                                               add_caption, crop_around,
-                                               draw_boxes, hu_to_rgb,
-                                               montage, upscale)
+from cspr_det.visualization.ct_drawing import (SOFT_TISSUE_WINDOW, add_caption,
+                                               crop_around, draw_boxes,
+                                               hu_to_rgb, montage, upscale)
 from .inference import CTResult
 
 DETECTION_COLUMNS = ('slice', 'slice_name', 'x1', 'y1', 'x2', 'y2', 'score',
@@ -51,8 +50,9 @@ def _detection_rows(records: List[dict]) -> List[dict]:
     for rec in records:
         row = dict(rec)
         row.update(zip(('x1', 'y1', 'x2', 'y2'), rec['box']))
-        row.update(zip(('center_x_mm', 'center_y_mm', 'center_z_mm'),
-                       rec['center_mm']))
+        row.update(
+            zip(('center_x_mm', 'center_y_mm', 'center_z_mm'),
+                rec['center_mm']))
         rows.append(row)
     return rows
 
@@ -63,15 +63,18 @@ def _candidate_rows(candidates: List[dict]) -> List[dict]:
         row = dict(cand)
         b = cand['bbox_3d']
         row.update(x1=b[0], y1=b[1], x2=b[3], y2=b[4])
-        row.update(zip(('center_x_mm', 'center_y_mm', 'center_z_mm'),
-                       cand['center_mm']))
-        row.update(zip(('source_x', 'source_y', 'source_z'),
-                       cand['center_source_index']))
+        row.update(
+            zip(('center_x_mm', 'center_y_mm', 'center_z_mm'),
+                cand['center_mm']))
+        row.update(
+            zip(('source_x', 'source_y', 'source_z'),
+                cand['center_source_index']))
         rows.append(row)
     return rows
 
 
-def candidate_overlay(result: CTResult, cand: dict,
+def candidate_overlay(result: CTResult,
+                      cand: dict,
                       window: Sequence[float] = SOFT_TISSUE_WINDOW,
                       min_size: int = 512) -> tuple:
     """The best slice of a candidate in ``window`` with its box, score and
@@ -84,8 +87,10 @@ def candidate_overlay(result: CTResult, cand: dict,
     row = cand['best_slice']
     img, factor = upscale(hu_to_rgb(result.volume.hu[row], window), min_size)
     det = result.detections
-    others = [k for k in np.flatnonzero(det['rows'] == row)
-              if det['candidate'][k] not in (0, cand['id'])]
+    others = [
+        k for k in np.flatnonzero(det['rows'] == row)
+        if det['candidate'][k] not in (0, cand['id'])
+    ]
     if others:
         draw_boxes(img, det['boxes'][others], (255, 220, 0),
                    [f"#{det['candidate'][k]}" for k in others], factor, 1)
@@ -137,21 +142,23 @@ def _write_images(result: CTResult, tmp: str, window: Sequence[float],
         if k < montage_size:
             tile = crop_around(plain, cand['box_2d'], factor)
             tile = cv2.resize(tile, (256, 256), interpolation=cv2.INTER_AREA)
-            tiles.append(add_caption(tile, [
-                f"#{cand['id']} {cand['score']:.2f} s{cand['best_slice']}",
-                f"{cand['long_mm']:.0f}x{cand['short_mm']:.0f} mm "
-                f"{cand['num_slices']} sl"]))
+            tiles.append(
+                add_caption(tile, [
+                    f"#{cand['id']} {cand['score']:.2f} s{cand['best_slice']}",
+                    f"{cand['long_mm']:.0f}x{cand['short_mm']:.0f} mm "
+                    f"{cand['num_slices']} sl"
+                ]))
     if tiles:
         cv2.imwrite(osp.join(tmp, 'montage.png'), montage(tiles)[..., ::-1])
 
 
-def write_ct_outputs(result: CTResult,
-                     out_dir: str,
-                     save_nifti: bool = False,
-                     max_overlays: int = 20,
-                     montage_size: int = 12,
-                     window: Sequence[float] = SOFT_TISSUE_WINDOW
-                     ) -> List[str]:
+def write_ct_outputs(
+        result: CTResult,
+        out_dir: str,
+        save_nifti: bool = False,
+        max_overlays: int = 20,
+        montage_size: int = 12,
+        window: Sequence[float] = SOFT_TISSUE_WINDOW) -> List[str]:
     """Write the results of :func:`~cspr_det.apis.inference_ct`.
 
     Files: ``results.json`` (input geometry, settings, timings, detections,
@@ -179,19 +186,26 @@ def write_ct_outputs(result: CTResult,
     tmp = tempfile.mkdtemp(prefix='.infer_ct-', dir=parent)
     try:
         records = result.detection_records()
-        payload = dict(volume=result.volume_info(), settings=result.settings,
-                       timings=result.timings, rows=result.rows,
-                       detections=records, candidates=result.candidates)
+        payload = dict(
+            volume=result.volume_info(),
+            settings=result.settings,
+            timings=result.timings,
+            rows=result.rows,
+            detections=records,
+            candidates=result.candidates)
         with open(osp.join(tmp, 'results.json'), 'w', encoding='utf-8') as f:
             json.dump(payload, f, indent=1)
-        _write_csv(osp.join(tmp, 'detections_2d.csv'), DETECTION_COLUMNS,
-                   _detection_rows(records))
-        _write_csv(osp.join(tmp, 'candidates.csv'), CANDIDATE_COLUMNS,
-                   _candidate_rows(result.candidates))
+        _write_csv(
+            osp.join(tmp, 'detections_2d.csv'), DETECTION_COLUMNS,
+            _detection_rows(records))
+        _write_csv(
+            osp.join(tmp, 'candidates.csv'), CANDIDATE_COLUMNS,
+            _candidate_rows(result.candidates))
         _write_images(result, tmp, window, max_overlays, montage_size)
         if save_nifti:
-            write_image(candidate_labels(result),
-                        osp.join(tmp, 'candidates_labels.nii.gz'))
+            write_image(
+                candidate_labels(result),
+                osp.join(tmp, 'candidates_labels.nii.gz'))
         stale = osp.join(out_dir, 'overlays')
         if osp.isdir(stale):  # overlays of an earlier run
             for name in os.listdir(stale):

@@ -15,8 +15,7 @@ from mmengine.registry import init_default_scope
 from cspr_det.fileio import CTVolume, read_ct_volume
 from .init_model import init_model
 from .lesion_linking import build_candidates
-from .slice_inference import (SliceStacker, config_test_pipeline,
-                              predict_rows)
+from .slice_inference import SliceStacker, config_test_pipeline, predict_rows
 
 
 def init_detector(config: Union[str, Path, Config],
@@ -50,8 +49,13 @@ def init_detector(config: Union[str, Path, Config],
         UnsafeCheckpointError: The checkpoint needs a global outside the
             allow-list and is not trusted.
     """
-    return init_model(config, checkpoint, device, cfg_options, strict,
-                      trust_checkpoint=trust_checkpoint)
+    return init_model(
+        config,
+        checkpoint,
+        device,
+        cfg_options,
+        strict,
+        trust_checkpoint=trust_checkpoint)
 
 
 @dataclass
@@ -105,18 +109,19 @@ class CTResult:
             row, label = int(det['rows'][k]), int(det['labels'][k])
             w, h = boxes[k, 2] - boxes[k, 0], boxes[k, 3] - boxes[k, 1]
             sides = sorted((float(w * sx), float(h * sy)), reverse=True)
-            records.append(dict(
-                slice=row,
-                slice_name=vol.slice_names[row] if vol.slice_names else '',
-                box=[float(v) for v in boxes[k]],
-                score=float(det['scores'][k]),
-                label=label,
-                class_name=self.classes[label]
-                if 0 <= label < len(self.classes) else str(label),
-                candidate=int(det['candidate'][k]),
-                center_mm=[float(v) for v in world[k]],
-                long_mm=sides[0],
-                short_mm=sides[1]))
+            records.append(
+                dict(
+                    slice=row,
+                    slice_name=vol.slice_names[row] if vol.slice_names else '',
+                    box=[float(v) for v in boxes[k]],
+                    score=float(det['scores'][k]),
+                    label=label,
+                    class_name=self.classes[label]
+                    if 0 <= label < len(self.classes) else str(label),
+                    candidate=int(det['candidate'][k]),
+                    center_mm=[float(v) for v in world[k]],
+                    long_mm=sides[0],
+                    short_mm=sides[1]))
         return records
 
     def volume_info(self) -> dict:
@@ -208,10 +213,9 @@ def inference_ct(model: nn.Module,
         raise ValueError('the model has no cfg; build it with init_detector')
     init_default_scope(model.cfg.get('default_scope', 'mmdet'))
     chosen = select_rows(volume.num_slices, rows, z_range, stride)
-    stacker = SliceStacker(volume, config_test_pipeline(model.cfg),
-                           fast=fast)
-    dets, timing = predict_rows(model, stacker, chosen, batch_size,
-                                score_thr, progress)
+    stacker = SliceStacker(volume, config_test_pipeline(model.cfg), fast=fast)
+    dets, timing = predict_rows(model, stacker, chosen, batch_size, score_thr,
+                                progress)
     tic = time.perf_counter()
     candidates, ids = build_candidates(volume, dets['rows'], dets['boxes'],
                                        dets['scores'], link_iou,
@@ -219,8 +223,7 @@ def inference_ct(model: nn.Module,
     dets['candidate'] = ids
     link_s = time.perf_counter() - tic
     total = time.perf_counter() - start
-    timings = dict(read_s=read_s, link_s=link_s, total_s=total,
-                   **timing)
+    timings = dict(read_s=read_s, link_s=link_s, total_s=total, **timing)
     timings['non_model_share'] = 1.0 - timing['model_s'] / total \
         if total > 0 else 0.0
     settings = dict(
@@ -228,9 +231,13 @@ def inference_ct(model: nn.Module,
         slice_interval=stacker.slice_interval,
         windows=[list(w) for w in stacker.windows],
         fast_path=stacker.fast,
-        stride=stride, batch_size=batch_size, score_thr=score_thr,
-        link_iou=link_iou, max_gap=max_gap, top_k=top_k)
-    classes = tuple(getattr(model, 'dataset_meta', {}).get(
-        'classes', ('lesion', )))
+        stride=stride,
+        batch_size=batch_size,
+        score_thr=score_thr,
+        link_iou=link_iou,
+        max_gap=max_gap,
+        top_k=top_k)
+    classes = tuple(
+        getattr(model, 'dataset_meta', {}).get('classes', ('lesion', )))
     return CTResult(volume, chosen, dets, candidates, settings, timings,
                     classes)

@@ -16,8 +16,8 @@ from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
 from cspr_det.models.segmentors import VolumeSegmentor
-from cspr_det.registry import DATASETS, MODELS
 from cspr_det.models.utils import load_model_checkpoint
+from cspr_det.registry import DATASETS, MODELS
 
 #: Task families of :func:`model_task`.
 TASKS = ('detection', 'segmentation', 'classification')
@@ -66,8 +66,8 @@ def _load_weights(model: nn.Module, checkpoint: str, strict: bool,
     return meta if isinstance(meta, dict) else {}
 
 
-def _config_dataset_meta(cfg: Config, num_classes: Optional[int]
-                         ) -> Optional[dict]:
+def _config_dataset_meta(cfg: Config,
+                         num_classes: Optional[int]) -> Optional[dict]:
     """The ``metainfo`` of the config's test dataset, built without its
     data (``lazy_init``), when it names ``num_classes`` classes."""
     loader = cfg.get('test_dataloader') or {}
@@ -79,9 +79,11 @@ def _config_dataset_meta(cfg: Config, num_classes: Optional[int]
     try:
         built = DATASETS.build(dict(dataset, pipeline=[], lazy_init=True))
     except (OSError, ValueError, KeyError, TypeError) as err:
-        print_log(f'class names of the config\'s test dataset unknown '
-                  f'({type(err).__name__}: {err})', logger='current',
-                  level=logging.WARNING)
+        print_log(
+            f'class names of the config\'s test dataset unknown '
+            f'({type(err).__name__}: {err})',
+            logger='current',
+            level=logging.WARNING)
         return None
     meta = dict(getattr(built, 'metainfo', None) or {})
     classes = meta.get('classes')
@@ -147,8 +149,7 @@ def init_model(config: Union[str, Path, Config],
             dataset_meta = dict(classes=('lesion', ))
         else:
             dataset_meta = _config_dataset_meta(cfg, num_classes) or dict(
-                classes=tuple(f'class_{k}'
-                              for k in range(num_classes or 0)))
+                classes=tuple(f'class_{k}' for k in range(num_classes or 0)))
     model.dataset_meta = dict(dataset_meta)
     model.cfg = cfg
     model.task = task

@@ -101,12 +101,17 @@ def _candidate(volume, members: np.ndarray, rows: np.ndarray,
         z_last=z_last,
         z_extent_mm=float((gz[z_last] - gz[z_first] + 1) * sz),
         box_2d=[float(v) for v in boxes[best]],
-        bbox_3d=[float(x1), float(y1), z_first,
-                 float(x2), float(y2), z_last],
+        bbox_3d=[float(x1),
+                 float(y1), z_first,
+                 float(x2),
+                 float(y2), z_last],
         long_mm=diam[0],
         short_mm=diam[1],
-        size_mm=[float((x2 - x1) * sx), float((y2 - y1) * sy),
-                 float((gz[z_last] - gz[z_first] + 1) * sz)],
+        size_mm=[
+            float((x2 - x1) * sx),
+            float((y2 - y1) * sy),
+            float((gz[z_last] - gz[z_first] + 1) * sz)
+        ],
         center_mm=[float(v) for v in centre],
         corners_mm=[[float(v) for v in p]
                     for p in volume.index_to_world(np.stack([lo, hi]))],
@@ -153,13 +158,13 @@ def build_candidates(volume,
         if len(track) else []
     best = [int(g[np.argmax(scores[g])]) for g in groups]
     # best first; ties by slice, then box (a deterministic order)
-    rank = sorted(range(len(groups)),
-                  key=lambda t: (-scores[best[t]], rows[best[t]],
-                                 tuple(boxes[best[t]])))
+    rank = sorted(
+        range(len(groups)),
+        key=lambda t: (-scores[best[t]], rows[best[t]], tuple(boxes[best[t]])))
     if top_k is not None:
         rank = rank[:max(int(top_k), 0)]
-    described = [(_candidate(volume, groups[t], rows, boxes, scores),
-                  groups[t]) for t in rank]
+    described = [(_candidate(volume, groups[t], rows, boxes,
+                             scores), groups[t]) for t in rank]
     ids = np.zeros(len(rows), np.int64)
     candidates = []
     for k, (cand, members) in enumerate(described, 1):

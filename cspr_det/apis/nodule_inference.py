@@ -72,8 +72,8 @@ class NoduleResult:
         out = []
         for k, nid in enumerate(self.ids):
             rec = dict(id=nid)
-            rec.update(zip(('x', 'y', 'z'),
-                           (float(v) for v in self.centres_mm[k])))
+            rec.update(
+                zip(('x', 'y', 'z'), (float(v) for v in self.centres_mm[k])))
             rec['probability'] = float(self.probabilities[k])
             for name, score in zip(self.classes, self.scores[k]):
                 rec[f'score_{name}'] = float(score)
@@ -81,29 +81,32 @@ class NoduleResult:
         return out
 
 
-def nodule_crop_settings(cfg, crop_size: Optional[int] = None,
-                         hu_window: Optional[Sequence[float]] = None
-                         ) -> dict:
+def nodule_crop_settings(cfg,
+                         crop_size: Optional[int] = None,
+                         hu_window: Optional[Sequence[float]] = None) -> dict:
     """Crop edge (the test pipeline's ``CentreCrop3D`` size), voxel size
     and HU window of the nodule crops of a config."""
     if crop_size is None:
-        sizes = [t.get('size', DEFAULT_CROP_SIZE)
-                 for t in config_test_pipeline(cfg)
-                 if _bare_type(t) == 'CentreCrop3D']
+        sizes = [
+            t.get('size', DEFAULT_CROP_SIZE) for t in config_test_pipeline(cfg)
+            if _bare_type(t) == 'CentreCrop3D'
+        ]
         crop_size = sizes[0] if sizes else DEFAULT_CROP_SIZE
     size = (crop_size, ) * 3 if isinstance(crop_size, int) else \
         tuple(crop_size)
     if len(size) != 3 or any(not isinstance(s, int) or s < 1 for s in size):
         raise ValueError(f'crop size must be a positive int or 3 of them, '
                          f'got {crop_size!r}')
-    window = tuple(hu_window if hu_window is not None else
-                   cfg.get('nodule_hu_window', NODULE_HU_WINDOW))
+    window = tuple(
+        hu_window if hu_window is not None else cfg.
+        get('nodule_hu_window', NODULE_HU_WINDOW))
     if len(window) != 2 or not window[0] < window[1]:
         raise ValueError(f'HU window must be (min, max) with min < max, got '
                          f'{window!r}')
-    return dict(size_zyx=[int(s) for s in size],
-                spacing_mm=NODULE_CROP_SPACING,
-                hu_window=[float(v) for v in window])
+    return dict(
+        size_zyx=[int(s) for s in size],
+        spacing_mm=NODULE_CROP_SPACING,
+        hu_window=[float(v) for v in window])
 
 
 def _centres(volume: CTVolume, centres_world_mm) -> np.ndarray:
@@ -127,8 +130,8 @@ def _centres(volume: CTVolume, centres_world_mm) -> np.ndarray:
     return pts
 
 
-def crop_at(image: sitk.Image, centre_mm: Sequence[float], settings: dict
-            ) -> np.ndarray:
+def crop_at(image: sitk.Image, centre_mm: Sequence[float],
+            settings: dict) -> np.ndarray:
     """The (D, H, W) crop of ``settings`` around a world point, on the axes
     of ``image``, stored like the nodule crops (0-255, rounded) as float32.
 
@@ -150,17 +153,17 @@ def crop_at(image: sitk.Image, centre_mm: Sequence[float], settings: dict
                    255).astype(np.float32)
 
 
-def inference_nodule(model: nn.Module,
-                     scan: Union[str, Path, CTVolume],
-                     centres_world_mm,
-                     ids: Optional[Sequence] = None,
-                     batch_size: int = 16,
-                     crop_size: Optional[int] = None,
-                     hu_window: Optional[Sequence[float]] = None,
-                     keep_crops: bool = False,
-                     series_uid: Optional[str] = None,
-                     spacing: Optional[Sequence[float]] = None
-                     ) -> NoduleResult:
+def inference_nodule(
+        model: nn.Module,
+        scan: Union[str, Path, CTVolume],
+        centres_world_mm,
+        ids: Optional[Sequence] = None,
+        batch_size: int = 16,
+        crop_size: Optional[int] = None,
+        hu_window: Optional[Sequence[float]] = None,
+        keep_crops: bool = False,
+        series_uid: Optional[str] = None,
+        spacing: Optional[Sequence[float]] = None) -> NoduleResult:
     """Score nodules at world coordinates of a CT scan.
 
     Args:
@@ -210,8 +213,10 @@ def inference_nodule(model: nn.Module,
         raise ValueError('nodule ids must be unique')
     image = canonical_image(volume)
     crops = [crop_at(image, p, settings) for p in pts]
-    pipeline = Compose([t for t in config_test_pipeline(model.cfg)
-                        if not _bare_type(t).startswith('Load')])
+    pipeline = Compose([
+        t for t in config_test_pipeline(model.cfg)
+        if not _bare_type(t).startswith('Load')
+    ])
     crop_s = time.perf_counter() - tic
     tic = time.perf_counter()
     scores = []
@@ -219,14 +224,19 @@ def inference_nodule(model: nn.Module,
         batch = []
         for k in range(first, min(first + batch_size, len(crops))):
             shape = tuple(crops[k].shape)
-            batch.append(pipeline(dict(
-                img=crops[k], nodule_id=ids[k], img_path=volume.name,
-                img_shape=shape, ori_shape=shape, spacing=(
-                    settings['spacing_mm'], ) * 3, sample_idx=k)))
+            batch.append(
+                pipeline(
+                    dict(
+                        img=crops[k],
+                        nodule_id=ids[k],
+                        img_path=volume.name,
+                        img_shape=shape,
+                        ori_shape=shape,
+                        spacing=(settings['spacing_mm'], ) * 3,
+                        sample_idx=k)))
         with torch.no_grad():
             out = model.test_step(pseudo_collate(batch))
-        scores.extend(s.pred_score.detach().cpu().float().numpy()
-                      for s in out)
+        scores.extend(s.pred_score.detach().cpu().float().numpy() for s in out)
     model_s = time.perf_counter() - tic
     classes = tuple(getattr(model, 'dataset_meta', {}).get('classes', ()))
     num = len(scores[0])
@@ -235,5 +245,8 @@ def inference_nodule(model: nn.Module,
     return NoduleResult(
         volume, ids, pts, np.stack(scores), classes,
         np.stack(crops) if keep_crops else None, settings,
-        dict(read_s=read_s, crop_s=crop_s, model_s=model_s,
-             total_s=time.perf_counter() - start))
+        dict(
+            read_s=read_s,
+            crop_s=crop_s,
+            model_s=model_s,
+            total_s=time.perf_counter() - start))

@@ -44,8 +44,8 @@ def read_centres_csv(path: str) -> Tuple[List[str], np.ndarray]:
         ids, pts = [], []
         for row in reader:
             line = reader.line_num
-            if not any((v or '').strip() for v in row.values()
-                       if isinstance(v, str)):
+            if not any(
+                (v or '').strip() for v in row.values() if isinstance(v, str)):
                 continue  # blank line
             nid = (row.get('id') or '').strip()
             if not nid:
@@ -83,8 +83,9 @@ def write_nodule_outputs(result: NoduleResult, out_dir: str) -> List[str]:
     columns = ['id', 'x', 'y', 'z', 'probability'] + \
         [f'score_{c}' for c in result.classes]
     with staged_output(out_dir, '.infer_cls-') as stage:
-        with open(stage.path('probabilities.csv'), 'w', newline='',
-                  encoding='utf-8') as f:
+        with open(
+                stage.path('probabilities.csv'), 'w', newline='',
+                encoding='utf-8') as f:
             writer = csv.writer(f)
             writer.writerow(columns)
             for rec in records:
@@ -94,13 +95,19 @@ def write_nodule_outputs(result: NoduleResult, out_dir: str) -> List[str]:
                 ])
         vol = result.volume
         with open(stage.path('results.json'), 'w', encoding='utf-8') as f:
-            json.dump(dict(
-                source={k: v for k, v in vol.source.items()},
-                shape_zyx=[int(v) for v in vol.hu.shape],
-                spacing_xyz=[float(v) for v in vol.spacing],
-                classes=list(result.classes),
-                positive_class=result.classes[-1],
-                crop=result.settings,
-                nodules=records,
-                timings=result.timings), f, indent=1)
+            json.dump(
+                dict(
+                    source={
+                        k: v
+                        for k, v in vol.source.items()
+                    },
+                    shape_zyx=[int(v) for v in vol.hu.shape],
+                    spacing_xyz=[float(v) for v in vol.spacing],
+                    classes=list(result.classes),
+                    positive_class=result.classes[-1],
+                    crop=result.settings,
+                    nodules=records,
+                    timings=result.timings),
+                f,
+                indent=1)
     return stage.written

@@ -26,8 +26,8 @@ class StagedOutput:
 
 
 @contextlib.contextmanager
-def staged_output(out_dir: str, prefix: str = '.infer-'
-                  ) -> Iterator[StagedOutput]:
+def staged_output(out_dir: str,
+                  prefix: str = '.infer-') -> Iterator[StagedOutput]:
     """Stage files for ``out_dir``: write them with ``stage.path(name)``;
     when the block ends without an exception they are moved into
     ``out_dir`` (created; files of the same names are replaced), else the

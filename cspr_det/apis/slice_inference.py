@@ -37,8 +37,8 @@ from mmengine.utils import ProgressBar
 
 from cspr_det.datasets.slice_stack import (build_slice_stack,
                                            interpolate_slice,
-                                           interpolation_plan,
-                                           stack_positions, window_stack)
+                                           interpolation_plan, stack_positions,
+                                           window_stack)
 from cspr_det.fileio import CTVolume
 
 #: Transforms applied per interpolated slice on the fast path.
@@ -75,8 +75,9 @@ def split_pipeline(pipeline: Sequence[dict]) -> Tuple[dict, list, list]:
             'the test pipeline has no LoadDeepLesionSlices; whole-CT '
             f'inference takes its slice stack from it (pipeline: {types})')
     at = types.index('LoadDeepLesionSlices')
-    after = [t for t in pipeline[at + 1:]
-             if _bare_type(t) != 'LoadAnnotations']
+    after = [
+        t for t in pipeline[at + 1:] if _bare_type(t) != 'LoadAnnotations'
+    ]
     n = 0
     while n < len(after) and _bare_type(after[n]) in PER_SLICE_TRANSFORMS:
         n += 1
@@ -103,7 +104,9 @@ class SliceStacker:
         fast: Try the fast path (see the module docstring).
     """
 
-    def __init__(self, volume: CTVolume, pipeline: Sequence[dict],
+    def __init__(self,
+                 volume: CTVolume,
+                 pipeline: Sequence[dict],
                  fast: bool = True) -> None:
         loader_cfg, per_slice, rest = split_pipeline(pipeline)
         loader = TRANSFORMS.build(loader_cfg)
@@ -138,8 +141,8 @@ class SliceStacker:
         vol = self.volume
         return dict(
             img_id=row,
-            img_path=vol.slice_names[row] if vol.slice_names else
-            f'{vol.name}#{row}',
+            img_path=vol.slice_names[row]
+            if vol.slice_names else f'{vol.name}#{row}',
             key_slice=row,
             num_slices=self.num_slices,
             num_windows=len(self.windows),
@@ -151,12 +154,14 @@ class SliceStacker:
         """The packed sample of ``row`` through the full test pipeline."""
         key = int(self._stack_index[row])
         first, last = self._runs[row]
-        img, positions = build_slice_stack(
-            lambda i, shape: self._hu(i), key, first, last, self.num_slices,
-            self.slice_interval, self.volume.spacing[2], self.windows)
+        img, positions = build_slice_stack(lambda i, shape: self._hu(i), key,
+                                           first, last, self.num_slices,
+                                           self.slice_interval,
+                                           self.volume.spacing[2],
+                                           self.windows)
         results = self._base(row, positions)
-        results.update(img=img, img_shape=img.shape[:2],
-                       ori_shape=img.shape[:2])
+        results.update(
+            img=img, img_shape=img.shape[:2], ori_shape=img.shape[:2])
         return self.rest(self.per_slice(results))
 
     def _slice(self, plan: tuple, position: float, first: int,
@@ -179,8 +184,7 @@ class SliceStacker:
         """The packed sample of ``row`` from cached per-slice results."""
         key = int(self._stack_index[row])
         first, last = self._runs[row]
-        positions = stack_positions(key, self.num_slices,
-                                    self.slice_interval,
+        positions = stack_positions(key, self.num_slices, self.slice_interval,
                                     self.volume.spacing[2])
         plans = [tuple(interpolation_plan(p, first, last)) for p in positions]
         # rows come in increasing order: drop the slices left behind
@@ -192,8 +196,10 @@ class SliceStacker:
             old = [p for p in self._cache if min(i for i, _ in p) > highest]
         for plan in old:
             del self._cache[plan]
-        parts = [self._slice(plan, pos, first, last)
-                 for plan, pos in zip(plans, positions)]
+        parts = [
+            self._slice(plan, pos, first, last)
+            for plan, pos in zip(plans, positions)
+        ]
         first_img, meta = parts[0]
         s = self.num_slices
         img = np.empty(first_img.shape[:2] + (s * len(self.windows), ),
@@ -214,10 +220,12 @@ class SliceStacker:
             self._checked = True
             ref = self.generic(row)
             if not _same_sample(sample, ref):
-                print_log('per-slice resizing does not reproduce the test '
-                          'pipeline for this model; stacking every slice '
-                          'through the full pipeline', logger='current',
-                          level=logging.INFO)
+                print_log(
+                    'per-slice resizing does not reproduce the test '
+                    'pipeline for this model; stacking every slice '
+                    'through the full pipeline',
+                    logger='current',
+                    level=logging.INFO)
                 self.fast = False
                 self._cache.clear()
                 return ref
@@ -279,5 +287,5 @@ def predict_rows(model: torch.nn.Module,
         if rows else np.zeros(0, np.float32),
         labels=np.concatenate(out['labels']).astype(np.int64)
         if rows else np.zeros(0, np.int64))
-    return arrays, dict(prepare_s=total - model_s, model_s=model_s,
-                        num_slices=len(rows))
+    return arrays, dict(
+        prepare_s=total - model_s, model_s=model_s, num_slices=len(rows))

@@ -21,8 +21,7 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = ['row_slice_numbers', 'candidate_boxes_3d', 'predict_subvolume']
 
 
-def row_slice_numbers(volume: 'CTVolume', first: int,
-                      last: int) -> np.ndarray:
+def row_slice_numbers(volume: 'CTVolume', first: int, last: int) -> np.ndarray:
     """Whole-series slice number of every row of a sub-volume.
 
     Args:
@@ -52,8 +51,7 @@ def row_slice_numbers(volume: 'CTVolume', first: int,
     return numbers
 
 
-def candidate_boxes_3d(result: CTResult, first: int, last: int
-                       ) -> np.ndarray:
+def candidate_boxes_3d(result: CTResult, first: int, last: int) -> np.ndarray:
     """The 3D candidates of a sub-volume as ``(n, 7)`` rows
     ``[x1, y1, z1, x2, y2, z2, score]`` (pixels; z in whole-series slice
     numbers), best first."""
@@ -75,8 +73,7 @@ def predict_subvolume(model,
                       max_gap: int = 0,
                       top_k: Optional[int] = 50,
                       batch_size: int = 4,
-                      progress: bool = False
-                      ) -> Tuple[np.ndarray, CTResult]:
+                      progress: bool = False) -> Tuple[np.ndarray, CTResult]:
     """Whole-volume inference on one sub-volume (its own slices only).
 
     Returns:
@@ -84,7 +81,13 @@ def predict_subvolume(model,
         the :class:`CTResult`.
     """
     row_slice_numbers(volume, first, last)  # check before the model runs
-    result = inference_ct(model, volume, batch_size=batch_size,
-                          score_thr=score_thr, link_iou=link_iou,
-                          max_gap=max_gap, top_k=top_k, progress=progress)
+    result = inference_ct(
+        model,
+        volume,
+        batch_size=batch_size,
+        score_thr=score_thr,
+        link_iou=link_iou,
+        max_gap=max_gap,
+        top_k=top_k,
+        progress=progress)
     return candidate_boxes_3d(result, first, last), result

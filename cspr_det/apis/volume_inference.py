@@ -26,10 +26,9 @@ from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
 from cspr_det.fileio import (CANONICAL_ORIENTATION, CTVolume, VolumeError,
-                                         geometry_of, image_from_array,
-                                         reference_image, reorient,
-                                         resample_intensity, target_grid,
-                                         read_ct_volume, to_source_geometry)
+                             geometry_of, image_from_array, read_ct_volume,
+                             reference_image, reorient, resample_intensity,
+                             target_grid, to_source_geometry)
 from .init_model import model_task
 from .slice_inference import _bare_type, config_test_pipeline
 
@@ -73,14 +72,14 @@ class VolumeSegResult:
     def label_volumes(self) -> List[dict]:
         """One dict per class id: ``label``, ``class_name``, ``voxels`` (on
         the scan's own grid) and ``volume_ml``."""
-        counts = np.bincount(self.labels.ravel(),
-                             minlength=len(self.classes))
+        counts = np.bincount(self.labels.ravel(), minlength=len(self.classes))
         return [
-            dict(label=k,
-                 class_name=self.classes[k] if k < len(self.classes) else
-                 str(k),
-                 voxels=int(n),
-                 volume_ml=float(n) * self.voxel_volume_ml)
+            dict(
+                label=k,
+                class_name=self.classes[k]
+                if k < len(self.classes) else str(k),
+                voxels=int(n),
+                volume_ml=float(n) * self.voxel_volume_ml)
             for k, n in enumerate(counts)
         ]
 
@@ -96,7 +95,8 @@ def check_contiguous(volume: CTVolume) -> None:
             'a complete volume')
 
 
-def resolve_target_spacing(cfg, target_spacing: Optional[Sequence] = None
+def resolve_target_spacing(cfg,
+                           target_spacing: Optional[Sequence] = None
                            ) -> Spacing:
     """The (z, y, x) spacing in mm the model works at (None keeps an axis):
     ``target_spacing`` when given, else the config's ``target_spacing``
@@ -106,9 +106,11 @@ def resolve_target_spacing(cfg, target_spacing: Optional[Sequence] = None
     if value is None:
         value = cfg.get('target_spacing')
     if value is None:
-        print_log('the config has no target_spacing (z, y, x mm of its '
-                  'converted data): the model runs on the scan grid',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            'the config has no target_spacing (z, y, x mm of its '
+            'converted data): the model runs on the scan grid',
+            logger='current',
+            level=logging.WARNING)
         return (None, None, None)
     value = tuple(value)
     if len(value) != 3 or any(
@@ -123,8 +125,8 @@ def _canonical_geometry(volume: CTVolume, source: dict) -> tuple:
     """Spacing, origin and direction of the canonical grid as the
     converters compute them (the stored geometry reoriented; the volume's
     own spacing is rounded to 6 decimals)."""
-    canon = reorient(reference_image(source, sitk.sitkUInt8),
-                     CANONICAL_ORIENTATION)
+    canon = reorient(
+        reference_image(source, sitk.sitkUInt8), CANONICAL_ORIENTATION)
     if tuple(reversed(canon.GetSize())) != volume.hu.shape:
         return volume.spacing, volume.origin, volume.direction
     return canon.GetSpacing(), canon.GetOrigin(), canon.GetDirection()
@@ -135,8 +137,9 @@ def canonical_image(volume: CTVolume) -> sitk.Image:
     the converters' geometry, see :func:`_canonical_geometry`)."""
     check_contiguous(volume)
     source = dict(volume.source.get('geometry') or volume.grid_geometry())
-    return image_from_array(volume.hu.astype(np.float32, copy=False),
-                            *_canonical_geometry(volume, source))
+    return image_from_array(
+        volume.hu.astype(np.float32, copy=False),
+        *_canonical_geometry(volume, source))
 
 
 def model_grid_case(volume: CTVolume, spacing_zyx: Spacing) -> dict:
@@ -159,34 +162,37 @@ def model_grid_case(volume: CTVolume, spacing_zyx: Spacing) -> dict:
         hu = np.round(hu)
     hu = np.clip(hu, -32768, 32767).astype(np.int16)
     geo = geometry_of(image)
-    return dict(img=hu,
-                spacing=tuple(reversed(geo['spacing_xyz'])),
-                origin=tuple(geo['origin']),
-                direction=tuple(geo['direction']),
-                source=source)
+    return dict(
+        img=hu,
+        spacing=tuple(reversed(geo['spacing_xyz'])),
+        origin=tuple(geo['origin']),
+        direction=tuple(geo['direction']),
+        source=source)
 
 
 def _volume_pipeline(cfg) -> Compose:
     """The config's test pipeline without its loading transform(s)."""
-    pipeline = [t for t in config_test_pipeline(cfg)
-                if not _bare_type(t).startswith('Load')]
+    pipeline = [
+        t for t in config_test_pipeline(cfg)
+        if not _bare_type(t).startswith('Load')
+    ]
     return Compose(pipeline)
 
 
-def _probabilities_on_source(logits: torch.Tensor, case: dict
-                             ) -> List[sitk.Image]:
+def _probabilities_on_source(logits: torch.Tensor,
+                             case: dict) -> List[sitk.Image]:
     """Softmax of (C, D', H', W') logits, linearly resampled onto the
     source geometry, one image per class."""
     probs = torch.softmax(logits.float(), dim=0).cpu().numpy()
     ref = reference_image(case['source'], sitk.sitkFloat32)
     out = []
     for prob in probs:
-        img = image_from_array(prob.astype(np.float32),
-                               list(reversed(case['spacing'])),
-                               case['origin'], case['direction'])
-        out.append(sitk.Resample(img, ref, sitk.Transform(),
-                                 sitk.sitkLinear, 0.0, sitk.sitkFloat32,
-                                 True))
+        img = image_from_array(
+            prob.astype(np.float32), list(reversed(case['spacing'])),
+            case['origin'], case['direction'])
+        out.append(
+            sitk.Resample(img, ref, sitk.Transform(), sitk.sitkLinear, 0.0,
+                          sitk.sitkFloat32, True))
     return out
 
 
@@ -201,13 +207,13 @@ def _canonical(image: sitk.Image, volume: CTVolume) -> np.ndarray:
     return arr
 
 
-def inference_volume(model: nn.Module,
-                     scan: Union[str, Path, CTVolume],
-                     return_probabilities: bool = False,
-                     target_spacing: Optional[Sequence] = None,
-                     series_uid: Optional[str] = None,
-                     spacing: Optional[Sequence[float]] = None
-                     ) -> VolumeSegResult:
+def inference_volume(
+        model: nn.Module,
+        scan: Union[str, Path, CTVolume],
+        return_probabilities: bool = False,
+        target_spacing: Optional[Sequence] = None,
+        series_uid: Optional[str] = None,
+        spacing: Optional[Sequence[float]] = None) -> VolumeSegResult:
     """Segment a whole CT scan with a 3D segmentor.
 
     Args:
@@ -249,8 +255,13 @@ def inference_volume(model: nn.Module,
                            resolve_target_spacing(model.cfg, target_spacing))
     shape = tuple(int(v) for v in case['img'].shape)
     name = str(volume.source.get('path', 'scan'))
-    results = dict(case, img_path=name, case_id=name, img_shape=shape,
-                   ori_shape=shape, sample_idx=0)
+    results = dict(
+        case,
+        img_path=name,
+        case_id=name,
+        img_shape=shape,
+        ori_shape=shape,
+        sample_idx=0)
     packed = _volume_pipeline(model.cfg)(results)
     got = tuple(packed['inputs'].shape[1:])
     if got != shape:
@@ -287,9 +298,12 @@ def inference_volume(model: nn.Module,
     if len(classes) < model.num_classes:
         classes = classes + tuple(
             f'class_{k}' for k in range(len(classes), model.num_classes))
-    timings = dict(read_s=read_s, prepare_s=prepare_s, model_s=model_s,
-                   restore_s=restore_s,
-                   total_s=time.perf_counter() - start)
+    timings = dict(
+        read_s=read_s,
+        prepare_s=prepare_s,
+        model_s=model_s,
+        restore_s=restore_s,
+        total_s=time.perf_counter() - start)
     return VolumeSegResult(volume, labels, label_image, classes, probs,
                            tuple(float(v) for v in case['spacing']), shape,
                            timings)

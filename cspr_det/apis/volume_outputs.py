@@ -12,19 +12,18 @@ import cv2
 import numpy as np
 import SimpleITK as sitk
 
-from cspr_det.fileio import (image_from_array, orientation_of,
-                                         reorient, write_image)
-from cspr_det.visualization.ct_drawing import (SOFT_TISSUE_WINDOW,
-                                               add_caption, hu_to_rgb,
-                                               montage)
+from cspr_det.fileio import (image_from_array, orientation_of, reorient,
+                             write_image)
+from cspr_det.visualization.ct_drawing import (SOFT_TISSUE_WINDOW, add_caption,
+                                               hu_to_rgb, montage)
 from .output_dir import staged_output
 from .volume_inference import VolumeSegResult
 
 VOLUME_COLUMNS = ('label', 'class_name', 'voxels', 'volume_ml')
 #: Colours (RGB) of the labels 1, 2, ... when the model has no palette.
-DEFAULT_COLOURS = ((220, 20, 60), (255, 215, 0), (0, 160, 255),
-                   (60, 200, 60), (200, 80, 255), (255, 128, 0),
-                   (0, 220, 200), (255, 105, 180))
+DEFAULT_COLOURS = ((220, 20, 60), (255, 215, 0), (0, 160, 255), (60, 200, 60),
+                   (200, 80, 255), (255, 128, 0), (0, 220, 200), (255, 105,
+                                                                  180))
 
 
 def label_colours(num_classes: int,
@@ -37,8 +36,9 @@ def label_colours(num_classes: int,
         if k < len(palette):
             colours.append(tuple(int(c) for c in palette[k]))
         else:
-            colours.append((0, 0, 0) if k == 0 else
-                           DEFAULT_COLOURS[(k - 1) % len(DEFAULT_COLOURS)])
+            colours.append((
+                0, 0, 0) if k == 0 else DEFAULT_COLOURS[(k - 1) %
+                                                        len(DEFAULT_COLOURS)])
     return colours
 
 
@@ -63,8 +63,9 @@ def _overlay_slice(hu: np.ndarray, labels: np.ndarray, colours,
         cv2.drawContours(img, contours, -1, colours[value], 1)
     h, w = img.shape[:2]
     if abs(aspect - 1.0) > 1e-3:
-        img = cv2.resize(img, (w, max(1, int(round(h * aspect)))),
-                         interpolation=cv2.INTER_NEAREST)
+        img = cv2.resize(
+            img, (w, max(1, int(round(h * aspect)))),
+            interpolation=cv2.INTER_NEAREST)
     return img
 
 
@@ -74,8 +75,10 @@ def overlay_rows(labels: np.ndarray, num: int = 3) -> List[int]:
     area = (labels > 0).reshape(labels.shape[0], -1).sum(1)
     depth = labels.shape[0]
     if not area.any():
-        return sorted({int(round(f * (depth - 1)))
-                       for f in np.linspace(0.25, 0.75, num)})
+        return sorted({
+            int(round(f * (depth - 1)))
+            for f in np.linspace(0.25, 0.75, num)
+        })
     zs = np.flatnonzero(area)
     rows = {int(area.argmax())}
     for f in np.linspace(0.0, 1.0, num + 2)[1:-1]:
@@ -95,22 +98,29 @@ def segmentation_overlay(result: VolumeSegResult,
     sx, sy = vol.spacing[:2]
     tiles = []
     for row in overlay_rows(result.labels):
-        tile = _overlay_slice(vol.hu[row], result.labels[row], colours,
-                              window, sy / sx)
+        tile = _overlay_slice(vol.hu[row], result.labels[row], colours, window,
+                              sy / sx)
         scale = 256.0 / max(tile.shape[:2])
         if scale > 1:
-            tile = cv2.resize(tile, None, fx=scale, fy=scale,
-                              interpolation=cv2.INTER_NEAREST)
+            tile = cv2.resize(
+                tile,
+                None,
+                fx=scale,
+                fy=scale,
+                interpolation=cv2.INTER_NEAREST)
         name = vol.slice_names[row] if vol.slice_names else ''
         tiles.append(add_caption(tile, [f'slice {row} {name}'.strip()]))
     grid = montage(tiles, columns=len(tiles), tile_size=256)
     name = osp.basename(vol.name.rstrip(os.sep))
-    lines = [f'{name}: {vol.hu.shape[0]} x {vol.hu.shape[1]} x '
-             f'{vol.hu.shape[2]} voxels of '
-             + ' x '.join(f'{v:.3g}' for v in vol.spacing) + ' mm']
-    lines += [f"{r['class_name']}: {r['volume_ml']:.1f} mL "
-              f"({r['voxels']} voxels)"
-              for r in result.label_volumes()[1:]]
+    lines = [
+        f'{name}: {vol.hu.shape[0]} x {vol.hu.shape[1]} x '
+        f'{vol.hu.shape[2]} voxels of ' +
+        ' x '.join(f'{v:.3g}' for v in vol.spacing) + ' mm'
+    ]
+    lines += [
+        f"{r['class_name']}: {r['volume_ml']:.1f} mL "
+        f"({r['voxels']} voxels)" for r in result.label_volumes()[1:]
+    ]
     return add_caption(grid, lines)
 
 
@@ -118,7 +128,10 @@ def volume_summary(result: VolumeSegResult) -> dict:
     """JSON-serialisable summary of a segmentation."""
     vol = result.volume
     return dict(
-        source={k: v for k, v in vol.source.items()},
+        source={
+            k: v
+            for k, v in vol.source.items()
+        },
         shape_zyx=[int(v) for v in vol.hu.shape],
         spacing_xyz=[float(v) for v in vol.spacing],
         classes=list(result.classes),
@@ -151,13 +164,16 @@ def write_volume_outputs(result: VolumeSegResult,
                          'return_probabilities=True)')
     with staged_output(out_dir, '.infer_seg-') as stage:
         write_image(result.label_image, stage.path('labels.nii.gz'))
-        with open(stage.path('volumes.csv'), 'w', newline='',
-                  encoding='utf-8') as f:
+        with open(
+                stage.path('volumes.csv'), 'w', newline='',
+                encoding='utf-8') as f:
             writer = csv.writer(f)
             writer.writerow(VOLUME_COLUMNS)
             for rec in result.label_volumes():
-                writer.writerow([rec['label'], rec['class_name'],
-                                 rec['voxels'], f"{rec['volume_ml']:.6g}"])
+                writer.writerow([
+                    rec['label'], rec['class_name'], rec['voxels'],
+                    f"{rec['volume_ml']:.6g}"
+                ])
         img = segmentation_overlay(result, window, palette)
         if not cv2.imwrite(stage.path('overlay.png'), img[..., ::-1]):
             raise OSError('cannot write overlay.png')
@@ -173,8 +189,8 @@ def write_volume_outputs(result: VolumeSegResult,
                 img = image_from_array(result.probabilities[k], vol.spacing,
                                        vol.origin, vol.direction)
                 stored = _to_stored(img, ref)
-                write_image(stored, stage.path(
-                    f'probability_{_safe(name)}.nii.gz'))
+                write_image(stored,
+                            stage.path(f'probability_{_safe(name)}.nii.gz'))
     return stage.written
 
 

@@ -98,7 +98,9 @@ def run_cli(main: Callable[[], Optional[int]], debug: bool = False) -> None:
         if isinstance(exc, (UserInputError, CheckpointMismatchError)):
             print(f'error: {_one_line(exc)}', file=sys.stderr)
         else:
-            print(f'error: {type(exc).__name__}: {_one_line(exc)} '
-                  '(run with --debug for the traceback)', file=sys.stderr)
+            print(
+                f'error: {type(exc).__name__}: {_one_line(exc)} '
+                '(run with --debug for the traceback)',
+                file=sys.stderr)
         exit_process(1)
     exit_process(code or 0)

@@ -12,8 +12,7 @@ from cspr_det.apis.ct_outputs import write_ct_outputs
 from cspr_det.apis.inference import inference_ct
 from cspr_det.apis.init_model import init_model
 from cspr_det.apis.nodule_inference import inference_nodule
-from cspr_det.apis.nodule_outputs import (read_centres_csv,
-                                          write_nodule_outputs)
+from cspr_det.apis.nodule_outputs import read_centres_csv, write_nodule_outputs
 from cspr_det.apis.volume_inference import inference_volume
 from cspr_det.apis.volume_outputs import write_volume_outputs
 from cspr_det.fileio import read_ct_volume
@@ -26,84 +25,138 @@ def add_common_args(parser: argparse.ArgumentParser,
     task."""
     parser.add_argument('config', help=f'{what} config file')
     parser.add_argument('checkpoint', help='trained checkpoint')
-    parser.add_argument('input', help='NIfTI file, DICOM folder/file or '
-                        'DeepLesion PNG series folder')
+    parser.add_argument(
+        'input',
+        help='NIfTI file, DICOM folder/file or '
+        'DeepLesion PNG series folder')
     parser.add_argument('--out-dir', required=True, help='output folder')
     parser.add_argument('--device', default='cpu', help='torch device')
-    parser.add_argument('--series-uid', help='DICOM SeriesInstanceUID to '
-                        'read from a folder with several series')
-    parser.add_argument('--spacing', type=float, nargs=3,
-                        metavar=('X', 'Y', 'Z'),
-                        help='voxel size in mm of a PNG series (default: '
-                        'from DL_info.csv)')
-    parser.add_argument('--window', type=float, nargs=2,
-                        default=(-175.0, 275.0), metavar=('MIN', 'MAX'),
-                        help='display window of the images (HU)')
-    parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='load CHECKPOINT without the allow-list of '
-                        'checkpoint globals: for an old file you trust only, '
-                        'since unpickling it can run code (see '
-                        'docs/security.md)')
-    parser.add_argument('--non-strict', action='store_true',
-                        help='load only the matching tensors of a checkpoint '
-                        'that does not fit the config')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys')
-    parser.add_argument('--debug', action='store_true',
-                        help='show full tracebacks instead of one-line errors')
+    parser.add_argument(
+        '--series-uid',
+        help='DICOM SeriesInstanceUID to '
+        'read from a folder with several series')
+    parser.add_argument(
+        '--spacing',
+        type=float,
+        nargs=3,
+        metavar=('X', 'Y', 'Z'),
+        help='voxel size in mm of a PNG series (default: '
+        'from DL_info.csv)')
+    parser.add_argument(
+        '--window',
+        type=float,
+        nargs=2,
+        default=(-175.0, 275.0),
+        metavar=('MIN', 'MAX'),
+        help='display window of the images (HU)')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load CHECKPOINT without the allow-list of '
+        'checkpoint globals: for an old file you trust only, '
+        'since unpickling it can run code (see '
+        'docs/security.md)')
+    parser.add_argument(
+        '--non-strict',
+        action='store_true',
+        help='load only the matching tensors of a checkpoint '
+        'that does not fit the config')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys')
+    parser.add_argument(
+        '--debug',
+        action='store_true',
+        help='show full tracebacks instead of one-line errors')
 
 
 def add_detection_args(parser: argparse.ArgumentParser,
                        batch_size: bool = True) -> None:
     """Options of lesion detection (see :func:`inference_ct`)."""
-    parser.add_argument('--z-range', type=int, nargs=2,
-                        metavar=('FIRST', 'LAST'),
-                        help='run slices FIRST..LAST (0-based rows of the '
-                        'volume in LPS order, inclusive)')
-    parser.add_argument('--stride', type=int, default=1,
-                        help='run every N-th slice')
+    parser.add_argument(
+        '--z-range',
+        type=int,
+        nargs=2,
+        metavar=('FIRST', 'LAST'),
+        help='run slices FIRST..LAST (0-based rows of the '
+        'volume in LPS order, inclusive)')
+    parser.add_argument(
+        '--stride', type=int, default=1, help='run every N-th slice')
     if batch_size:
-        parser.add_argument('--batch-size', type=int, default=4,
-                            help='slices per forward pass')
-    parser.add_argument('--score-thr', type=float, default=0.3,
-                        help='keep (and link) 2D detections scoring at '
-                        'least this')
-    parser.add_argument('--link-iou', type=float, default=0.3,
-                        help='IoU linking detections on neighbouring slices')
-    parser.add_argument('--max-gap', type=int, default=0,
-                        help='slices a 3D candidate may skip')
-    parser.add_argument('--top-k', type=int, default=50,
-                        help='keep the K best 3D candidates (0: all)')
-    parser.add_argument('--save-nifti', action='store_true',
-                        help='write the 3D boxes as a NIfTI label volume')
-    parser.add_argument('--max-overlays', type=int, default=20,
-                        help='overlay PNGs to write')
-    parser.add_argument('--montage-size', type=int, default=12,
-                        help='candidates in the montage')
-    parser.add_argument('--no-progress', action='store_true',
-                        help='no progress bar')
+        parser.add_argument(
+            '--batch-size',
+            type=int,
+            default=4,
+            help='slices per forward pass')
+    parser.add_argument(
+        '--score-thr',
+        type=float,
+        default=0.3,
+        help='keep (and link) 2D detections scoring at '
+        'least this')
+    parser.add_argument(
+        '--link-iou',
+        type=float,
+        default=0.3,
+        help='IoU linking detections on neighbouring slices')
+    parser.add_argument(
+        '--max-gap',
+        type=int,
+        default=0,
+        help='slices a 3D candidate may skip')
+    parser.add_argument(
+        '--top-k',
+        type=int,
+        default=50,
+        help='keep the K best 3D candidates (0: all)')
+    parser.add_argument(
+        '--save-nifti',
+        action='store_true',
+        help='write the 3D boxes as a NIfTI label volume')
+    parser.add_argument(
+        '--max-overlays', type=int, default=20, help='overlay PNGs to write')
+    parser.add_argument(
+        '--montage-size',
+        type=int,
+        default=12,
+        help='candidates in the montage')
+    parser.add_argument(
+        '--no-progress', action='store_true', help='no progress bar')
 
 
 def add_segmentation_args(parser: argparse.ArgumentParser) -> None:
     """Options of volume segmentation (see :func:`inference_volume`)."""
-    parser.add_argument('--target-spacing', nargs=3, metavar=('Z', 'Y', 'X'),
-                        help="spacing in mm the segmentor works at ('none' "
-                        "keeps an axis; default: the config's "
-                        'target_spacing)')
-    parser.add_argument('--save-probabilities', action='store_true',
-                        help='also write one probability NIfTI per class')
+    parser.add_argument(
+        '--target-spacing',
+        nargs=3,
+        metavar=('Z', 'Y', 'X'),
+        help="spacing in mm the segmentor works at ('none' "
+        "keeps an axis; default: the config's "
+        'target_spacing)')
+    parser.add_argument(
+        '--save-probabilities',
+        action='store_true',
+        help='also write one probability NIfTI per class')
 
 
 def add_classification_args(parser: argparse.ArgumentParser) -> None:
     """Options of nodule scoring (see :func:`inference_nodule`)."""
-    parser.add_argument('--centres', '--centers', dest='centres',
-                        help='CSV of nodule centres: columns id, x, y, z '
-                        '(world mm, LPS)')
-    parser.add_argument('--hu-window', type=float, nargs=2,
-                        metavar=('MIN', 'MAX'),
-                        help='HU range stored as 0-255 in the crops '
-                        "(default: the config's nodule_hu_window, else "
-                        '-1024 400)')
+    parser.add_argument(
+        '--centres',
+        '--centers',
+        dest='centres',
+        help='CSV of nodule centres: columns id, x, y, z '
+        '(world mm, LPS)')
+    parser.add_argument(
+        '--hu-window',
+        type=float,
+        nargs=2,
+        metavar=('MIN', 'MAX'),
+        help='HU range stored as 0-255 in the crops '
+        "(default: the config's nodule_hu_window, else "
+        '-1024 400)')
 
 
 def check_common_args(args) -> None:
@@ -122,12 +175,12 @@ def check_common_args(args) -> None:
 
 def check_detection_args(args) -> None:
     """Ranges of the detection options."""
-    for name, ok in (('--stride', args.stride >= 1),
-                     ('--batch-size', args.batch_size >= 1),
-                     ('--score-thr', 0 <= args.score_thr <= 1),
+    for name, ok in (('--stride', args.stride
+                      >= 1), ('--batch-size', args.batch_size
+                              >= 1), ('--score-thr', 0 <= args.score_thr <= 1),
                      ('--link-iou', 0 < args.link_iou <= 1),
-                     ('--max-gap', args.max_gap >= 0),
-                     ('--top-k', args.top_k >= 0)):
+                     ('--max-gap', args.max_gap >= 0), ('--top-k', args.top_k
+                                                        >= 0)):
         if not ok:
             raise CLIError(f'invalid {name}')
 
@@ -141,9 +194,13 @@ def read_input(args):
 
 def load_model(args):
     """The model of ``args.config`` / ``args.checkpoint``."""
-    return init_model(args.config, args.checkpoint, args.device,
-                      args.cfg_options, strict=not args.non_strict,
-                      trust_checkpoint=args.trust_checkpoint)
+    return init_model(
+        args.config,
+        args.checkpoint,
+        args.device,
+        args.cfg_options,
+        strict=not args.non_strict,
+        trust_checkpoint=args.trust_checkpoint)
 
 
 def _files_line(files: List[str], out_dir: str) -> str:
@@ -193,8 +250,7 @@ def run_detection(args, model, volume, read_s: float) -> Tuple[str, list]:
         progress=not args.no_progress)
     result.add_read_time(read_s)
     files = write_ct_outputs(result, args.out_dir, args.save_nifti,
-                             args.max_overlays, args.montage_size,
-                             args.window)
+                             args.max_overlays, args.montage_size, args.window)
     return detection_summary(result, files, args.out_dir), files
 
 
@@ -218,7 +274,9 @@ def _target_spacing(values):
 def run_segmentation(args, model, volume, read_s: float) -> Tuple[str, list]:
     """Segment and write the label NIfTI, volumes CSV, overlay, JSON."""
     result = inference_volume(
-        model, volume, return_probabilities=args.save_probabilities,
+        model,
+        volume,
+        return_probabilities=args.save_probabilities,
         target_spacing=_target_spacing(args.target_spacing))
     result.timings['read_s'] += read_s
     result.timings['total_s'] += read_s
@@ -227,39 +285,47 @@ def run_segmentation(args, model, volume, read_s: float) -> Tuple[str, list]:
         getattr(model, 'dataset_meta', {}).get('palette'),
         args.save_probabilities)
     lines = [
-        _scan_line(result.volume),
-        f'model grid {result.model_shape} at '
+        _scan_line(result.volume), f'model grid {result.model_shape} at '
         f'{tuple(round(v, 3) for v in result.model_spacing)} mm (z, y, x); '
         f'{result.timings["total_s"]:.1f} s'
     ]
-    lines += [f"  {r['label']:>3d} {r['class_name']:<16s} {r['voxels']:>10d} "
-              f"voxels {r['volume_ml']:10.2f} mL"
-              for r in result.label_volumes()]
+    lines += [
+        f"  {r['label']:>3d} {r['class_name']:<16s} {r['voxels']:>10d} "
+        f"voxels {r['volume_ml']:10.2f} mL" for r in result.label_volumes()
+    ]
     lines.append(_files_line(files, args.out_dir))
     return '\n'.join(lines), files
 
 
-def run_classification(args, model, volume, read_s: float
-                       ) -> Tuple[str, list]:
+def run_classification(args, model, volume, read_s: float) -> Tuple[str, list]:
     """Score the centres of ``--centres`` and write the probabilities."""
     ids, pts = read_centres_csv(args.centres)
-    result = inference_nodule(model, volume, pts, ids,
-                              batch_size=args.batch_size,
-                              hu_window=args.hu_window)
+    result = inference_nodule(
+        model,
+        volume,
+        pts,
+        ids,
+        batch_size=args.batch_size,
+        hu_window=args.hu_window)
     result.timings['read_s'] += read_s
     result.timings['total_s'] += read_s
     files = write_nodule_outputs(result, args.out_dir)
-    lines = [_scan_line(result.volume),
-             f'{len(ids)} nodules scored in '
-             f'{result.timings["total_s"]:.1f} s; probability of '
-             f'{result.classes[-1]!r}:']
-    lines += [f"  {r['id']:<16s} ({r['x']:.1f}, {r['y']:.1f}, "
-              f"{r['z']:.1f}) mm  {r['probability']:.4f}"
-              for r in result.records()[:20]]
+    lines = [
+        _scan_line(result.volume), f'{len(ids)} nodules scored in '
+        f'{result.timings["total_s"]:.1f} s; probability of '
+        f'{result.classes[-1]!r}:'
+    ]
+    lines += [
+        f"  {r['id']:<16s} ({r['x']:.1f}, {r['y']:.1f}, "
+        f"{r['z']:.1f}) mm  {r['probability']:.4f}"
+        for r in result.records()[:20]
+    ]
     lines.append(_files_line(files, args.out_dir))
     return '\n'.join(lines), files
 
 
 #: ``tools/infer.py``'s run of each task.
-RUNNERS = dict(detection=run_detection, segmentation=run_segmentation,
-               classification=run_classification)
+RUNNERS = dict(
+    detection=run_detection,
+    segmentation=run_segmentation,
+    classification=run_classification)

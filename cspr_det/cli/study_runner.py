@@ -37,8 +37,7 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import (Any, Callable, Dict, List, Optional, Sequence, Tuple,
-                    Union)
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.logging import print_log
@@ -109,16 +108,20 @@ def read_test_metrics(test_dir: str) -> Dict[str, float]:
     Raises:
         FileNotFoundError: No test log below ``test_dir``.
     """
-    logs = [p for p in glob.glob(osp.join(test_dir, '*', '*.json'))
-            if osp.splitext(osp.basename(p))[0] ==
-            osp.basename(osp.dirname(p))]
+    logs = [
+        p for p in glob.glob(osp.join(test_dir, '*', '*.json'))
+        if osp.splitext(osp.basename(p))[0] == osp.basename(osp.dirname(p))
+    ]
     if not logs:
         raise FileNotFoundError(f'no test metrics log (<timestamp>/'
                                 f'<timestamp>.json) in {test_dir}')
     with open(sorted(logs)[-1], encoding='utf-8') as f:
         record = json.load(f)
-    return {k: float(v) for k, v in record.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return {
+        k: float(v)
+        for k, v in record.items()
+        if isinstance(v, (int, float)) and not isinstance(v, bool)
+    }
 
 
 def mean_std(values: Sequence[float]) -> Tuple[float, float]:
@@ -298,7 +301,8 @@ class StudyRunner:
             return [self.python] + step
         return [
             self.python, '-m', 'torch.distributed.run', '--nnodes', '1',
-            '--nproc_per_node', str(self.gpus), '--master_port',
+            '--nproc_per_node',
+            str(self.gpus), '--master_port',
             str(self.master_port + slot)
         ] + step
 
@@ -311,15 +315,19 @@ class StudyRunner:
     def train_command(self, run: StudyRun, slot: int = 0) -> List[str]:
         """The training command of ``run`` in slot ``slot``."""
         return self._launch(self.train_step, slot) + [
-            run.config, '--work-dir', run.work_dir] + self._tail(run)
+            run.config, '--work-dir', run.work_dir
+        ] + self._tail(run)
 
-    def test_command(self, run: StudyRun, checkpoint: str,
+    def test_command(self,
+                     run: StudyRun,
+                     checkpoint: str,
                      slot: int = 0) -> List[str]:
         """The test command of ``run`` on ``checkpoint`` (test work dir
         ``run.work_dir/test``)."""
         return self._launch(self.test_step, slot) + [
             run.config, checkpoint, '--work-dir',
-            osp.join(run.work_dir, 'test')] + self._tail(run)
+            osp.join(run.work_dir, 'test')
+        ] + self._tail(run)
 
     def _call(self, what: str, cmd: List[str], log_path: str,
               slot: int) -> None:
@@ -335,8 +343,12 @@ class StudyRunner:
                                    f'{exc}') from exc
             return
         with open(log_path, 'w', encoding='utf-8') as log:
-            proc = subprocess.run(cmd, cwd=self.cwd, stdout=log,
-                                  stderr=subprocess.STDOUT, env=self.env(slot))
+            proc = subprocess.run(
+                cmd,
+                cwd=self.cwd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self.env(slot))
         if proc.returncode != 0:
             with open(log_path, errors='replace') as f:
                 lines = [ln.strip() for ln in f if ln.strip()]
@@ -348,8 +360,10 @@ class StudyRunner:
     def best_checkpoint(work_dir: str, since: float = 0.0) -> str:
         """Newest ``best_*.pth`` in ``work_dir`` written at or after the
         time ``since`` (older ones belong to an earlier attempt)."""
-        found = [p for p in glob.glob(osp.join(work_dir, 'best_*.pth'))
-                 if osp.getmtime(p) >= since]
+        found = [
+            p for p in glob.glob(osp.join(work_dir, 'best_*.pth'))
+            if osp.getmtime(p) >= since
+        ]
         if not found:
             raise RuntimeError(
                 f'training wrote no best checkpoint (best_*.pth) in '
@@ -360,7 +374,7 @@ class StudyRunner:
         missing = [k for k in self.required_keys if k not in metrics]
         if missing:
             raise ValueError(f'test metrics lack {missing}; they have '
-                           f'{sorted(metrics)}')
+                             f'{sorted(metrics)}')
 
     @staticmethod
     def fingerprint(run: StudyRun) -> str:
@@ -417,13 +431,21 @@ class StudyRunner:
             self._check_keys(metrics)
         except Exception as exc:  # keep the other runs going
             return RunResult(run, error=f'{type(exc).__name__}: {exc}')
-        with open(osp.join(run.work_dir, RESULT_FILE), 'w',
-                  encoding='utf-8') as f:
-            json.dump(dict(name=run.name, factors=run.factors,
-                           fingerprint=fingerprint,
-                           metrics=metrics, checkpoint=ckpt,
-                           train_command=train_cmd, test_command=test_cmd,
-                           cwd=self.cwd), f, indent=1)
+        with open(
+                osp.join(run.work_dir, RESULT_FILE), 'w',
+                encoding='utf-8') as f:
+            json.dump(
+                dict(
+                    name=run.name,
+                    factors=run.factors,
+                    fingerprint=fingerprint,
+                    metrics=metrics,
+                    checkpoint=ckpt,
+                    train_command=train_cmd,
+                    test_command=test_cmd,
+                    cwd=self.cwd),
+                f,
+                indent=1)
         return RunResult(run, metrics=metrics, checkpoint=ckpt)
 
     def run_all(self, runs: Sequence[StudyRun]) -> List[RunResult]:
@@ -457,28 +479,48 @@ class StudyRunner:
 def add_runner_args(parser, default_work_dir: str) -> None:
     """Command-line options of a study tool that go to the runner."""
     parser.add_argument('--work-dir', default=default_work_dir)
-    parser.add_argument('--seeds', type=int, nargs='+', default=[0],
-                        help='training seeds (randomness.seed); results '
-                        'report the mean and spread over them')
-    parser.add_argument('--jobs', type=int, default=1,
-                        help='runs in parallel (each on its own GPUs / '
-                        'cores and master port)')
-    parser.add_argument('--skip-finished', action='store_true',
-                        help='read back runs that already have a result '
-                        'instead of training them again')
-    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
-                        help='pytorch: every train and test through '
-                        'torchrun --nproc_per_node GPUS')
-    parser.add_argument('--gpus', type=int, default=1,
-                        help='processes (GPUs) per run with --launcher '
-                        'pytorch')
-    parser.add_argument('--master-port', type=int, default=29500,
-                        help='torchrun master port of the first parallel '
-                        'job (job i uses port + i)')
-    parser.add_argument('--in-process', action='store_true',
-                        help='train and test every run in this process, '
-                        'one after the other (no interpreter start per '
-                        'step; no --launcher, --jobs 1)')
+    parser.add_argument(
+        '--seeds',
+        type=int,
+        nargs='+',
+        default=[0],
+        help='training seeds (randomness.seed); results '
+        'report the mean and spread over them')
+    parser.add_argument(
+        '--jobs',
+        type=int,
+        default=1,
+        help='runs in parallel (each on its own GPUs / '
+        'cores and master port)')
+    parser.add_argument(
+        '--skip-finished',
+        action='store_true',
+        help='read back runs that already have a result '
+        'instead of training them again')
+    parser.add_argument(
+        '--launcher',
+        choices=LAUNCHERS,
+        default='none',
+        help='pytorch: every train and test through '
+        'torchrun --nproc_per_node GPUS')
+    parser.add_argument(
+        '--gpus',
+        type=int,
+        default=1,
+        help='processes (GPUs) per run with --launcher '
+        'pytorch')
+    parser.add_argument(
+        '--master-port',
+        type=int,
+        default=29500,
+        help='torchrun master port of the first parallel '
+        'job (job i uses port + i)')
+    parser.add_argument(
+        '--in-process',
+        action='store_true',
+        help='train and test every run in this process, '
+        'one after the other (no interpreter start per '
+        'step; no --launcher, --jobs 1)')
 
 
 def runner_from_args(args, **kwargs) -> StudyRunner:
@@ -486,8 +528,11 @@ def runner_from_args(args, **kwargs) -> StudyRunner:
     ``kwargs``: ``train_step``, ``test_step``, ``required_keys``, ...)."""
     if len(set(args.seeds)) != len(args.seeds):
         raise ValueError(f'--seeds repeats a seed: {args.seeds}')
-    return StudyRunner(launcher=args.launcher,
-                       gpus=args.gpus, jobs=args.jobs,
-                       master_port=args.master_port,
-                       skip_finished=args.skip_finished,
-                       in_process=args.in_process, **kwargs)
+    return StudyRunner(
+        launcher=args.launcher,
+        gpus=args.gpus,
+        jobs=args.jobs,
+        master_port=args.master_port,
+        skip_finished=args.skip_finished,
+        in_process=args.in_process,
+        **kwargs)

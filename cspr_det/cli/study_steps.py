@@ -40,8 +40,8 @@ def run_train_step(args: argparse.Namespace) -> int:
     built from it in this process."""
     cfg = load_config(args)
     check_data_roots(cfg, ('train_dataloader', 'val_dataloader'))
-    run_with_runner(cfg, args.launcher, 'train',
-                    trust_checkpoint=args.trust_checkpoint)
+    run_with_runner(
+        cfg, args.launcher, 'train', trust_checkpoint=args.trust_checkpoint)
     return 0
 
 
@@ -57,14 +57,18 @@ def run_test_step(args: argparse.Namespace) -> int:
     for metric in _test_metric_cfgs(cfg.test_evaluator):
         if str(metric.get('type', '')).endswith('DeepLesionFROCMetric'):
             metric.setdefault('out_dir', cfg.work_dir)
-    run_with_runner(cfg, args.launcher, 'test', load_strict=True,
-                    load_check_arch=True,
-                    trust_checkpoint=args.trust_checkpoint)
+    run_with_runner(
+        cfg,
+        args.launcher,
+        'test',
+        load_strict=True,
+        load_check_arch=True,
+        trust_checkpoint=args.trust_checkpoint)
     return 0
 
 
-def parse_step_args(argv: Optional[Sequence[str]] = None
-                    ) -> argparse.Namespace:
+def parse_step_args(
+        argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
     """Arguments of ``python -m cspr_det.cli.study_steps {train,test}``."""
     parser = argparse.ArgumentParser(
         prog='python -m cspr_det.cli.study_steps',

@@ -11,8 +11,7 @@ from mmengine.runner import Runner
 
 from cspr_det.engine.hooks import CheckpointCheckHook
 from cspr_det.utils.checkpoint_loading import trusted_checkpoints
-from cspr_det.utils.dist import (setup_cpu_distributed,
-                                 teardown_cpu_distributed)
+from cspr_det.utils.dist import setup_cpu_distributed, teardown_cpu_distributed
 from .errors import CLIError
 
 

@@ -27,8 +27,7 @@ from typing import Any, Dict, List, Sequence
 BUDGETS = ('epochs', 'iters')
 
 # parameter-scheduler arguments counted in epochs when ``by_epoch=True``
-_EPOCH_VALUED = ('begin', 'end', 'milestones', 'step_size', 'T_max',
-                 'periods')
+_EPOCH_VALUED = ('begin', 'end', 'milestones', 'step_size', 'T_max', 'periods')
 
 
 def budget_epochs(max_epochs: int, full_size: int, subset_size: int,
@@ -123,9 +122,9 @@ def scale_epoch_schedule(cfg, max_epochs: int) -> Dict[str, Any]:
     update(train_cfg, 'val_begin', 'train_cfg.val_begin', 1)
     if train_cfg.get('dynamic_intervals'):
         before = [list(p) for p in train_cfg.dynamic_intervals]
-        train_cfg.dynamic_intervals = [
-            (_scaled(m, ratio, 1), _scaled(i, ratio, 1)) for m, i in before
-        ]
+        train_cfg.dynamic_intervals = [(_scaled(m, ratio,
+                                                1), _scaled(i, ratio, 1))
+                                       for m, i in before]
         changed.append(f'train_cfg.dynamic_intervals: {before} -> '
                        f'{[list(p) for p in train_cfg.dynamic_intervals]}')
     ckpt = (cfg.get('default_hooks') or {}).get('checkpoint')
@@ -155,5 +154,7 @@ def iteration_warmups(cfg) -> Sequence[int]:
     schedulers = cfg.get('param_scheduler') or []
     if isinstance(schedulers, dict):
         schedulers = [schedulers]
-    return [int(s['end']) for s in schedulers
-            if not s.get('by_epoch', True) and s.get('end') is not None]
+    return [
+        int(s['end']) for s in schedulers
+        if not s.get('by_epoch', True) and s.get('end') is not None
+    ]

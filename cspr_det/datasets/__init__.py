@@ -9,6 +9,5 @@ from .transforms import *  # noqa: F401,F403
 
 __all__ = [
     'DeepLesionDataset', 'make_synthetic_deeplesion', 'ImageFolderDataset',
-    'BaseVolumeSegDataset', 'BTCVDataset', 'LiTSDataset',
-    'LIDCNoduleDataset'
+    'BaseVolumeSegDataset', 'BTCVDataset', 'LiTSDataset', 'LIDCNoduleDataset'
 ]

@@ -36,8 +36,9 @@ def build_label_lut(label_map: Dict[int, int],
 class BaseVolumeSegDataset(SkipUnreadableMixin, BaseDataset):
     """Cases of one split of a converted volume dataset.
 
-    Reads ``index.json`` written by ``tools/dataset_converters/{lits,btcv}
-    .py`` (see :func:`cspr_det.datasets.volume_converter.convert_dataset`): per-case
+    Reads ``index.json`` written by the LiTS / BTCV converters
+    (``tools/dataset_converters/{lits,btcv}.py``, see
+    :func:`~cspr_det.datasets.volume_converter.convert_dataset`): per-case
     ``.npy`` arrays (int16 HU, uint8 labels) on the canonical grid and their
     geometry.
 
@@ -104,7 +105,9 @@ class BaseVolumeSegDataset(SkipUnreadableMixin, BaseDataset):
         self._label_map_arg = label_map
         self.skipped_cases: Dict[str, str] = {}
         super().__init__(
-            ann_file=ann_file, data_root=data_root, test_mode=test_mode,
+            ann_file=ann_file,
+            data_root=data_root,
+            test_mode=test_mode,
             **kwargs)
 
     # ------------------------------------------------------------------ #
@@ -126,8 +129,10 @@ class BaseVolumeSegDataset(SkipUnreadableMixin, BaseDataset):
             path = osp.join(root, case[key])
             if not osp.isfile(path):
                 return f'{key} array not found: {path}'
-        bad = [v for v in case.get('label_values', [])
-               if int(v) not in self.label_map]
+        bad = [
+            v for v in case.get('label_values', [])
+            if int(v) not in self.label_map
+        ]
         if bad:
             return (f'label value(s) {", ".join(map(str, bad))} outside the '
                     f'class range of {type(self).__name__} (source values '
@@ -156,9 +161,9 @@ class BaseVolumeSegDataset(SkipUnreadableMixin, BaseDataset):
                     f'{self.ann_file}: {", ".join(missing[:5])}')
             cases = [by_id[c] for c in self.case_ids]
         if self.case_fraction < 1.0:
-            keep = set(choose_patients([c['case_id'] for c in cases],
-                                       self.case_fraction,
-                                       self.case_fraction_seed))
+            keep = set(
+                choose_patients([c['case_id'] for c in cases],
+                                self.case_fraction, self.case_fraction_seed))
             cases = [c for c in cases if c['case_id'] in keep]
         lut = self.label_lut()
         data_list = []
@@ -197,8 +202,8 @@ class BaseVolumeSegDataset(SkipUnreadableMixin, BaseDataset):
         if self.skipped_cases:
             print_log(
                 f'{type(self).__name__}: skipped {len(self.skipped_cases)} '
-                f'bad case(s) of {len(cases)}: ' + '; '.join(
-                    f'{k}: {v}' for k, v in self.skipped_cases.items()),
+                f'bad case(s) of {len(cases)}: ' +
+                '; '.join(f'{k}: {v}' for k, v in self.skipped_cases.items()),
                 logger='current',
                 level=logging.WARNING)
         if not data_list:

@@ -61,9 +61,8 @@ def clip_box_to_image(box: Sequence[float], height: int,
             'x1, y1, x2, y2')
     x1, y1, x2, y2 = values
     if not (x2 > x1 and y2 > y1):
-        raise InvalidBoxError(
-            'zero_size_box',
-            f'box {_fmt(values)} has zero or negative size')
+        raise InvalidBoxError('zero_size_box',
+                              f'box {_fmt(values)} has zero or negative size')
     if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
         raise InvalidBoxError(
             'box_outside_image', f'box {_fmt(values)} lies entirely outside '

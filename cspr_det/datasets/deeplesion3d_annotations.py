@@ -158,8 +158,8 @@ def _sub_volumes(data, cols: int, where: str, check_z: bool) -> Boxes:
     return out
 
 
-def validate_3d_annotations(data, source: str = '<annotations>'
-                            ) -> Dict[str, Boxes]:
+def validate_3d_annotations(data,
+                            source: str = '<annotations>') -> Dict[str, Boxes]:
     """Check and normalise annotations ``{split: {name: (n, 6)}}``.
 
     Args:
@@ -185,8 +185,8 @@ def validate_3d_annotations(data, source: str = '<annotations>'
     }
 
 
-def load_3d_annotations(path: str, split: str = None
-                        ) -> Union[Dict[str, Boxes], Boxes]:
+def load_3d_annotations(path: str,
+                        split: str = None) -> Union[Dict[str, Boxes], Boxes]:
     """Read and validate a 3D annotation file (released pickle or JSON).
 
     Args:

@@ -89,9 +89,14 @@ class DeepLesion3DSubvolumes:
             if name not in files:
                 self.missing.append(name)
                 continue
-            self.entries.append(dict(
-                name=name, path=files[name], series=series, first=first,
-                last=last, gt_boxes=np.asarray(boxes, np.float64)))
+            self.entries.append(
+                dict(
+                    name=name,
+                    path=files[name],
+                    series=series,
+                    first=first,
+                    last=last,
+                    gt_boxes=np.asarray(boxes, np.float64)))
         self.unannotated = sorted(set(files) - set(subs))
         if self.missing and not allow_missing:
             shown = ', '.join(self.missing[:3])
@@ -113,8 +118,7 @@ class DeepLesion3DSubvolumes:
         """Sub-volume names with a file, in annotation order."""
         return [e['name'] for e in self.entries]
 
-    def gt_boxes(self, names: Optional[List[str]] = None
-                 ) -> List[np.ndarray]:
+    def gt_boxes(self, names: Optional[List[str]] = None) -> List[np.ndarray]:
         """``(n, 6)`` boxes of ``names`` (default: all entries)."""
         by_name = {e['name']: e['gt_boxes'] for e in self.entries}
         return [by_name[n] for n in (names or self.names)]

@@ -81,11 +81,11 @@ def records_to_coco(records: Sequence[dict],
             images[key] = img
             anns[key] = []
         else:
-            same = (img['height'] == rec['height']
-                    and img['width'] == rec['width']
-                    and img['split'] == rec['split']
-                    and np.allclose(img['spacing'], rec['spacing'])
-                    and np.allclose(img['dicom_window'], rec['dicom_window']))
+            same = (
+                img['height'] == rec['height'] and img['width'] == rec['width']
+                and img['split'] == rec['split']
+                and np.allclose(img['spacing'], rec['spacing'])
+                and np.allclose(img['dicom_window'], rec['dicom_window']))
             if not same:
                 rejected.append(
                     dict(
@@ -208,10 +208,10 @@ def format_summary(summary: dict) -> str:
         f'rows read: {summary["rows"]}, used: {summary["rows_ok"]} '
         f'({clipped} with the box clipped to the image), '
         f'rejected: {sum(summary["rejected"].values())}',
-        'noisy lesions: ' + (f'{summary["noisy_dropped"]} dropped '
-                             f'({summary["images_dropped"]} images left '
-                             'empty and dropped)' if summary['drop_noisy']
-                             else 'kept'),
+        'noisy lesions: ' +
+        (f'{summary["noisy_dropped"]} dropped '
+         f'({summary["images_dropped"]} images left '
+         'empty and dropped)' if summary['drop_noisy'] else 'kept'),
         f'{"split":<6} {"images":>7} {"lesions":>8} {"noisy":>6}  file',
     ]
     for name, s in summary['splits'].items():

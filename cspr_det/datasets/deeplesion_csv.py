@@ -19,13 +19,16 @@ from typing import Dict, Iterable, List, Optional, Sequence, Tuple
 
 from .clip_box import InvalidBoxError, clip_box_to_image
 
-DL_INFO_HEADER: Tuple[str, ...] = (
-    'File_name', 'Patient_index', 'Study_index', 'Series_ID',
-    'Key_slice_index', 'Measurement_coordinates', 'Bounding_boxes',
-    'Lesion_diameters_Pixel_', 'Normalized_lesion_location',
-    'Coarse_lesion_type', 'Possibly_noisy', 'Slice_range', 'Spacing_mm_px_',
-    'Image_size', 'DICOM_windows', 'Patient_gender', 'Patient_age',
-    'Train_Val_Test')
+DL_INFO_HEADER: Tuple[str,
+                      ...] = ('File_name', 'Patient_index', 'Study_index',
+                              'Series_ID', 'Key_slice_index',
+                              'Measurement_coordinates', 'Bounding_boxes',
+                              'Lesion_diameters_Pixel_',
+                              'Normalized_lesion_location',
+                              'Coarse_lesion_type', 'Possibly_noisy',
+                              'Slice_range', 'Spacing_mm_px_', 'Image_size',
+                              'DICOM_windows', 'Patient_gender', 'Patient_age',
+                              'Train_Val_Test')
 
 #: Coarse_lesion_type codes 1..8 (index 0 is type 1). Training rows carry -1.
 LESION_TYPES: Tuple[str, ...] = ('bone', 'abdomen', 'mediastinum', 'liver',
@@ -47,11 +50,13 @@ _VECTOR_COLUMNS = OrderedDict([
 ])
 
 #: Reasons a row can be rejected for (keys of ``summary['rejected']``).
-REJECT_REASONS: Tuple[str, ...] = (
-    'column_count', 'bad_integer', 'bad_vector', 'bad_file_name',
-    'bad_image_size', 'bad_spacing', 'bad_slice_range', 'bad_window',
-    'bad_split', 'bad_lesion_type', 'bad_noisy_flag', 'bad_age',
-    'zero_size_box', 'box_outside_image', 'inconsistent_image')
+REJECT_REASONS: Tuple[str,
+                      ...] = ('column_count', 'bad_integer', 'bad_vector',
+                              'bad_file_name', 'bad_image_size', 'bad_spacing',
+                              'bad_slice_range', 'bad_window', 'bad_split',
+                              'bad_lesion_type', 'bad_noisy_flag', 'bad_age',
+                              'zero_size_box', 'box_outside_image',
+                              'inconsistent_image')
 
 
 class DeepLesionRowError(ValueError):
@@ -154,8 +159,7 @@ def _check_image_size(cell: Dict[str, str], vec: Dict[str, List[float]],
                       where: str) -> Tuple[int, int]:
     """Image_size (rows, cols) as positive integers ``(height, width)``."""
     rows_, cols_ = vec['Image_size']
-    if rows_ <= 0 or cols_ <= 0 or rows_ != int(rows_) or cols_ != int(
-            cols_):
+    if rows_ <= 0 or cols_ <= 0 or rows_ != int(rows_) or cols_ != int(cols_):
         raise DeepLesionRowError(
             'bad_image_size',
             f'{where}: Image_size {cell["Image_size"]!r} is not positive')
@@ -233,8 +237,8 @@ def _parse_box(text: str, box_1based: List[float], height: int, width: int,
     try:
         clipped, changed = clip_box_to_image(box, height, width)
     except InvalidBoxError as e:
-        what = ('has zero or negative size' if e.reason == 'zero_size_box'
-                else f'(1-based) lies entirely outside the {height}x{width} '
+        what = ('has zero or negative size' if e.reason == 'zero_size_box' else
+                f'(1-based) lies entirely outside the {height}x{width} '
                 'image')
         raise DeepLesionRowError(
             e.reason, f'{where}: Bounding_boxes {text!r} {what}') from None
@@ -289,8 +293,8 @@ def parse_deeplesion_row(row: Sequence[str], where: str = 'row') -> dict:
     _check_geometry(cell, vec, key, where)
     _check_labels(ints, where)
     age = _parse_age(cell['Patient_age'], where)
-    bbox, clipped = _parse_box(cell['Bounding_boxes'],
-                               vec['Bounding_boxes'], height, width, where)
+    bbox, clipped = _parse_box(cell['Bounding_boxes'], vec['Bounding_boxes'],
+                               height, width, where)
     first, last = vec['Slice_range']
     return dict(
         csv_file_name=cell['File_name'].strip(),
@@ -395,4 +399,3 @@ def write_deeplesion_csv(records: Sequence[dict], csv_path: str) -> None:
         writer.writerow(DL_INFO_HEADER)
         for rec in records:
             writer.writerow(deeplesion_row(rec))
-

@@ -168,8 +168,7 @@ class DeepLesionDataset(BaseDetDataset):
         anns_per_image = {}
         for ann in coco['annotations']:
             anns_per_image.setdefault(ann['image_id'], []).append(ann)
-        images, patients = self._patient_subset(coco['images'],
-                                                anns_per_image)
+        images, patients = self._patient_subset(coco['images'], anns_per_image)
         img_prefix = self.data_prefix.get('img', self.data_root or '')
         data_list = []
         num_clipped = 0
@@ -215,7 +214,7 @@ class DeepLesionDataset(BaseDetDataset):
         return data_list
 
     def _patient_subset(
-            self, images: List[dict], anns_per_image: Dict[Any, List[dict]]
+        self, images: List[dict], anns_per_image: Dict[Any, List[dict]]
     ) -> Tuple[List[dict], List[Optional[str]]]:
         """The image records of the kept patients and their patient ids.
 
@@ -234,13 +233,17 @@ class DeepLesionDataset(BaseDetDataset):
                 patients.append(None)
         if not subsample:
             return images, patients
-        annotated = {p for img, p in zip(images, patients)
-                     if img['id'] in anns_per_image}
+        annotated = {
+            p
+            for img, p in zip(images, patients) if img['id'] in anns_per_image
+        }
         if not annotated:
             raise ValueError(f'{self.ann_file}: no annotated patient to '
                              'subsample')
-        keep = set(choose_patients(sorted(annotated), self.patient_fraction,
-                                   self.patient_fraction_seed))
+        keep = set(
+            choose_patients(
+                sorted(annotated), self.patient_fraction,
+                self.patient_fraction_seed))
         kept = [(img, p) for img, p in zip(images, patients) if p in keep]
         print_log(
             f'{self.ann_file}: patient fraction {self.patient_fraction:g} '

@@ -25,8 +25,7 @@ def check_images(records: Sequence[dict], images_dir: str) -> dict:
     keys: Dict[str, set] = {}
     for rec in records:
         first, last = rec['slice_range']
-        ranges.setdefault(rec['series'], set()).update(
-            range(first, last + 1))
+        ranges.setdefault(rec['series'], set()).update(range(first, last + 1))
         keys.setdefault(rec['series'], set()).add(rec['key_slice'])
     for series in sorted(ranges):
         folder = osp.join(images_dir, series)

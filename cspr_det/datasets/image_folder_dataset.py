@@ -200,5 +200,6 @@ class ImageFolderDataset(BaseDataset):
             return None if problem is None else (path, problem)
 
         return DataCheckReport(
-            checked=len(paths), problems=run_checks(paths, check),
+            checked=len(paths),
+            problems=run_checks(paths, check),
             unit='image')

@@ -113,8 +113,9 @@ def read_nodule_info(path: str) -> Dict[str, LIDCNodule]:
         raise FileNotFoundError(f'LIDC nodule table not found: {path}')
     with open(path, newline='', encoding='utf-8') as f:
         reader = csv.DictReader(f)
-        missing = [c for c in _REQUIRED_COLUMNS
-                   if c not in (reader.fieldnames or [])]
+        missing = [
+            c for c in _REQUIRED_COLUMNS if c not in (reader.fieldnames or [])
+        ]
         if missing:
             raise ValueError(f'{path}: missing column(s) {missing}; found '
                              f'{reader.fieldnames}')
@@ -170,7 +171,9 @@ def read_reference_split(path: str) -> Dict[str, List[str]]:
     return split
 
 
-def labelled(info: Dict[str, LIDCNodule], ids: Sequence[str], task: str,
+def labelled(info: Dict[str, LIDCNodule],
+             ids: Sequence[str],
+             task: str,
              source: str = 'split') -> List[str]:
     """The ids of ``ids`` that have a label for ``task`` (order kept).
 
@@ -200,11 +203,11 @@ def _assign_by_patient(patients: Sequence[str], counts: Dict[str, int],
     return out
 
 
-def patient_disjoint_split(
-        nodules: Sequence[LIDCNodule],
-        labels: Optional[Dict[str, int]] = None,
-        fractions: Tuple[float, float, float] = (0.7, 0.1, 0.2),
-        seed: int = 0) -> Dict[str, List[str]]:
+def patient_disjoint_split(nodules: Sequence[LIDCNodule],
+                           labels: Optional[Dict[str, int]] = None,
+                           fractions: Tuple[float, float,
+                                            float] = (0.7, 0.1, 0.2),
+                           seed: int = 0) -> Dict[str, List[str]]:
     """Seeded split of nodules by patient (``uid``).
 
     Patients are stratified by whether they have a malignant nodule
@@ -241,8 +244,10 @@ def patient_disjoint_split(
     part_of: Dict[str, str] = {}
     for stratum in (1, 0):
         got = _assign_by_patient(strata[stratum], counts, order, rng)
-        part_of.update(
-            {p: ('test', 'val', 'train')[k] for p, k in got.items()})
+        part_of.update({
+            p: ('test', 'val', 'train')[k]
+            for p, k in got.items()
+        })
     split: Dict[str, List[str]] = dict(train=[], val=[], test=[])
     for n in nodules:
         split[part_of[n.uid]].append(n.index)
@@ -287,10 +292,12 @@ def build_split(info: Dict[str, LIDCNodule],
         labels = {i: nodule_label(info[i], task) for i in train}
         val_part = patient_disjoint_split(
             [info[i] for i in train], labels,
-            (1.0 - reference_val_fraction, reference_val_fraction, 0.0),
-            seed)
-        return dict(train=val_part['train'], val=val_part['val'], test=test,
-                    trainval=list(train))
+            (1.0 - reference_val_fraction, reference_val_fraction, 0.0), seed)
+        return dict(
+            train=val_part['train'],
+            val=val_part['val'],
+            test=test,
+            trainval=list(train))
     if protocol != 'patient':
         raise ValueError("split protocol must be 'patient' or 'reference', "
                          f'got {protocol!r}')

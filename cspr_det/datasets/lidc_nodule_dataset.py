@@ -99,8 +99,7 @@ class LIDCNoduleDataset(SkipUnreadableMixin, BaseDataset):
                  task: str = 'classification',
                  subset: Union[str, Sequence[str]] = 'train',
                  split_protocol: str = 'patient',
-                 split_fractions: Tuple[float, float, float] = (0.7, 0.1,
-                                                                0.2),
+                 split_fractions: Tuple[float, float, float] = (0.7, 0.1, 0.2),
                  reference_val_fraction: float = 0.1,
                  split_seed: int = 0,
                  patient_fraction: float = 1.0,
@@ -143,7 +142,9 @@ class LIDCNoduleDataset(SkipUnreadableMixin, BaseDataset):
         metainfo = dict(kwargs.pop('metainfo', None) or {})
         metainfo.setdefault('classes', _CLASSES[task])
         super().__init__(
-            ann_file=ann_file, metainfo=metainfo, test_mode=test_mode,
+            ann_file=ann_file,
+            metainfo=metainfo,
+            test_mode=test_mode,
             **kwargs)
 
     def _path(self, rel: str) -> str:
@@ -156,10 +157,9 @@ class LIDCNoduleDataset(SkipUnreadableMixin, BaseDataset):
         info = read_nodule_info(self.ann_file)
         reference = None if self.split_file is None else \
             read_reference_split(self._path(self.split_file))
-        split = build_split(
-            info, reference, self.task, self.split_protocol,
-            self.split_fractions, self.reference_val_fraction,
-            self.split_seed)
+        split = build_split(info, reference, self.task, self.split_protocol,
+                            self.split_fractions, self.reference_val_fraction,
+                            self.split_seed)
         if 'trainval' not in split:
             split['trainval'] = split['train'] + split['val']
         pairs = []
@@ -185,9 +185,9 @@ class LIDCNoduleDataset(SkipUnreadableMixin, BaseDataset):
             path = osp.join(folder, f'{index}.npz')
             self._npz_files[index] = path
             if self.check_files:
-                problem = check_nodule_npz(
-                    path, self.min_size, self.task == 'segmentation',
-                    self.seg_label)
+                problem = check_nodule_npz(path, self.min_size,
+                                           self.task == 'segmentation',
+                                           self.seg_label)
                 if problem is not None:
                     if not self.skip_bad_nodules:
                         raise ValueError(f'LIDC nodule {index}: {problem}')
@@ -221,8 +221,9 @@ class LIDCNoduleDataset(SkipUnreadableMixin, BaseDataset):
         if self.skipped_nodules:
             print_log(
                 f'LIDCNoduleDataset: skipped {len(self.skipped_nodules)} bad '
-                f'nodule(s) of {len(pairs)}: ' + '; '.join(
-                    f'{k}: {v}' for k, v in self.skipped_nodules.items()),
+                f'nodule(s) of {len(pairs)}: ' +
+                '; '.join(f'{k}: {v}'
+                          for k, v in self.skipped_nodules.items()),
                 logger='current',
                 level=logging.WARNING)
         text = (f'LIDCNoduleDataset: {self.split_protocol} split (seed '

@@ -133,8 +133,10 @@ def combine_reader_masks(masks: List[Optional[np.ndarray]],
     return (2 * votes > len(drawn)).astype(np.uint8)
 
 
-def load_nodule_npz(path: str, seg_label: Optional[str] = None
-                    ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+def load_nodule_npz(
+    path: str,
+    seg_label: Optional[str] = None
+) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """Read the crop (and the segmentation target) of one nodule.
 
     Args:

@@ -9,11 +9,19 @@ LITS_TASKS = dict(
     liver=dict(
         classes=('background', 'liver'),
         palette=[(0, 0, 0), (220, 20, 60)],
-        label_map={0: 0, 1: 1, 2: 1}),
+        label_map={
+            0: 0,
+            1: 1,
+            2: 1
+        }),
     liver_tumour=dict(
         classes=('background', 'liver', 'tumour'),
         palette=[(0, 0, 0), (220, 20, 60), (255, 215, 0)],
-        label_map={0: 0, 1: 1, 2: 2}))
+        label_map={
+            0: 0,
+            1: 1,
+            2: 2
+        }))
 
 
 @DATASETS.register_module()

@@ -5,7 +5,8 @@ from typing import List, Sequence
 import numpy as np
 
 
-def choose_patients(patients: Sequence[str], fraction: float,
+def choose_patients(patients: Sequence[str],
+                    fraction: float,
                     seed: int = 0) -> List[str]:
     """Deterministic patient subset, nested in ``fraction``.
 

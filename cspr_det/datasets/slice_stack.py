@@ -158,6 +158,6 @@ def build_slice_stack(read: SliceReader, key: int, first: int, last: int,
                                 native_interval)
     stack = np.empty((shape[0], shape[1], num_slices), np.float32)
     for s, pos in enumerate(positions):
-        stack[..., s] = interpolate_slice(lambda i: read(i, shape), pos,
-                                          first, last)
+        stack[..., s] = interpolate_slice(lambda i: read(i, shape), pos, first,
+                                          last)
     return window_stack(stack, windows), positions

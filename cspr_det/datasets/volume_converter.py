@@ -21,10 +21,10 @@ import SimpleITK as sitk
 from mmengine.logging import print_log
 
 from cspr_det.fileio import (CANONICAL_ORIENTATION, VolumeError,
-                             geometry_difference, geometry_of,
-                             label_values_of, orientation_of, read_ct_image,
-                             read_image, reorient, resample_intensity,
-                             resample_labels, target_grid)
+                             geometry_difference, geometry_of, label_values_of,
+                             orientation_of, read_ct_image, read_image,
+                             reorient, resample_intensity, resample_labels,
+                             target_grid)
 from cspr_det.fileio.image_io import Spacing
 
 #: Version of the converted index format (``index.json``).
@@ -34,7 +34,8 @@ INDEX_VERSION = 1
 def save_json(path: str, obj) -> str:
     """Write JSON atomically."""
     fd, tmp = tempfile.mkstemp(
-        prefix='.' + osp.basename(path) + '.', suffix='.tmp',
+        prefix='.' + osp.basename(path) + '.',
+        suffix='.tmp',
         dir=osp.dirname(osp.abspath(path)))
     try:
         with os.fdopen(fd, 'w', encoding='utf-8') as f:
@@ -50,7 +51,8 @@ def save_npy(path: str, array: np.ndarray) -> str:
     """``np.save`` to a temporary file next to ``path``, then rename."""
     os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
     fd, tmp = tempfile.mkstemp(
-        prefix='.' + osp.basename(path) + '.', suffix='.tmp',
+        prefix='.' + osp.basename(path) + '.',
+        suffix='.tmp',
         dir=osp.dirname(osp.abspath(path)))
     try:
         with os.fdopen(fd, 'wb') as f:
@@ -77,8 +79,10 @@ def _z_ranges(label: np.ndarray) -> Tuple[Optional[List[int]], dict]:
         ranges[str(v)] = [int(zs[0]), int(zs[-1])]
     if not ranges:
         return None, {}
-    fg = [min(r[0] for r in ranges.values()),
-          max(r[1] for r in ranges.values())]
+    fg = [
+        min(r[0] for r in ranges.values()),
+        max(r[1] for r in ranges.values())
+    ]
     return fg, ranges
 
 
@@ -251,15 +255,20 @@ def convert_dataset(cases: Sequence[dict],
     skipped = _missing_files(cases, skip_bad)
     out_dir = osp.abspath(out_dir)
     os.makedirs(osp.dirname(out_dir), exist_ok=True)
-    staging = tempfile.mkdtemp(prefix='.' + osp.basename(out_dir) + '.tmp-',
-                               dir=osp.dirname(out_dir))
+    staging = tempfile.mkdtemp(
+        prefix='.' + osp.basename(out_dir) + '.tmp-', dir=osp.dirname(out_dir))
     jobs = [
-        dict(case=c,
-             kwargs=dict(case_id=c['case_id'], image_path=c['image'],
-                         label_path=c['label'], out_dir=staging,
-                         target_spacing=target_spacing,
-                         label_values=label_values, orientation=orientation,
-                         raw_root=raw_root)) for c in cases
+        dict(
+            case=c,
+            kwargs=dict(
+                case_id=c['case_id'],
+                image_path=c['image'],
+                label_path=c['label'],
+                out_dir=staging,
+                target_spacing=target_spacing,
+                label_values=label_values,
+                orientation=orientation,
+                raw_root=raw_root)) for c in cases
         if c['case_id'] not in skipped
     ]
     try:
@@ -274,8 +283,8 @@ def convert_dataset(cases: Sequence[dict],
             dataset=dataset,
             orientation=orientation,
             target_spacing=list(target_spacing),
-            label_values=None if label_values is None else
-            [int(v) for v in label_values],
+            label_values=None
+            if label_values is None else [int(v) for v in label_values],
             classes=None if classes is None else list(classes),
             raw_root=raw_root,
             splits=counts,
@@ -286,11 +295,12 @@ def convert_dataset(cases: Sequence[dict],
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     if skipped:
-        print_log(f'{len(skipped)} case(s) skipped: '
-                  + '; '.join(skipped.values()), logger='current',
-                  level=logging.WARNING)
-    return dict(index=osp.join(out_dir, 'index.json'), cases=counts,
-                skipped=skipped)
+        print_log(
+            f'{len(skipped)} case(s) skipped: ' + '; '.join(skipped.values()),
+            logger='current',
+            level=logging.WARNING)
+    return dict(
+        index=osp.join(out_dir, 'index.json'), cases=counts, skipped=skipped)
 
 
 def _missing_files(cases: Sequence[dict], skip_bad: bool) -> Dict[str, str]:
@@ -327,8 +337,8 @@ def _run_jobs(jobs: List[dict], workers: int, skip_bad: bool,
             if not skip_bad:
                 raise VolumeError(error)
             skipped[job['case']['case_id']] = error
-            print_log(f'skipped {error}', logger='current',
-                      level=logging.WARNING)
+            print_log(
+                f'skipped {error}', logger='current', level=logging.WARNING)
             continue
         entry['split'] = job['case'].get('split', 'train')
         entries.append(entry)
@@ -336,25 +346,26 @@ def _run_jobs(jobs: List[dict], workers: int, skip_bad: bool,
             f'{entry["case_id"]}: {tuple(entry["shape"])} at '
             f'{tuple(round(s, 3) for s in entry["spacing"])} mm '
             f'(source {entry["source"]["orientation"]}, '
-            f'{tuple(entry["source"]["size_xyz"])})', logger='current')
+            f'{tuple(entry["source"]["size_xyz"])})',
+            logger='current')
     return entries
 
 
-def _move_into_place(staging: str, out_dir: str, entries: List[dict]
-                     ) -> None:
+def _move_into_place(staging: str, out_dir: str, entries: List[dict]) -> None:
     """Move the staged arrays into ``out_dir``, then the index (last, so a
     reader never sees an index naming arrays that are not there yet)."""
     for sub in ('images', 'labels'):
         os.makedirs(osp.join(out_dir, sub), exist_ok=True)
         for e in entries:
             name = osp.basename(e[sub[:-1]])
-            os.replace(osp.join(staging, sub, name),
-                       osp.join(out_dir, sub, name))
-    os.replace(osp.join(staging, 'index.json'),
-               osp.join(out_dir, 'index.json'))
+            os.replace(
+                osp.join(staging, sub, name), osp.join(out_dir, sub, name))
+    os.replace(
+        osp.join(staging, 'index.json'), osp.join(out_dir, 'index.json'))
 
 
-def find_case_files(root: str, pattern: str,
+def find_case_files(root: str,
+                    pattern: str,
                     folder_pattern: Optional[str] = None) -> Dict[int, str]:
     """Files under ``root`` (recursively) whose name matches ``pattern``
     and, with ``folder_pattern``, folders whose name matches it (a case
@@ -402,10 +413,10 @@ def find_case_files(root: str, pattern: str,
     return found
 
 
-def plan_cases(split: Dict[str, List[str]], images: Dict[str, str],
-               labels: Dict[str, str], expected_image: Callable[[str], str],
-               expected_label: Callable[[str], str]
-               ) -> Tuple[List[dict], List[str]]:
+def plan_cases(
+        split: Dict[str, List[str]], images: Dict[str, str],
+        labels: Dict[str, str], expected_image: Callable[[str], str],
+        expected_label: Callable[[str], str]) -> Tuple[List[dict], List[str]]:
     """Cases to convert from a split and the files found.
 
     A case of the split without its image or label file keeps the expected
@@ -425,11 +436,12 @@ def plan_cases(split: Dict[str, List[str]], images: Dict[str, str],
     cases = []
     for part, ids in split.items():
         for case in ids:
-            cases.append(dict(
-                case_id=case,
-                split=part,
-                image=images.get(case) or expected_image(case),
-                label=labels.get(case) or expected_label(case)))
+            cases.append(
+                dict(
+                    case_id=case,
+                    split=part,
+                    image=images.get(case) or expected_image(case),
+                    label=labels.get(case) or expected_label(case)))
     listed = {c['case_id'] for c in cases}
     extra = sorted(set(images) - listed, key=lambda c: (len(c), c))
     return cases, extra

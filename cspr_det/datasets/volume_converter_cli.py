@@ -19,17 +19,23 @@ def add_conversion_args(parser: argparse.ArgumentParser,
                         split_help: str) -> None:
     """``--spacing``, ``--split-file``, ``--skip-bad`` and ``--workers``."""
     parser.add_argument(
-        '--spacing', nargs=3, default=list(default_spacing),
+        '--spacing',
+        nargs=3,
+        default=list(default_spacing),
         metavar=('Z', 'Y', 'X'),
         help="target spacing in mm, 'none' keeps an axis (default: "
         f'{" ".join(default_spacing)})')
     parser.add_argument('--split-file', help=split_help)
     parser.add_argument(
-        '--skip-bad', action='store_true',
+        '--skip-bad',
+        action='store_true',
         help='skip bad cases with a counted warning instead of stopping at '
         'the first one')
-    parser.add_argument('--workers', type=int, default=0,
-                        help='parallel conversion processes (default 0)')
+    parser.add_argument(
+        '--workers',
+        type=int,
+        default=0,
+        help='parallel conversion processes (default 0)')
 
 
 def convert_from_args(args: argparse.Namespace,
@@ -69,16 +75,24 @@ def convert_from_args(args: argparse.Namespace,
         split = load_split_file(args.split_file) if args.split_file \
             else published_split()
         # an image is a NIfTI file or a DICOM series folder of that name
-        images = {case_id(n): p for n, p in find_case_files(
-            args.raw, image_pattern + NII, image_pattern).items()}
-        labels = {case_id(n): p for n, p in find_case_files(
-            args.raw, label_pattern + NII).items()}
+        images = {
+            case_id(n): p
+            for n, p in find_case_files(args.raw, image_pattern +
+                                        NII, image_pattern).items()
+        }
+        labels = {
+            case_id(n): p
+            for n, p in find_case_files(args.raw, label_pattern + NII).items()
+        }
         cases, extra = plan_cases(split, images, labels, expected_image,
                                   expected_label)
         summary = convert_dataset(
-            cases, args.out, dataset, spacing,
-            label_values=label_values if label_values is not None else
-            range(len(classes)),
+            cases,
+            args.out,
+            dataset,
+            spacing,
+            label_values=label_values if label_values is not None else range(
+                len(classes)),
             classes=classes,
             raw_root=osp.abspath(args.raw),
             skip_bad=args.skip_bad,

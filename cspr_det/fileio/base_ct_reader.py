@@ -43,8 +43,11 @@ class BaseCTReader(metaclass=ABCMeta):
             VolumeError: One line naming the file and what is wrong.
         """
 
-    def read_image(self, path: str, case_id: Optional[str] = None,
-                   what: str = 'image', **options) -> sitk.Image:
+    def read_image(self,
+                   path: str,
+                   case_id: Optional[str] = None,
+                   what: str = 'image',
+                   **options) -> sitk.Image:
         """Read ``path`` as one 3D SimpleITK image in its stored geometry
         (HU; used by the dataset converters). Readers of inputs that are not
         one regular grid need not support it.

@@ -90,7 +90,8 @@ class CTVolume:
         """ITK geometry of the regular z grid (missing slices included)."""
         depth = int(self.grid_z[-1] - self.grid_z[0] + 1)
         return dict(
-            size_xyz=[int(self.hu.shape[2]), int(self.hu.shape[1]), depth],
+            size_xyz=[int(self.hu.shape[2]),
+                      int(self.hu.shape[1]), depth],
             spacing_xyz=[float(v) for v in self.spacing],
             origin=[float(v) for v in self.origin],
             direction=[float(v) for v in self.direction])
@@ -121,18 +122,18 @@ class CTVolume:
             np.asarray(geo['spacing_xyz'])[None]
 
 
-def volume_from_image(image: sitk.Image, source: dict,
-                      slice_names: Sequence[str] = ()) -> CTVolume:
+def volume_from_image(
+    image: sitk.Image, source: dict,
+    slice_names: Sequence[str] = ()) -> CTVolume:
     """A :class:`CTVolume` from a 3D SimpleITK image (HU values).
 
     The image is reoriented to the canonical order (a permutation/flip of
     the axes, no interpolation); ``source`` gets the stored geometry.
     ``slice_names`` (along the stored z axis) follow a flip of z.
     """
-    source = dict(source, geometry=geometry_of(image),
-                  orientation=orientation_of(image))
-    canon = reorient(sitk.Cast(image, sitk.sitkFloat32),
-                     CANONICAL_ORIENTATION)
+    source = dict(
+        source, geometry=geometry_of(image), orientation=orientation_of(image))
+    canon = reorient(sitk.Cast(image, sitk.sitkFloat32), CANONICAL_ORIENTATION)
     names = list(slice_names)
     if names:
         # the canonical z axis is the stored z axis (axial series); follow

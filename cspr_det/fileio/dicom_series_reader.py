@@ -205,8 +205,8 @@ def _meta_transfer_syntax(path: str) -> Optional[str]:
             length = struct.unpack('<H', head[at + 6:at + 8])[0]
             start = at + 8
         if elem == 0x0010:
-            return head[start:start + length].decode(
-                'ascii', 'replace').strip('\x00 ')
+            return head[start:start + length].decode('ascii',
+                                                     'replace').strip('\x00 ')
         at = start + length
     return None
 
@@ -239,10 +239,10 @@ def _execute(files: List[str], folder: str, uid: str) -> sitk.Image:
                           f'{_last_line(e)}') from None
 
 
-def read_dicom_image(folder: str,
-                     series_uid: Optional[str] = None,
-                     member: Optional[str] = None
-                     ) -> Tuple[sitk.Image, dict, List[str]]:
+def read_dicom_image(
+        folder: str,
+        series_uid: Optional[str] = None,
+        member: Optional[str] = None) -> Tuple[sitk.Image, dict, List[str]]:
     """Read a DICOM series as one 3D image in its stored geometry.
 
     Args:
@@ -267,9 +267,11 @@ def read_dicom_image(folder: str,
     uid = _choose_series(folder, series, series_uid)
     files, modality = order_slices(series[uid])
     if modality and modality.upper() != 'CT':
-        print_log(f'{folder}: series {uid} has modality {modality}, not CT; '
-                  'its values are not HU', logger='current',
-                  level=logging.WARNING)
+        print_log(
+            f'{folder}: series {uid} has modality {modality}, not CT; '
+            'its values are not HU',
+            logger='current',
+            level=logging.WARNING)
     image = _execute(files, folder, uid)
     if image.GetDimension() == 2:
         image = sitk.JoinSeries(image)
@@ -279,8 +281,8 @@ def read_dicom_image(folder: str,
                           f'scalar volume (size {image.GetSize()})')
     names = [osp.basename(f) for f in files] \
         if image.GetSize()[2] == len(files) else []
-    return image, dict(kind='dicom', path=folder, series_uid=uid,
-                       modality=modality), names
+    return image, dict(
+        kind='dicom', path=folder, series_uid=uid, modality=modality), names
 
 
 def read_dicom_series(folder: str,
@@ -331,12 +333,13 @@ class DicomSeriesReader(BaseCTReader):
         return any(is_dicom_file(osp.join(path, n)) for n in names) or \
             bool(sitk.ImageSeriesReader.GetGDCMSeriesIDs(path))
 
-    def read(self, path: str, series_uid: Optional[str] = None
-             ) -> CTVolume:
+    def read(self, path: str, series_uid: Optional[str] = None) -> CTVolume:
         folder, member = _folder_and_member(path)
         return read_dicom_series(folder, series_uid, member)
 
-    def read_image(self, path: str, case_id: Optional[str] = None,
+    def read_image(self,
+                   path: str,
+                   case_id: Optional[str] = None,
                    what: str = 'image',
                    series_uid: Optional[str] = None) -> sitk.Image:
         folder, member = _folder_and_member(path)

@@ -23,7 +23,9 @@ class ImageFileReader(BaseCTReader):
     def can_read(self, path: str) -> bool:
         return osp.isfile(path)
 
-    def read_image(self, path: str, case_id: Optional[str] = None,
+    def read_image(self,
+                   path: str,
+                   case_id: Optional[str] = None,
                    what: str = 'CT volume') -> sitk.Image:
         if PNG_SLICE_NAME.match(osp.basename(path)):
             raise VolumeError(f'{path} is one PNG slice; give its folder to '

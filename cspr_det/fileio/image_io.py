@@ -74,7 +74,8 @@ def _nifti_expected_bytes(header: bytes, path: str) -> Optional[int]:
     return max(offset, 348) + n * int(bitpix) // 8
 
 
-def check_nifti_file(path: str, case_id: Optional[str] = None,
+def check_nifti_file(path: str,
+                     case_id: Optional[str] = None,
                      what: str = 'image') -> None:
     """Check that a ``.nii``/``.nii.gz`` file is complete.
 
@@ -192,7 +193,8 @@ def reference_image(geometry: dict,
     return ref
 
 
-def geometry_difference(a: sitk.Image, b: sitk.Image,
+def geometry_difference(a: sitk.Image,
+                        b: sitk.Image,
                         tol: float = 1e-3) -> Optional[str]:
     """Describe how the grids of ``a`` and ``b`` differ, or None if equal.
 
@@ -232,8 +234,6 @@ def reorient(image: sitk.Image,
     return sitk.DICOMOrient(image, orientation)
 
 
-
-
 # --------------------------------------------------------------------- #
 # writing
 # --------------------------------------------------------------------- #
@@ -259,7 +259,8 @@ def write_image(image: sitk.Image, path: str, compress: bool = True) -> str:
     return path
 
 
-def read_volume(path: str, case_id: Optional[str] = None,
+def read_volume(path: str,
+                case_id: Optional[str] = None,
                 what: str = 'image') -> Tuple[np.ndarray, dict]:
     """Read a volume as a (D, H, W) array and its ITK geometry."""
     image = read_image(path, case_id, what)

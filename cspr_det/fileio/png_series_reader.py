@@ -157,8 +157,13 @@ def read_png_series(folder: str,
         origin=(0.0, 0.0, -(last - 1) * dz),
         direction=(1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0),
         grid_z=last - np.asarray(numbers[::-1]),
-        source=dict(kind='png', path=folder, first_index=first,
-                    last_index=last, geometry=stored, orientation='LPI'),
+        source=dict(
+            kind='png',
+            path=folder,
+            first_index=first,
+            last_index=last,
+            geometry=stored,
+            orientation='LPI'),
         slice_names=[n for _, n in indexed][::-1])
 
 
@@ -187,6 +192,7 @@ class DeepLesionPNGReader(BaseCTReader):
         except OSError:
             return False
 
-    def read(self, path: str,
+    def read(self,
+             path: str,
              spacing: Optional[Sequence[float]] = None) -> CTVolume:
         return read_png_series(path, spacing)

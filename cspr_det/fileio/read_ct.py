@@ -55,9 +55,11 @@ def _options(chosen: BaseCTReader, path: str, options: dict) -> dict:
         if key in chosen.options:
             kept[key] = value
         elif value is not None:
-            print_log(f'{key} is not used for {path} ({chosen.name} reads '
-                      'it from the input)', logger='current',
-                      level=logging.WARNING)
+            print_log(
+                f'{key} is not used for {path} ({chosen.name} reads '
+                'it from the input)',
+                logger='current',
+                level=logging.WARNING)
     return kept
 
 

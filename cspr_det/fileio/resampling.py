@@ -60,8 +60,8 @@ def label_values_of(label: np.ndarray) -> List[int]:
     values in 0-255, which is much faster than ``np.unique``)."""
     lo, hi = label.min(), label.max()
     if lo >= 0 and hi <= 255:
-        counts = np.bincount(label.astype(np.uint8, copy=False).ravel(),
-                             minlength=256)
+        counts = np.bincount(
+            label.astype(np.uint8, copy=False).ravel(), minlength=256)
         return [int(v) for v in np.flatnonzero(counts)]
     return [int(v) for v in np.unique(label)]
 
@@ -86,16 +86,14 @@ def resample_labels(label: sitk.Image, geometry: dict) -> sitk.Image:
     ref = reference_image(geometry, sitk.sitkUInt8)
     src = geometry_of(label)
     changed = sum(
-        1 for k in range(3)
-        if src['size_xyz'][k] != geometry['size_xyz'][k]
+        1 for k in range(3) if src['size_xyz'][k] != geometry['size_xyz'][k]
         or abs(src['spacing_xyz'][k] - geometry['spacing_xyz'][k]) > 1e-9)
     same_frame = np.allclose(src['origin'], geometry['origin']) and \
         np.allclose(src['direction'], geometry['direction'])
     label = sitk.Cast(label, sitk.sitkUInt8)
     if changed <= 1 and same_frame:
         return sitk.Resample(label, ref, sitk.Transform(),
-                             sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8,
-                             True)
+                             sitk.sitkNearestNeighbor, 0, sitk.sitkUInt8, True)
     values = label_values_of(sitk.GetArrayViewFromImage(label))
     best = None
     out = None

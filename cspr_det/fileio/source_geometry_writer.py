@@ -6,8 +6,8 @@ import numpy as np
 import SimpleITK as sitk
 
 from .ct_volume import CTVolume
-from .image_io import (geometry_difference, image_from_array,
-                       reference_image, reorient, write_image)
+from .image_io import (geometry_difference, image_from_array, reference_image,
+                       reorient, write_image)
 from .resampling import resample_labels
 
 
@@ -40,20 +40,20 @@ def to_source_geometry(label_array: np.ndarray, meta: dict) -> sitk.Image:
                          f'{label_array.shape}')
     if label_array.min() < 0 or label_array.max() > 255:
         raise ValueError('labels must be in 0-255 to be written as uint8')
-    grid = image_from_array(label_array.astype(np.uint8),
-                            list(reversed(meta['spacing'])), meta['origin'],
-                            meta['direction'])
+    grid = image_from_array(
+        label_array.astype(np.uint8), list(reversed(meta['spacing'])),
+        meta['origin'], meta['direction'])
     return resample_labels(grid, meta['source'])
 
 
-def write_prediction(path: str, label_array: np.ndarray,
-                     meta: dict) -> str:
+def write_prediction(path: str, label_array: np.ndarray, meta: dict) -> str:
     """Write a converted-grid prediction as NIfTI in the source geometry
     (atomic); see :func:`to_source_geometry`."""
     return write_image(to_source_geometry(label_array, meta), path)
 
 
-def volume_to_source(array: np.ndarray, volume: CTVolume,
+def volume_to_source(array: np.ndarray,
+                     volume: CTVolume,
                      fill: float = 0) -> sitk.Image:
     """An array on a :class:`CTVolume`'s canonical rows, as an image in the
     geometry of the volume's stored source (what a viewer shows for the
@@ -102,7 +102,9 @@ def volume_to_source(array: np.ndarray, volume: CTVolume,
                          sitk.sitkNearestNeighbor, fill, image.GetPixelID())
 
 
-def write_volume_in_source(path: str, array: np.ndarray, volume: CTVolume,
+def write_volume_in_source(path: str,
+                           array: np.ndarray,
+                           volume: CTVolume,
                            fill: float = 0) -> str:
     """Write a label or probability array of a :class:`CTVolume` in the
     geometry of its source (see :func:`volume_to_source`; atomic)."""

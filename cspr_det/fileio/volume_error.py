@@ -4,4 +4,3 @@
 class VolumeError(ValueError):
     """Bad input volume; the message is one line naming the case and what is
     wrong."""
-

@@ -64,8 +64,7 @@ import torch
 from mmengine.config import Config, ConfigDict
 from mmengine.dist import barrier, get_dist_info
 from mmengine.logging import HistoryBuffer
-from mmengine.runner.checkpoint import (CheckpointLoader,
-                                        _get_mmengine_home,
+from mmengine.runner.checkpoint import (CheckpointLoader, _get_mmengine_home,
                                         _process_mmcls_checkpoint,
                                         get_deprecated_model_names,
                                         get_external_models, get_mmcls_models,
@@ -82,8 +81,8 @@ TRUST_HINT = ('if you trust this file, load it with --trust-checkpoint (the '
               'tools) or trust_checkpoint=True (the Python APIs); see '
               'docs/security.md')
 
-_TRUSTED = contextvars.ContextVar('cspr_det_trusted_checkpoints',
-                                  default=False)
+_TRUSTED = contextvars.ContextVar(
+    'cspr_det_trusted_checkpoints', default=False)
 
 
 class UnsafeCheckpointError(UserInputError, pickle.UnpicklingError):
@@ -97,9 +96,9 @@ class UnsafeCheckpointError(UserInputError, pickle.UnpicklingError):
     def __init__(self, filename: str, refused: List[str]) -> None:
         self.filename = filename
         self.refused = list(refused)
-        names = ', '.join(self.refused[:5]) + (
-            f' (and {len(self.refused) - 5} more)'
-            if len(self.refused) > 5 else '')
+        names = ', '.join(
+            self.refused[:5]) + (f' (and {len(self.refused) - 5} more)'
+                                 if len(self.refused) > 5 else '')
         super().__init__(
             f'refused to load checkpoint {filename}: it needs {names}, '
             'which is not on the allow-list of checkpoint globals '
@@ -148,9 +147,8 @@ def checkpoint_safe_globals() -> List[SafeGlobal]:
     multiarray = _numpy_core()
     allowed: List[SafeGlobal] = [
         Config, ConfigDict, HistoryBuffer,
-        (history_buffer_getattr, 'builtins.getattr'),
-        collections.OrderedDict, set, np.ndarray, np.dtype,
-        multiarray._reconstruct, multiarray.scalar
+        (history_buffer_getattr, 'builtins.getattr'), collections.OrderedDict,
+        set, np.ndarray, np.dtype, multiarray._reconstruct, multiarray.scalar
     ]
     for other in ('numpy.core.multiarray', 'numpy._core.multiarray'):
         for func in (multiarray._reconstruct, multiarray.scalar):
@@ -159,9 +157,8 @@ def checkpoint_safe_globals() -> List[SafeGlobal]:
     dtypes = getattr(np, 'dtypes', None)
     if dtypes is not None:  # numpy >= 1.25: one class per dtype
         allowed += [
-            getattr(dtypes, name) for name in dir(dtypes)
-            if name.endswith('DType')
-            and isinstance(getattr(dtypes, name), type)
+            getattr(dtypes, name) for name in dir(dtypes) if
+            name.endswith('DType') and isinstance(getattr(dtypes, name), type)
         ]
     return allowed
 
@@ -215,8 +212,9 @@ def _refused_globals(filename: str, error: Exception) -> List[str]:
         match = re.search(r'GLOBAL (\S+)', str(error)) or re.search(
             r'unrecognized function (.+?)(?: which belongs|$)', str(error),
             re.M)
-        refused = [match.group(1) if match else
-                   str(error).strip().splitlines()[0]]
+        refused = [
+            match.group(1) if match else str(error).strip().splitlines()[0]
+        ]
     return refused
 
 

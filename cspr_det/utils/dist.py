@@ -33,8 +33,10 @@ def setup_cpu_distributed(cfg: Config, launcher: str) -> bool:
         return False
     if launcher == 'slurm' and 'RANK' not in os.environ:
         os.environ.setdefault('RANK', os.environ.get('SLURM_PROCID', '0'))
-        os.environ.setdefault('WORLD_SIZE', os.environ.get('SLURM_NTASKS', '1'))
-        os.environ.setdefault('LOCAL_RANK', os.environ.get('SLURM_LOCALID', '0'))
+        os.environ.setdefault('WORLD_SIZE',
+                              os.environ.get('SLURM_NTASKS', '1'))
+        os.environ.setdefault('LOCAL_RANK',
+                              os.environ.get('SLURM_LOCALID', '0'))
         os.environ.setdefault('MASTER_PORT', '29500')
         os.environ.setdefault('MASTER_ADDR', '127.0.0.1')
     global _cpu_group_used

@@ -25,8 +25,8 @@ from typing import Any, Union
 import numpy as np
 
 __all__ = [
-    'ALLOWED_GLOBALS', 'UnsafePickleError', 'RestrictedUnpickler',
-    'safe_load', 'safe_loads', 'to_jsonable', 'export_json'
+    'ALLOWED_GLOBALS', 'UnsafePickleError', 'RestrictedUnpickler', 'safe_load',
+    'safe_loads', 'to_jsonable', 'export_json'
 ]
 
 #: The globals a pickle of plain data and numpy arrays may name
@@ -173,8 +173,7 @@ def to_jsonable(obj: Any, where: str = '') -> Any:
     if isinstance(obj, (bytes, bytearray)):
         return bytes(obj).decode('latin1')
     if isinstance(obj, dict):
-        return {str(k): to_jsonable(v, f'{where}/{k}')
-                for k, v in obj.items()}
+        return {str(k): to_jsonable(v, f'{where}/{k}') for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [to_jsonable(v, f'{where}[{i}]') for i, v in enumerate(obj)]
     if isinstance(obj, (set, frozenset)):

@@ -22,8 +22,8 @@ def hu_to_rgb(hu: np.ndarray,
     if not lo < hi:
         raise ValueError(f'window must be (min, max) HU with min < max, got '
                          f'{tuple(window)}')
-    grey = np.clip((np.asarray(hu, np.float32) - lo) * (255.0 / (hi - lo)),
-                   0, 255).astype(np.uint8)
+    grey = np.clip((np.asarray(hu, np.float32) - lo) * (255.0 / (hi - lo)), 0,
+                   255).astype(np.uint8)
     return np.repeat(grey[..., None], 3, axis=2)
 
 
@@ -44,8 +44,8 @@ def _text(img: np.ndarray, text: str, org: Tuple[int, int], color: Color,
     thick = max(1, int(round(scale * 2)))
     cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0),
                 thick + 2, cv2.LINE_AA)
-    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color,
-                thick, cv2.LINE_AA)
+    cv2.putText(img, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, color, thick,
+                cv2.LINE_AA)
 
 
 def draw_boxes(img: np.ndarray,
@@ -84,8 +84,9 @@ def draw_boxes(img: np.ndarray,
     return img
 
 
-def add_caption(img: np.ndarray, lines: Sequence[str],
-                color: Color = (255, 255, 255)) -> np.ndarray:
+def add_caption(
+    img: np.ndarray, lines: Sequence[str],
+    color: Color = (255, 255, 255)) -> np.ndarray:
     """``img`` with a black band of text lines on top (a new image)."""
     scale = max(0.4, img.shape[1] / 1100.0)
     (_, th), _ = cv2.getTextSize('Ag', cv2.FONT_HERSHEY_SIMPLEX, scale, 1)
@@ -96,8 +97,11 @@ def add_caption(img: np.ndarray, lines: Sequence[str],
     return np.concatenate([band, img], axis=0)
 
 
-def crop_around(img: np.ndarray, box: Sequence[float], factor: float,
-                context: float = 1.5, min_px: int = 48) -> np.ndarray:
+def crop_around(img: np.ndarray,
+                box: Sequence[float],
+                factor: float,
+                context: float = 1.5,
+                min_px: int = 48) -> np.ndarray:
     """A square crop of ``img`` centred on ``box`` (slice pixels), about
     ``1 + 2 * context`` times the box's long side (at least ``min_px``
     slice pixels), zero-padded at the image border."""
@@ -111,12 +115,12 @@ def crop_around(img: np.ndarray, box: Sequence[float], factor: float,
     sx0, sy0 = max(0, left), max(0, top)
     sx1, sy1 = min(w, left + side), min(h, top + side)
     if sx1 > sx0 and sy1 > sy0:
-        out[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = img[sy0:sy1,
-                                                               sx0:sx1]
+        out[sy0 - top:sy1 - top, sx0 - left:sx1 - left] = img[sy0:sy1, sx0:sx1]
     return out
 
 
-def montage(tiles: Sequence[np.ndarray], columns: int = 4,
+def montage(tiles: Sequence[np.ndarray],
+            columns: int = 4,
             tile_size: int = 256) -> np.ndarray:
     """Tiles resized to ``tile_size`` wide (keeping their aspect) in a grid
     of ``columns`` columns on black; (H, W, 3) uint8."""
@@ -125,8 +129,8 @@ def montage(tiles: Sequence[np.ndarray], columns: int = 4,
     resized = []
     for tile in tiles:
         h = int(round(tile.shape[0] * tile_size / tile.shape[1]))
-        resized.append(cv2.resize(tile, (tile_size, h),
-                                  interpolation=cv2.INTER_AREA))
+        resized.append(
+            cv2.resize(tile, (tile_size, h), interpolation=cv2.INTER_AREA))
     columns = max(1, min(columns, len(resized)))
     rows = [resized[i:i + columns] for i in range(0, len(resized), columns)]
     height = max(t.shape[0] for t in resized)

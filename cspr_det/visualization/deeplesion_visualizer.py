@@ -21,8 +21,9 @@ def _gt_boxes(data_sample) -> np.ndarray:
     if gt is not None and len(gt) > 0:
         return gt.bboxes.cpu().numpy().reshape(-1, 4)
     instances = data_sample.metainfo.get('instances') or []
-    boxes = [inst['bbox'] for inst in instances
-             if not inst.get('ignore_flag', 0)]
+    boxes = [
+        inst['bbox'] for inst in instances if not inst.get('ignore_flag', 0)
+    ]
     return np.asarray(boxes, np.float64).reshape(-1, 4)
 
 
@@ -87,8 +88,8 @@ class DeepLesionVisualizer(DetLocalVisualizer):
         if not path or not str(path).lower().endswith('.png'):
             return None
         try:
-            return decode_ct_png(get(path, backend_args=self.backend_args),
-                                 path)
+            return decode_ct_png(
+                get(path, backend_args=self.backend_args), path)
         except (SliceReadError, OSError):
             return None
 
@@ -114,8 +115,13 @@ class DeepLesionVisualizer(DetLocalVisualizer):
             np.ascontiguousarray(hu[..., :3]).clip(0, 255).astype(np.uint8)
         img, factor = upscale(img, self.min_size)
         if gt_boxes is not None and len(gt_boxes):
-            draw_boxes(img, gt_boxes, self.gt_color, factor=factor,
-                       thickness=self.line_width, below=True)
+            draw_boxes(
+                img,
+                gt_boxes,
+                self.gt_color,
+                factor=factor,
+                thickness=self.line_width,
+                below=True)
         if pred_boxes is not None and len(pred_boxes):
             labels = None if pred_scores is None else \
                 [f'{float(s):.2f}' for s in pred_scores]
@@ -176,8 +182,9 @@ class DeepLesionVisualizer(DetLocalVisualizer):
         if out_file is not None:
             if path and osp.dirname(path):
                 series = osp.basename(osp.dirname(path))
-                out_file = osp.join(osp.dirname(out_file),
-                                    f'{series}_{osp.basename(out_file)}')
+                out_file = osp.join(
+                    osp.dirname(out_file),
+                    f'{series}_{osp.basename(out_file)}')
             mmcv.imwrite(drawn[..., ::-1], out_file)
         else:
             self.add_image(name, drawn, step)

@@ -19,7 +19,8 @@ def use_deeplesion_visualizer(cfg: Config) -> None:
         vis_backends=old.get('vis_backends', [dict(type='LocalVisBackend')]))
 
 
-def enable_test_visualization(cfg: Config, show_dir: str,
+def enable_test_visualization(cfg: Config,
+                              show_dir: str,
                               score_thr: float = 0.3) -> str:
     """Draw every test sample into ``show_dir``.
 
@@ -44,8 +45,12 @@ def enable_test_visualization(cfg: Config, show_dir: str,
     out = osp.abspath(show_dir)
     hooks = cfg.get('default_hooks') or {}
     hook = dict(hooks.get('visualization') or {})
-    hook.update(type=hook.get('type', 'DetVisualizationHook'), draw=True,
-                interval=1, score_thr=float(score_thr), test_out_dir=out)
+    hook.update(
+        type=hook.get('type', 'DetVisualizationHook'),
+        draw=True,
+        interval=1,
+        score_thr=float(score_thr),
+        test_out_dir=out)
     hooks['visualization'] = hook
     cfg.default_hooks = hooks
     use_deeplesion_visualizer(cfg)

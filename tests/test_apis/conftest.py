@@ -1,7 +1,8 @@
 """Fixtures of the whole-CT inference tests."""
 import pytest
-from ct_fixtures import save_random_detector
 from mmengine.logging import MMLogger
+
+from ct_fixtures import save_random_detector
 
 
 @pytest.fixture(scope='session')

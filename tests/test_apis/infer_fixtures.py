@@ -14,14 +14,14 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 SEG_CONFIG = osp.join(
     REPO, 'configs', 'segmentation', 'lits',
     'unet3d_resnet3d18-c16_1xb2-800i_synthetic-lits-liver.py')
-CLS_CONFIG = osp.join(
-    REPO, 'configs', 'classification', 'lidc',
-    'resnet3d18-c16_1xb16-12e_synthetic-lidc-malignancy.py')
+CLS_CONFIG = osp.join(REPO, 'configs', 'classification', 'lidc',
+                      'resnet3d18-c16_1xb16-12e_synthetic-lidc-malignancy.py')
 #: The synthetic LIDC crops' storage window (HU -> 0-255).
 VOXEL_WINDOW = (-1024.0, 400.0)
 
 
-def tiny_seg_config(converted: str, target_spacing=(8.0, None, None),
+def tiny_seg_config(converted: str,
+                    target_spacing=(8.0, None, None),
                     work_dir: str = '') -> Config:
     """The synthetic-LiTS demo config at 1/4 of its width on a converted
     tiny LiTS (``tests/seg_fixtures.py``), sliding windows smaller than the
@@ -56,7 +56,9 @@ def tiny_cls_config() -> Config:
     return cfg
 
 
-def save_random(model: torch.nn.Module, path: str, dataset_meta=None,
+def save_random(model: torch.nn.Module,
+                path: str,
+                dataset_meta=None,
                 bias=None) -> str:
     """Save a (randomly initialised) ``model`` in mmengine's layout;
     ``bias`` (per class) replaces the last layer's bias so that a random
@@ -71,8 +73,9 @@ def save_random(model: torch.nn.Module, path: str, dataset_meta=None,
     return path
 
 
-def embed_crop(voxel: np.ndarray, path: str, offset=(5, 6, 4),
-               pad=(10, 12, 8)) -> Tuple[str, np.ndarray]:
+def embed_crop(
+    voxel: np.ndarray, path: str, offset=(5, 6, 4),
+    pad=(10, 12, 8)) -> Tuple[str, np.ndarray]:
     """Write a float32 NIfTI (1 mm, stored with x and z reversed, origin
     away from 0) whose canonical array holds the HU of a uint8 crop
     ``voxel`` at ``offset`` (z, y, x) in air.

@@ -12,7 +12,8 @@ def test_benchmark_reports_figures(tmp_path, capsys):
     out = str(tmp_path / 'figures.json')
     figures = bench.main([
         '--format', 'png', '--size', '64', '--slices', '3', '--batch-size',
-        '2', '--out', out, '--work-dir', str(tmp_path), '--cfg-options'
+        '2', '--out', out, '--work-dir',
+        str(tmp_path), '--cfg-options'
     ] + [f'{k}={v}' for k, v in FAST_OPTIONS.items()])
     with open(out) as f:
         assert json.load(f) == figures

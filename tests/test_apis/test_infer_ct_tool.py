@@ -12,13 +12,13 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
-from ct_fixtures import (DEMO, FAST_OPTIONS, synthetic_hu, write_dicom_series,
-                         write_nifti_rotated)
 from pydicom.data import get_testdata_files
-from tool_loader import load_tool
 
 from cspr_det.apis import init_detector
 from cspr_det.cli.errors import run_cli
+from ct_fixtures import (DEMO, FAST_OPTIONS, synthetic_hu, write_dicom_series,
+                         write_nifti_rotated)
+from tool_loader import load_tool
 
 tool = load_tool('tools/infer_ct.py')
 OPTIONS = ['--cfg-options'] + [f'{k}={v}' for k, v in FAST_OPTIONS.items()]
@@ -32,9 +32,10 @@ def test_outputs(random_detector, tmp_path, capsys):
     hu = synthetic_hu(depth=4)
     nii = write_nifti_rotated(str(tmp_path / 'scan.nii.gz'), hu)
     out = str(tmp_path / 'out')
-    assert _run([DEMO, random_detector, nii, '--out-dir', out,
-                 '--score-thr', '0.05', '--top-k', '5', '--max-overlays', '3',
-                 '--save-nifti', '--no-progress'] + OPTIONS) == 0
+    assert _run([
+        DEMO, random_detector, nii, '--out-dir', out, '--score-thr', '0.05',
+        '--top-k', '5', '--max-overlays', '3', '--save-nifti', '--no-progress'
+    ] + OPTIONS) == 0
     summary = capsys.readouterr().out
     assert '4 slices' in summary and 'files written to' in summary
     with open(osp.join(out, 'results.json')) as f:
@@ -65,13 +66,13 @@ def test_outputs(random_detector, tmp_path, capsys):
     src = sitk.ReadImage(nii)
     assert labels.GetSize() == src.GetSize()
     np.testing.assert_allclose(labels.GetDirection(), src.GetDirection())
-    np.testing.assert_allclose(labels.GetOrigin(), src.GetOrigin(),
-                               atol=1e-4)
+    np.testing.assert_allclose(labels.GetOrigin(), src.GetOrigin(), atol=1e-4)
     arr = sitk.GetArrayFromImage(labels)  # stored order: x and z reversed
     canon = arr[::-1, :, ::-1]
     best = cands[-1]  # the lowest-ranked box is drawn first, never on top
     x1, y1, z1, x2, y2, z2 = best['bbox_3d']
-    inside = canon[z1:z2 + 1, int(np.floor(y1)):int(np.ceil(y2)),
+    inside = canon[z1:z2 + 1,
+                   int(np.floor(y1)):int(np.ceil(y2)),
                    int(np.floor(x1)):int(np.ceil(x2))]
     assert inside.size and (inside > 0).all()
     first = cands[0]['bbox_3d']
@@ -104,28 +105,31 @@ def bad_inputs(tmp_path_factory, random_detector):
     state = model.state_dict()
     state['rpn_head.rpn_cls.weight'] = torch.zeros(5, 64, 1, 1)
     torch.save(dict(state_dict=state), wrong)
-    return dict(empty=(str(root / 'empty'), random_detector),
-                mixed=(str(root / 'mixed'), random_detector),
-                flat=(flat, random_detector),
-                corrupt=(corrupt, random_detector),
-                checkpoint=(good, wrong),
-                ct2=(str(root / 'ct2'), random_detector))
+    return dict(
+        empty=(str(root / 'empty'), random_detector),
+        mixed=(str(root / 'mixed'), random_detector),
+        flat=(flat, random_detector),
+        corrupt=(corrupt, random_detector),
+        checkpoint=(good, wrong),
+        ct2=(str(root / 'ct2'), random_detector))
 
 
-@pytest.mark.parametrize('case,words', [
-    ('empty', ['no readable CT series', 'empty']),
-    ('mixed', ['holds 2 DICOM series', 'mixed', '--series-uid']),
-    ('flat', ['flat.nii.gz', 'not a 3D scalar volume']),
-    ('corrupt', ['corrupt.nii.gz', 'corrupt']),
-    ('checkpoint', ['wrong.pth', 'does not match', 'rpn_head.rpn_cls']),
-    # the two real files around the 202 mm gap, in position order
-    ('ct2', ['uneven slice spacing', 'ct2/17106 and ', 'ct2/17136 ']),
-])
+@pytest.mark.parametrize(
+    'case,words',
+    [
+        ('empty', ['no readable CT series', 'empty']),
+        ('mixed', ['holds 2 DICOM series', 'mixed', '--series-uid']),
+        ('flat', ['flat.nii.gz', 'not a 3D scalar volume']),
+        ('corrupt', ['corrupt.nii.gz', 'corrupt']),
+        ('checkpoint', ['wrong.pth', 'does not match', 'rpn_head.rpn_cls']),
+        # the two real files around the 202 mm gap, in position order
+        ('ct2', ['uneven slice spacing', 'ct2/17106 and ', 'ct2/17136 ']),
+    ])
 def test_bad_input(bad_inputs, tmp_path, capsys, case, words):
     path, ckpt = bad_inputs[case]
     out = str(tmp_path / 'out')
-    args = tool.parse_args([DEMO, ckpt, path, '--out-dir', out,
-                            '--no-progress'] + OPTIONS)
+    args = tool.parse_args(
+        [DEMO, ckpt, path, '--out-dir', out, '--no-progress'] + OPTIONS)
     with pytest.raises(SystemExit) as info:
         run_cli(lambda: tool.main(args))
     assert info.value.code != 0

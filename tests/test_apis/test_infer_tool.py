@@ -15,17 +15,16 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
+
+from cspr_det.apis import (inference_nodule, inference_volume, init_model,
+                           read_ct_volume)
+from cspr_det.cli.errors import run_cli
+from cspr_det.datasets.synthetic.make_synthetic_lidc import make_synthetic_lidc
 from ct_fixtures import DEMO, FAST_OPTIONS, synthetic_hu, write_nifti_rotated
 from infer_fixtures import (REPO, embed_crop, save_random, tiny_cls_config,
                             tiny_seg_config)
 from seg_fixtures import tiny_seg_dataset
 from tool_loader import load_tool
-
-from cspr_det.apis import (inference_nodule, inference_volume, init_model,
-                           read_ct_volume)
-from cspr_det.datasets.synthetic.make_synthetic_lidc import \
-    make_synthetic_lidc
-from cspr_det.cli.errors import run_cli
 
 tool = load_tool('tools/infer.py')
 infer_ct = load_tool('tools/infer_ct.py')
@@ -45,13 +44,15 @@ def models(tmp_path_factory):
     seg_cfg = str(root / 'seg.py')
     tiny_seg_config(data['converted']).dump(seg_cfg)
     torch.manual_seed(0)
-    seg_ckpt = save_random(init_model(seg_cfg), str(root / 'seg.pth'),
-                           dict(classes=('background', 'liver')), (0, 0.05))
+    seg_ckpt = save_random(
+        init_model(seg_cfg), str(root / 'seg.pth'),
+        dict(classes=('background', 'liver')), (0, 0.05))
     cls_cfg = str(root / 'cls.py')
     tiny_cls_config().dump(cls_cfg)
     torch.manual_seed(0)
-    cls_ckpt = save_random(init_model(cls_cfg), str(root / 'cls.pth'),
-                           dict(classes=('benign', 'malignant')))
+    cls_ckpt = save_random(
+        init_model(cls_cfg), str(root / 'cls.pth'),
+        dict(classes=('benign', 'malignant')))
     with open(osp.join(data['converted'], 'index.json')) as f:
         index = json.load(f)
     case = [c for c in index['cases'] if c['split'] == 'test'][0]
@@ -61,24 +62,33 @@ def models(tmp_path_factory):
     npz = sorted(os.listdir(osp.join(lidc, 'nodule')))[0]
     voxel = np.load(osp.join(lidc, 'nodule', npz))['voxel']
     chest, _ = embed_crop(voxel, str(root / 'chest.nii.gz'))
-    return dict(seg=(seg_cfg, seg_ckpt), cls=(cls_cfg, cls_ckpt), scan=scan,
-                chest=chest, root=root)
+    return dict(
+        seg=(seg_cfg, seg_ckpt),
+        cls=(cls_cfg, cls_ckpt),
+        scan=scan,
+        chest=chest,
+        root=root)
 
 
 def test_detection_same_as_infer_ct(random_detector, tmp_path, capsys):
-    nii = write_nifti_rotated(str(tmp_path / 'scan.nii.gz'),
-                              synthetic_hu(depth=3))
-    opts = ['--score-thr', '0.05', '--top-k', '5', '--max-overlays', '2',
-            '--no-progress', '--save-nifti'] + DET_OPTIONS
+    nii = write_nifti_rotated(
+        str(tmp_path / 'scan.nii.gz'), synthetic_hu(depth=3))
+    opts = [
+        '--score-thr', '0.05', '--top-k', '5', '--max-overlays', '2',
+        '--no-progress', '--save-nifti'
+    ] + DET_OPTIONS
     a, b = str(tmp_path / 'a'), str(tmp_path / 'b')
     assert _run([DEMO, random_detector, nii, '--out-dir', a] + opts) == 0
-    assert infer_ct.main(infer_ct.parse_args(
-        [DEMO, random_detector, nii, '--out-dir', b] + opts)) == 0
+    assert infer_ct.main(
+        infer_ct.parse_args([DEMO, random_detector, nii, '--out-dir', b] +
+                            opts)) == 0
     assert '3 slices' in capsys.readouterr().out
     files = sorted(os.listdir(a))
     assert files == sorted(os.listdir(b))
-    assert {'results.json', 'detections_2d.csv', 'candidates.csv',
-            'candidates_labels.nii.gz'} <= set(files)
+    assert {
+        'results.json', 'detections_2d.csv', 'candidates.csv',
+        'candidates_labels.nii.gz'
+    } <= set(files)
     for name in ('detections_2d.csv', 'candidates.csv'):
         with open(osp.join(a, name)) as fa, open(osp.join(b, name)) as fb:
             assert fa.read() == fb.read()
@@ -90,8 +100,9 @@ def test_detection_same_as_infer_ct(random_detector, tmp_path, capsys):
 def test_segmentation(models, tmp_path, capsys):
     cfg, ckpt = models['seg']
     out = str(tmp_path / 'seg')
-    assert _run([cfg, ckpt, models['scan'], '--out-dir', out,
-                 '--save-probabilities']) == 0
+    assert _run(
+        [cfg, ckpt, models['scan'], '--out-dir', out,
+         '--save-probabilities']) == 0
     summary = capsys.readouterr().out
     assert 'liver' in summary and 'mL' in summary
     assert sorted(os.listdir(out)) == [
@@ -101,15 +112,13 @@ def test_segmentation(models, tmp_path, capsys):
     src = sitk.ReadImage(models['scan'])
     labels = sitk.ReadImage(osp.join(out, 'labels.nii.gz'))
     assert labels.GetSize() == src.GetSize()
-    np.testing.assert_allclose(labels.GetOrigin(), src.GetOrigin(),
-                               atol=1e-5)
-    np.testing.assert_allclose(labels.GetDirection(), src.GetDirection(),
-                               atol=1e-6)
+    np.testing.assert_allclose(labels.GetOrigin(), src.GetOrigin(), atol=1e-5)
+    np.testing.assert_allclose(
+        labels.GetDirection(), src.GetDirection(), atol=1e-6)
     model = init_model(cfg, ckpt)
     api = inference_volume(model, models['scan'], return_probabilities=True)
     arr = sitk.GetArrayFromImage(labels)
-    np.testing.assert_array_equal(
-        arr, sitk.GetArrayFromImage(api.label_image))
+    np.testing.assert_array_equal(arr, sitk.GetArrayFromImage(api.label_image))
     with open(osp.join(out, 'volumes.csv')) as f:
         rows = list(csv.DictReader(f))
     assert [r['class_name'] for r in rows] == ['background', 'liver']
@@ -131,25 +140,29 @@ def test_segmentation(models, tmp_path, capsys):
 def test_classification(models, tmp_path, capsys):
     cfg, ckpt = models['cls']
     volume = read_ct_volume(models['chest'])
-    pts = volume.index_to_world(np.array([[30.5, 31.5, 30.5],
-                                          [20.0, 22.0, 24.0]]))
+    pts = volume.index_to_world(
+        np.array([[30.5, 31.5, 30.5], [20.0, 22.0, 24.0]]))
     centres = tmp_path / 'centres.csv'
-    centres.write_text('id,x,y,z,note\n' + ''.join(
-        f'n{k},{p[0]},{p[1]},{p[2]},x\n' for k, p in enumerate(pts)))
+    centres.write_text('id,x,y,z,note\n' +
+                       ''.join(f'n{k},{p[0]},{p[1]},{p[2]},x\n'
+                               for k, p in enumerate(pts)))
     out = str(tmp_path / 'cls')
-    assert _run([cfg, ckpt, models['chest'], '--out-dir', out, '--centres',
-                 str(centres)]) == 0
+    assert _run([
+        cfg, ckpt, models['chest'], '--out-dir', out, '--centres',
+        str(centres)
+    ]) == 0
     assert 'n1' in capsys.readouterr().out
     assert sorted(os.listdir(out)) == ['probabilities.csv', 'results.json']
     with open(osp.join(out, 'probabilities.csv')) as f:
         rows = list(csv.DictReader(f))
     assert [r['id'] for r in rows] == ['n0', 'n1']
-    assert list(rows[0]) == ['id', 'x', 'y', 'z', 'probability',
-                             'score_benign', 'score_malignant']
+    assert list(rows[0]) == [
+        'id', 'x', 'y', 'z', 'probability', 'score_benign', 'score_malignant'
+    ]
     api = inference_nodule(init_model(cfg, ckpt), volume, pts)
     for row, prob in zip(rows, api.probabilities):
-        assert float(row['probability']) == pytest.approx(float(prob),
-                                                          abs=1e-5)
+        assert float(row['probability']) == pytest.approx(
+            float(prob), abs=1e-5)
         assert float(row['x']) == pytest.approx(
             float(pts[int(row['id'][1])][0]), abs=1e-4)
 
@@ -175,19 +188,20 @@ def bad_cases(models, tmp_path_factory):
     return {
         'corrupt scan': (seg + [corrupt], ['corrupt.nii.gz']),
         'missing centres': (cls + [chest], ['needs --centres']),
-        'centres for a segmentor': (
-            seg + [chest, '--centres', csvs['good']],
-            ['--centres', 'segmentation']),
+        'centres for a segmentor': (seg + [chest, '--centres', csvs['good']],
+                                    ['--centres', 'segmentation']),
         'bad row': (cls + [chest, '--centres', csvs['bad_row']],
                     ['bad_row.csv line 3', 'y is not a number']),
         'missing column': (cls + [chest, '--centres', csvs['no_column']],
                            ['missing column(s) z']),
-        'outside': (cls + [chest, '--centres', csvs['outside']],
-                    ['outside the scan']),
-        'no centres file': (cls + [chest, '--centres', str(root / 'no.csv')],
-                            ['centres CSV not found']),
-        'bad target spacing': (seg + [chest, '--target-spacing', '1', 'x',
-                                      'none'], ['--target-spacing']),
+        'outside':
+        (cls + [chest, '--centres', csvs['outside']], ['outside the scan']),
+        'no centres file':
+        (cls + [chest, '--centres', str(root / 'no.csv')],
+         ['centres CSV not found']),
+        'bad target spacing':
+        (seg + [chest, '--target-spacing', '1', 'x', 'none'],
+         ['--target-spacing']),
     }
 
 
@@ -218,10 +232,17 @@ def test_command_line(models, tmp_path):
     bad = tmp_path / 'c.csv'
     bad.write_text('id,x,y\n1,2,3\n')
     env = dict(os.environ, PYTHONPATH=REPO)
-    proc = subprocess.run(
-        [sys.executable, osp.join(REPO, 'tools', 'infer.py'), cfg, ckpt,
-         models['chest'], '--out-dir', str(tmp_path / 'o'), '--centres',
-         str(bad)], capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run([
+        sys.executable,
+        osp.join(REPO, 'tools', 'infer.py'), cfg, ckpt, models['chest'],
+        '--out-dir',
+        str(tmp_path / 'o'), '--centres',
+        str(bad)
+    ],
+                          capture_output=True,
+                          text=True,
+                          env=env,
+                          timeout=300)
     assert proc.returncode != 0
     lines = proc.stderr.strip().splitlines()
     assert lines[-1].startswith('error: ') and 'missing column' in lines[-1]

@@ -9,18 +9,18 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from ct_fixtures import (DEMO, FAST_OPTIONS, SPACING, synthetic_hu,
-                         write_dicom_series, write_nifti_rotated,
-                         write_png_series)
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
-from tool_loader import load_tool
 
 from cspr_det.apis import (SliceStacker, config_test_pipeline, inference_ct,
                            init_detector, read_ct_volume)
 from cspr_det.fileio import png_series_reader
 from cspr_det.models.utils import CheckpointMismatchError
+from ct_fixtures import (DEMO, FAST_OPTIONS, SPACING, synthetic_hu,
+                         write_dicom_series, write_nifti_rotated,
+                         write_png_series)
+from tool_loader import load_tool
 
 test_tool = load_tool('tools/test.py')
 
@@ -39,8 +39,8 @@ def test_key_slices_match_tools_test(tiny_deeplesion, random_detector, model,
         'test_dataloader.persistent_workers=False'
     ]
     args = test_tool.parse_args([
-        DEMO, random_detector, '--work-dir', str(tmp_path / 'work'),
-        '--dump-detections', dump, '--cfg-options'
+        DEMO, random_detector, '--work-dir',
+        str(tmp_path / 'work'), '--dump-detections', dump, '--cfg-options'
     ] + opts)
     assert test_tool.main(args) == 0
     with open(dump) as f:
@@ -53,8 +53,8 @@ def test_key_slices_match_tools_test(tiny_deeplesion, random_detector, model,
         row = volume.slice_names.index(name)
         boxes = np.asarray(img['pred_bboxes'], np.float32).reshape(-1, 4)
         scores = np.asarray(img['pred_scores'], np.float32)
-        result = inference_ct(model, volume, rows=[row], score_thr=0.0,
-                              batch_size=1, top_k=None)
+        result = inference_ct(
+            model, volume, rows=[row], score_thr=0.0, batch_size=1, top_k=None)
         det = result.detections
         assert det['rows'].tolist() == [row] * len(scores)
         np.testing.assert_allclose(det['boxes'], boxes, atol=1e-4)
@@ -64,13 +64,18 @@ def test_key_slices_match_tools_test(tiny_deeplesion, random_detector, model,
             # the key slice inside a batch of its neighbours
             first, last = volume.run_of(row)
             lo = max(first, min(row - 2, last - 4))
-            batch = inference_ct(model, volume, z_range=(lo, lo + 4),
-                                 score_thr=0.0, batch_size=4, top_k=None)
+            batch = inference_ct(
+                model,
+                volume,
+                z_range=(lo, lo + 4),
+                score_thr=0.0,
+                batch_size=4,
+                top_k=None)
             keep = batch.detections['rows'] == row
-            np.testing.assert_allclose(batch.detections['boxes'][keep],
-                                       boxes, atol=1e-4)
-            np.testing.assert_allclose(batch.detections['scores'][keep],
-                                       scores, atol=1e-4)
+            np.testing.assert_allclose(
+                batch.detections['boxes'][keep], boxes, atol=1e-4)
+            np.testing.assert_allclose(
+                batch.detections['scores'][keep], scores, atol=1e-4)
     assert total > 0  # a random network still proposes boxes
 
 
@@ -115,8 +120,7 @@ def _series(tmp_path, runs):
     ([(-175, 275)], 2.5, (0.7, 0.7, 1.0)),
     ([(-1024, 1050)], None, (0.7, 0.7, 5.0)),
 ])
-def test_stacks_equal_the_test_pipeline(tmp_path, windows, interval,
-                                        spacing):
+def test_stacks_equal_the_test_pipeline(tmp_path, windows, interval, spacing):
     """Every slice of a folder with two runs of slices: the stacker's input
     (full and fast path) equals, bit for bit, the config's test pipeline
     (training loader, Resize, PackDetInputs) on the PNG files with the run
@@ -125,8 +129,7 @@ def test_stacks_equal_the_test_pipeline(tmp_path, windows, interval,
     folder = _series(tmp_path, [(3, 9), (20, 23)])
     volume = read_ct_volume(folder, spacing=spacing)
     pipeline = config_test_pipeline(Config.fromfile(DEMO))
-    pipeline[0].update(num_slices=5, slice_interval=interval,
-                       windows=windows)
+    pipeline[0].update(num_slices=5, slice_interval=interval, windows=windows)
     reference = Compose(pipeline)
     full = SliceStacker(volume, pipeline, fast=False)
     fast = SliceStacker(volume, pipeline)
@@ -134,9 +137,11 @@ def test_stacks_equal_the_test_pipeline(tmp_path, windows, interval,
         name = volume.slice_names[row]
         number = int(name[:-4])
         packed = reference(
-            dict(img_path=osp.join(folder, name), key_slice=number,
-                 slice_interval=spacing[2],
-                 slice_range=[3, 9] if number <= 9 else [20, 23]))
+            dict(
+                img_path=osp.join(folder, name),
+                key_slice=number,
+                slice_interval=spacing[2],
+                slice_range=[3, 9] if number <= 9 else [20, 23]))
         for stacker in (full, fast):
             sample = stacker(row)
             assert torch.equal(sample['inputs'], packed['inputs']), row
@@ -150,9 +155,9 @@ def test_each_png_decoded_once(tmp_path, monkeypatch):
     folder = _series(tmp_path, [(1, 6)])
     calls = []
     real = png_series_reader.decode_ct_png
-    monkeypatch.setattr(png_series_reader, 'decode_ct_png',
-                        lambda content, path: calls.append(path) or
-                        real(content, path))
+    monkeypatch.setattr(
+        png_series_reader, 'decode_ct_png',
+        lambda content, path: calls.append(path) or real(content, path))
     read_ct_volume(folder, spacing=(1, 1, 1))
     assert sorted(calls) == sorted(
         osp.join(folder, f'{i:03d}.png') for i in range(1, 7))
@@ -179,8 +184,10 @@ def test_real_one_slice_dicom_end_to_end(model, tmp_path):
 def test_init_detector_refuses_a_mismatching_checkpoint(tmp_path):
     path = str(tmp_path / 'other.pth')
     model = init_detector(DEMO, None, cfg_options=FAST_OPTIONS)
-    state = {k: v for k, v in model.state_dict().items()
-             if not k.startswith('roi_head.')}
+    state = {
+        k: v
+        for k, v in model.state_dict().items() if not k.startswith('roi_head.')
+    }
     torch.save(dict(state_dict=state), path)
     with pytest.raises(CheckpointMismatchError) as info:
         init_detector(DEMO, path)

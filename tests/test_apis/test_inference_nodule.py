@@ -6,7 +6,6 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
-from infer_fixtures import VOXEL_WINDOW, embed_crop, tiny_cls_config
 from mmengine.dataset import pseudo_collate
 
 from cspr_det.apis import inference_nodule, init_model, read_ct_volume
@@ -14,8 +13,8 @@ from cspr_det.apis.nodule_inference import NODULE_HU_WINDOW
 from cspr_det.apis.slice_inference import config_test_pipeline
 from cspr_det.datasets import LIDCNoduleDataset
 from cspr_det.datasets.lidc_npz import load_nodule_npz
-from cspr_det.datasets.synthetic.make_synthetic_lidc import \
-    make_synthetic_lidc
+from cspr_det.datasets.synthetic.make_synthetic_lidc import make_synthetic_lidc
+from infer_fixtures import VOXEL_WINDOW, embed_crop, tiny_cls_config
 
 
 @pytest.fixture(scope='module')
@@ -25,8 +24,10 @@ def lidc_setup(tmp_path_factory):
     torch.manual_seed(0)
     model = init_model(tiny_cls_config())
     ds = LIDCNoduleDataset(
-        data_root=root, task='classification',
-        subset=('train', 'val', 'test'), test_mode=True,
+        data_root=root,
+        task='classification',
+        subset=('train', 'val', 'test'),
+        test_mode=True,
         pipeline=config_test_pipeline(model.cfg))
     return dict(root=root, model=model, ds=ds)
 
@@ -57,18 +58,18 @@ def test_same_crop_and_probability_as_the_dataset(lidc_setup, tmp_path):
         expected.append(_dataset_scores(model, sample))
         crops.append(sample['inputs'][0].numpy())
         ids.append(info['nodule_id'])
-        result = inference_nodule(model, volume, centres[-1][None],
-                                  ids=[ids[-1]], keep_crops=True)
+        result = inference_nodule(
+            model, volume, centres[-1][None], ids=[ids[-1]], keep_crops=True)
         np.testing.assert_array_equal(result.crops[0], crops[-1])
-        np.testing.assert_allclose(result.scores[0], expected[-1],
-                                   rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(
+            result.scores[0], expected[-1], rtol=1e-5, atol=1e-6)
         assert result.probabilities[0] == pytest.approx(
             float(expected[-1][1]), abs=1e-6)
         rec = result.records()[0]
         assert rec['id'] == ids[-1]
         assert rec['score_malignant'] == pytest.approx(rec['probability'])
-        assert [rec['x'], rec['y'], rec['z']] == pytest.approx(
-            list(centres[-1]))
+        assert [rec['x'], rec['y'],
+                rec['z']] == pytest.approx(list(centres[-1]))
     # the two crops differ, and so do their scores
     assert not np.array_equal(crops[0], crops[1])
 
@@ -88,8 +89,8 @@ def test_batches_and_a_path(lidc_setup, tmp_path):
     np.testing.assert_allclose(one.scores, two.scores, atol=1e-6)
     np.testing.assert_allclose(one.scores.sum(1), 1.0, atol=1e-5)
     # another storage window gives other crops
-    other = inference_nodule(model, volume, pts[:1], hu_window=(-1000, 200),
-                             keep_crops=True)
+    other = inference_nodule(
+        model, volume, pts[:1], hu_window=(-1000, 200), keep_crops=True)
     same = inference_nodule(model, volume, pts[:1], keep_crops=True)
     assert not np.array_equal(other.crops, same.crops)
 

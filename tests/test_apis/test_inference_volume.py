@@ -8,19 +8,18 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 import torch
+
+from cspr_det.apis import (CTVolume, inference_volume, init_model,
+                           read_ct_volume)
+from cspr_det.fileio import VolumeError
 from ct_fixtures import write_dicom_series, write_png_series
 from infer_fixtures import REPO, save_random, tiny_seg_config
 from seg_fixtures import tiny_seg_dataset
 from tool_loader import load_tool
 
-from cspr_det.apis import (CTVolume, inference_volume, init_model,
-                           read_ct_volume)
-from cspr_det.fileio import VolumeError
-
 #: Head bias of the random model: liver a little more likely, so that the
 #: prediction holds both classes.
 BIAS = (0.0, 0.05)
-
 
 #: Conversions of the tiny LiTS: as the shared fixture (8 mm slices, the
 #: scans' own) and resampled on every axis (the model then works on another
@@ -35,8 +34,10 @@ def _setup(tmp_path_factory, spacing):
     if spacing is not None:
         converted = str(root / 'converted')
         tool = load_tool('tools/dataset_converters/lits.py')
-        assert tool.main([data['raw'], converted, '--spacing', *spacing,
-                          '--split-file', data['split']]) == 0
+        assert tool.main([
+            data['raw'], converted, '--spacing', *spacing, '--split-file',
+            data['split']
+        ]) == 0
         target = tuple(float(v) for v in spacing)
     with open(osp.join(converted, 'index.json')) as f:
         index = json.load(f)
@@ -50,11 +51,19 @@ def _setup(tmp_path_factory, spacing):
     model = init_model(config)
     ckpt = save_random(model, str(root / 'tiny_lits.pth'),
                        dict(classes=('background', 'liver')), BIAS)
-    raw = {c['case_id']: osp.join(index['raw_root'], c['source']['image'])
-           for c in tests}
+    raw = {
+        c['case_id']: osp.join(index['raw_root'], c['source']['image'])
+        for c in tests
+    }
     shapes = {c['case_id']: tuple(c['shape']) for c in tests}
-    return dict(data=data, config=config, ckpt=ckpt, root=root, raw=raw,
-                target=target, shapes=shapes)
+    return dict(
+        data=data,
+        config=config,
+        ckpt=ckpt,
+        root=root,
+        raw=raw,
+        target=target,
+        shapes=shapes)
 
 
 @pytest.fixture(scope='module')
@@ -67,10 +76,13 @@ def _test_py(setup):
     source geometry) of the test cases."""
     tool = load_tool('tools/test.py')
     work = str(setup['root'] / 'work')
-    assert tool.main(tool.parse_args([setup['config'], setup['ckpt'],
-                                      '--work-dir', work])) == 0
-    return {case: osp.join(work, 'predictions', f'{case}.nii.gz')
-            for case in setup['raw']}
+    assert tool.main(
+        tool.parse_args([setup['config'], setup['ckpt'], '--work-dir',
+                         work])) == 0
+    return {
+        case: osp.join(work, 'predictions', f'{case}.nii.gz')
+        for case in setup['raw']
+    }
 
 
 @pytest.mark.parametrize('conversion', sorted(SPACINGS))
@@ -88,18 +100,17 @@ def test_equal_to_test_py(tmp_path_factory, seg_setup, conversion):
         # the input's own geometry, voxel for voxel the test.py labels
         src = sitk.ReadImage(raw)
         assert got.GetSize() == src.GetSize() == expected.GetSize()
-        np.testing.assert_allclose(got.GetOrigin(), src.GetOrigin(),
-                                   atol=1e-5)
-        np.testing.assert_allclose(got.GetDirection(), src.GetDirection(),
-                                   atol=1e-6)
-        np.testing.assert_allclose(got.GetSpacing(), src.GetSpacing(),
-                                   rtol=1e-6)
-        np.testing.assert_array_equal(sitk.GetArrayFromImage(got),
-                                      sitk.GetArrayFromImage(expected))
+        np.testing.assert_allclose(got.GetOrigin(), src.GetOrigin(), atol=1e-5)
+        np.testing.assert_allclose(
+            got.GetDirection(), src.GetDirection(), atol=1e-6)
+        np.testing.assert_allclose(
+            got.GetSpacing(), src.GetSpacing(), rtol=1e-6)
+        np.testing.assert_array_equal(
+            sitk.GetArrayFromImage(got), sitk.GetArrayFromImage(expected))
         # canonical labels: the volume's grid, same counts
         assert result.labels.shape == result.volume.hu.shape
-        counts = np.bincount(sitk.GetArrayFromImage(expected).ravel(),
-                             minlength=2)
+        counts = np.bincount(
+            sitk.GetArrayFromImage(expected).ravel(), minlength=2)
         vols = result.label_volumes()
         assert [v['voxels'] for v in vols] == counts.tolist()
         voxel_ml = np.prod(src.GetSpacing()) / 1000.0
@@ -107,9 +118,9 @@ def test_equal_to_test_py(tmp_path_factory, seg_setup, conversion):
         assert vols[1]['class_name'] == 'liver'
         # the model ran on the converted grid
         assert result.model_shape == setup['shapes'][case]
-        assert [result.model_spacing[k] for k in range(3)
-                if setup['target'][k]] == pytest.approx(
-                    [v for v in setup['target'] if v])
+        assert [
+            result.model_spacing[k] for k in range(3) if setup['target'][k]
+        ] == pytest.approx([v for v in setup['target'] if v])
         # a test of something: both classes predicted
         assert set(np.unique(result.labels).tolist()) == {0, 1}
 
@@ -142,10 +153,13 @@ def test_bad_input(seg_setup, tmp_path):
     model = init_model(seg_setup['config'], seg_setup['ckpt'])
     with pytest.raises(VolumeError, match='not found'):
         inference_volume(model, str(tmp_path / 'missing.nii.gz'))
-    gap = CTVolume(hu=np.zeros((3, 32, 32), np.float32),
-                   spacing=(1.0, 1.0, 8.0), origin=(0, 0, 0),
-                   direction=(1, 0, 0, 0, 1, 0, 0, 0, 1),
-                   grid_z=np.array([0, 1, 5]), source=dict(kind='png'))
+    gap = CTVolume(
+        hu=np.zeros((3, 32, 32), np.float32),
+        spacing=(1.0, 1.0, 8.0),
+        origin=(0, 0, 0),
+        direction=(1, 0, 0, 0, 1, 0, 0, 0, 1),
+        grid_z=np.array([0, 1, 5]),
+        source=dict(kind='png'))
     with pytest.raises(VolumeError, match='slices are missing'):
         inference_volume(model, gap)
     with pytest.raises(ValueError, match='target_spacing'):
@@ -171,8 +185,8 @@ def test_dicom_and_png_inputs(seg_setup, tmp_path):
     # feet up, so both get the rows top first
     files = write_dicom_series(str(tmp_path / 'dicom'), hu[::-1], spacing)
     png = write_png_series(str(tmp_path / 'png'), hu[::-1])
-    for scan, kw in ((str(tmp_path / 'dicom'), {}),
-                     (png, dict(spacing=spacing))):
+    for scan, kw in ((str(tmp_path / 'dicom'), {}), (png,
+                                                     dict(spacing=spacing))):
         result = inference_volume(model, scan, **kw)
         np.testing.assert_array_equal(result.labels, reference.labels)
         assert result.label_volumes() == reference.label_volumes()
@@ -187,12 +201,16 @@ def test_crop_configs_are_refused(seg_setup):
     """A nodule segmentation config crops 48^3 around the centre: refused
     rather than segmenting the middle of the scan."""
     model = init_model(
-        osp.join(REPO, 'configs', 'segmentation', 'lidc',
-                 'fcn-fusion_resnet3d18-c16_1xb4-300i_synthetic-lidc-nodule'
-                 '.py'))
-    volume = CTVolume(hu=np.full((60, 64, 64), -1000.0, np.float32),
-                      spacing=(1.0, 1.0, 1.0), origin=(0, 0, 0),
-                      direction=(1, 0, 0, 0, 1, 0, 0, 0, 1),
-                      grid_z=np.arange(60), source=dict(kind='nifti'))
+        osp.join(
+            REPO, 'configs', 'segmentation', 'lidc',
+            'fcn-fusion_resnet3d18-c16_1xb4-300i_synthetic-lidc-nodule'
+            '.py'))
+    volume = CTVolume(
+        hu=np.full((60, 64, 64), -1000.0, np.float32),
+        spacing=(1.0, 1.0, 1.0),
+        origin=(0, 0, 0),
+        direction=(1, 0, 0, 0, 1, 0, 0, 0, 1),
+        grid_z=np.arange(60),
+        source=dict(kind='nifti'))
     with pytest.raises(ValueError, match='a crop'):
         inference_volume(model, volume)

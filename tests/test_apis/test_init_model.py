@@ -3,11 +3,11 @@ class names from the checkpoint or the config's dataset; init_detector is
 the same function."""
 import pytest
 import torch
-from ct_fixtures import DEMO, FAST_OPTIONS
-from infer_fixtures import tiny_cls_config, tiny_seg_config
 
 from cspr_det.apis import init_detector, init_model, model_task
 from cspr_det.models.utils import CheckpointMismatchError
+from ct_fixtures import DEMO, FAST_OPTIONS
+from infer_fixtures import tiny_cls_config, tiny_seg_config
 
 
 def test_every_family():
@@ -22,9 +22,12 @@ def test_every_family():
     assert seg.task == 'segmentation'
     assert seg.dataset_meta['classes'] == ('background', 'liver')
     # the config's dataset decides the names (built without its data)
-    seg3 = init_model(tiny_seg_config('no/data/needed'), cfg_options={
-        'test_dataloader.dataset.task': 'liver_tumour',
-        'model.decode_head.num_classes': 3})
+    seg3 = init_model(
+        tiny_seg_config('no/data/needed'),
+        cfg_options={
+            'test_dataloader.dataset.task': 'liver_tumour',
+            'model.decode_head.num_classes': 3
+        })
     assert seg3.dataset_meta['classes'] == ('background', 'liver', 'tumour')
 
     cls = init_model(tiny_cls_config())
@@ -41,17 +44,20 @@ def test_strict_loading_and_meta(tmp_path):
     model = init_model(cfg)
     state = model.state_dict()
     good = str(tmp_path / 'good.pth')
-    torch.save(dict(state_dict=state,
-                    meta=dict(dataset_meta=dict(classes=('low', 'high')))),
-               good)
+    torch.save(
+        dict(
+            state_dict=state,
+            meta=dict(dataset_meta=dict(classes=('low', 'high')))), good)
     loaded = init_model(cfg, good)
     assert loaded.dataset_meta['classes'] == ('low', 'high')
     for key, value in loaded.state_dict().items():
         assert torch.equal(value, state[key]), key
 
     bad_state = dict(state)
-    key = [k for k in state if k.endswith('fc.weight')
-           or k.endswith('head.fc.weight')]
+    key = [
+        k for k in state
+        if k.endswith('fc.weight') or k.endswith('head.fc.weight')
+    ]
     key = key[0] if key else [k for k in state if k.endswith('weight')][-1]
     bad_state[key] = torch.zeros(5, 3)
     bad = str(tmp_path / 'bad.pth')

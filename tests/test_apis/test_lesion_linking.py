@@ -2,21 +2,28 @@
 import numpy as np
 import pytest
 
-from cspr_det.apis import CTVolume, build_candidates, iou_matrix, \
-    link_detections
+from cspr_det.apis import (CTVolume, build_candidates, iou_matrix,
+                           link_detections)
 
 
-def _volume(depth=12, grid_z=None, spacing=(0.5, 0.8, 2.0),
+def _volume(depth=12,
+            grid_z=None,
+            spacing=(0.5, 0.8, 2.0),
             origin=(10.0, 20.0, 30.0)):
     grid_z = np.arange(depth) if grid_z is None else np.asarray(grid_z)
-    geo = dict(size_xyz=[100, 80, int(grid_z[-1]) + 1],
-               spacing_xyz=list(spacing), origin=list(origin),
-               direction=[1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0])
-    return CTVolume(hu=np.zeros((len(grid_z), 80, 100), np.float32),
-                    spacing=spacing, origin=origin,
-                    direction=tuple(geo['direction']), grid_z=grid_z,
-                    source=dict(kind='nifti', path='x.nii', geometry=geo,
-                                orientation='LPS'))
+    geo = dict(
+        size_xyz=[100, 80, int(grid_z[-1]) + 1],
+        spacing_xyz=list(spacing),
+        origin=list(origin),
+        direction=[1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0])
+    return CTVolume(
+        hu=np.zeros((len(grid_z), 80, 100), np.float32),
+        spacing=spacing,
+        origin=origin,
+        direction=tuple(geo['direction']),
+        grid_z=grid_z,
+        source=dict(
+            kind='nifti', path='x.nii', geometry=geo, orientation='LPS'))
 
 
 def test_iou_matrix_matches_brute_force():

@@ -11,21 +11,24 @@ import cv2
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from ct_fixtures import DEMO, FAST_OPTIONS, synthetic_hu
-from tool_loader import load_tool
 
 from cspr_det.apis import read_ct_volume
 from cspr_det.apis.subvolume_boxes import row_slice_numbers
+from cspr_det.cli.errors import run_cli
 from cspr_det.datasets.deeplesion3d_annotations import save_3d_boxes
 from cspr_det.datasets.deeplesion_csv import write_deeplesion_csv
 from cspr_det.datasets.synthetic.subvolumes import write_nih_subvolume
-from cspr_det.cli.errors import run_cli
+from ct_fixtures import DEMO, FAST_OPTIONS, synthetic_hu
+from tool_loader import load_tool
 
 tool = load_tool('tools/test_3d.py')
 OPTIONS = ['--cfg-options'] + [f'{k}={v}' for k, v in FAST_OPTIONS.items()]
 # two slices each: the model's forward passes dominate the test's time
-SUBS = {'000001_01_01_011-012': 11, '000002_01_01_001-002': 1,
-        '000003_02_01_101-102': 101}
+SUBS = {
+    '000001_01_01_011-012': 11,
+    '000002_01_01_001-002': 1,
+    '000003_02_01_101-102': 101
+}
 
 
 def _write_nih_2020(path, hu, spacing):
@@ -63,21 +66,33 @@ def _dataset(root):
     ann, records = {}, []
     for i, (name, first) in enumerate(SUBS.items()):
         hu = synthetic_hu(depth=2, seed=i)
-        write_nih_subvolume(osp.join(sub_dir, name + '.nii.gz'), hu,
-                            (0.7, 0.7, 2.5))
+        write_nih_subvolume(
+            osp.join(sub_dir, name + '.nii.gz'), hu, (0.7, 0.7, 2.5))
         # the fixture's lesion: x 38.4 +- 6, y 21.6 +- 4, both slices
         ann[name] = np.array([[32, 18, first, 44, 25, first + 1.]])
         series = name[:12]
-        records.append(dict(
-            series=series, file_name=f'{series}/{first + 1:03d}.png',
-            patient=int(series[:6]), study=int(series[7:9]),
-            series_id=int(series[10:12]), key_slice=first + 1,
-            recist=[33, 21, 43, 21, 38, 18, 38, 25],
-            bbox_xyxy=[32, 18, 44, 25], diameters=[10, 7],
-            location=[0.5, 0.5, 0.5], lesion_type=4, noisy=0,
-            slice_range=[first, first + 1], spacing=[0.7, 0.7, 2.5],
-            height=48, width=64, dicom_window=[-175, 275], gender='F',
-            age=50.0, split=3))
+        records.append(
+            dict(
+                series=series,
+                file_name=f'{series}/{first + 1:03d}.png',
+                patient=int(series[:6]),
+                study=int(series[7:9]),
+                series_id=int(series[10:12]),
+                key_slice=first + 1,
+                recist=[33, 21, 43, 21, 38, 18, 38, 25],
+                bbox_xyxy=[32, 18, 44, 25],
+                diameters=[10, 7],
+                location=[0.5, 0.5, 0.5],
+                lesion_type=4,
+                noisy=0,
+                slice_range=[first, first + 1],
+                spacing=[0.7, 0.7, 2.5],
+                height=48,
+                width=64,
+                dicom_window=[-175, 275],
+                gender='F',
+                age=50.0,
+                split=3))
     save_3d_boxes({'val': {}, 'test': ann}, osp.join(root, 'ann.json'))
     with open(osp.join(root, 'types.json'), 'w') as f:
         json.dump({'test': {n: [6] for n in ann}}, f)
@@ -92,10 +107,12 @@ def _call(args):
 def test_benchmark_run(random_detector, tmp_path, capsys):
     sub_dir, ann, csv_path = _dataset(str(tmp_path))
     out = str(tmp_path / 'out')
-    base = [DEMO, random_detector, '--subvolumes', sub_dir, '--annotations',
-            ann, '--out-dir', out, '--score-thr', '0.01', '--no-progress',
-            '--key-slices', csv_path, '--lesion-types',
-            str(tmp_path / 'types.json')] + OPTIONS
+    base = [
+        DEMO, random_detector, '--subvolumes', sub_dir, '--annotations', ann,
+        '--out-dir', out, '--score-thr', '0.01', '--no-progress',
+        '--key-slices', csv_path, '--lesion-types',
+        str(tmp_path / 'types.json')
+    ] + OPTIONS
     assert _call(base + ['--dump', str(tmp_path / 'dump.pkl')]) == 0
     text = capsys.readouterr().out
     assert '0 of 3 sub-volumes already done' in text
@@ -130,8 +147,11 @@ def test_benchmark_run(random_detector, tmp_path, capsys):
 
     # re-score without the model: the same numbers
     out2 = str(tmp_path / 'rescore')
-    assert _call(['--predictions', osp.join(out, 'predictions.pkl'),
-                  '--annotations', ann, '--out-dir', out2]) == 0
+    assert _call([
+        '--predictions',
+        osp.join(out, 'predictions.pkl'), '--annotations', ann, '--out-dir',
+        out2
+    ]) == 0
     with open(osp.join(out2, 'froc3d.json')) as f:
         assert json.load(f)['results']['3D']['sens'] == r3d['sens']
 
@@ -150,8 +170,7 @@ def test_benchmark_run(random_detector, tmp_path, capsys):
     with open(osp.join(out, 'predictions.pkl'), 'rb') as f:
         again = pickle.load(f)
     assert again[broken].shape == (0, 7)
-    assert all(np.array_equal(again[n], preds[n]) for n in SUBS
-               if n != broken)
+    assert all(np.array_equal(again[n], preds[n]) for n in SUBS if n != broken)
 
 
 @pytest.fixture
@@ -159,11 +178,13 @@ def bad_inputs(tmp_path):
     sub_dir, ann, _ = _dataset(str(tmp_path))
     cases = {}
     cases['missing'] = str(tmp_path / 'ann_missing.json')
-    save_3d_boxes({'test': {'000009_01_01_001-002': np.zeros((0, 6))}},
-                  cases['missing'])
+    save_3d_boxes({'test': {
+        '000009_01_01_001-002': np.zeros((0, 6))
+    }}, cases['missing'])
     cases['outside'] = str(tmp_path / 'ann_outside.json')
-    save_3d_boxes({'test': {'000001_01_01_011-012':
-                            [[1, 1, 9, 5, 5, 12]]}}, cases['outside'])
+    save_3d_boxes({'test': {
+        '000001_01_01_011-012': [[1, 1, 9, 5, 5, 12]]
+    }}, cases['outside'])
     cases['structure'] = str(tmp_path / 'ann_structure.pkl')
     with open(cases['structure'], 'wb') as f:
         pickle.dump([np.zeros((2, 6))], f)
@@ -184,8 +205,7 @@ def bad_inputs(tmp_path):
     ('preds', "preds.json\\['000001_01_01_011-012'\\].*\\(n, 7\\)"),
     ('nofile', 'nothere.json'),
 ])
-def test_bad_input(random_detector, bad_inputs, tmp_path, capsys, case,
-                   words):
+def test_bad_input(random_detector, bad_inputs, tmp_path, capsys, case, words):
     sub_dir, ann, cases = bad_inputs
     out = str(tmp_path / 'out_bad')
     if case == 'preds':
@@ -193,8 +213,10 @@ def test_bad_input(random_detector, bad_inputs, tmp_path, capsys, case,
     else:
         annotations = str(tmp_path / 'nothere.json') if case == 'nofile' \
             else cases[case]
-        args = [DEMO, random_detector, '--subvolumes', sub_dir,
-                '--annotations', annotations]
+        args = [
+            DEMO, random_detector, '--subvolumes', sub_dir, '--annotations',
+            annotations
+        ]
     args = tool.parse_args(args + ['--out-dir', out, '--no-progress'])
     with pytest.raises(SystemExit) as info:
         run_cli(lambda: tool.main(args))

@@ -5,14 +5,13 @@ import os
 
 import pytest
 import torch
-from checkpoint_files import PAYLOAD_GLOBAL, save_malicious, save_old_format
-from ct_fixtures import (DEMO, FAST_OPTIONS, synthetic_hu,
-                         write_nifti_rotated)
-from tool_loader import load_tool
 
 from cspr_det.apis import init_detector
 from cspr_det.cli.errors import run_cli
 from cspr_det.utils.checkpoint_loading import UnsafeCheckpointError
+from checkpoint_files import PAYLOAD_GLOBAL, save_malicious, save_old_format
+from ct_fixtures import DEMO, FAST_OPTIONS, synthetic_hu, write_nifti_rotated
+from tool_loader import load_tool
 
 tool = load_tool('tools/infer_ct.py')
 OPTIONS = ['--cfg-options'] + [f'{k}={v}' for k, v in FAST_OPTIONS.items()]
@@ -32,8 +31,8 @@ def test_init_detector_refuses_and_trusts(demo_state, tmp_path):
     old = save_old_format(tmp_path / 'old.pth', demo_state)
     with pytest.raises(UnsafeCheckpointError, match='argparse.Namespace'):
         init_detector(DEMO, old, cfg_options=FAST_OPTIONS)
-    model = init_detector(DEMO, old, cfg_options=FAST_OPTIONS,
-                          trust_checkpoint=True)
+    model = init_detector(
+        DEMO, old, cfg_options=FAST_OPTIONS, trust_checkpoint=True)
     torch.testing.assert_close(model.state_dict()['backbone.conv1.weight'],
                                demo_state['backbone.conv1.weight'])
 
@@ -41,11 +40,12 @@ def test_init_detector_refuses_and_trusts(demo_state, tmp_path):
 def test_infer_ct_refuses_and_writes_nothing(demo_state, tmp_path, capsys):
     marker = tmp_path / 'marker'
     evil = save_malicious(tmp_path / 'evil.pth', marker, demo_state)
-    nii = write_nifti_rotated(str(tmp_path / 'scan.nii.gz'),
-                              synthetic_hu(depth=2))
+    nii = write_nifti_rotated(
+        str(tmp_path / 'scan.nii.gz'), synthetic_hu(depth=2))
     out = tmp_path / 'out'
-    args = tool.parse_args([DEMO, evil, nii, '--out-dir', str(out),
-                            '--no-progress'] + OPTIONS)
+    args = tool.parse_args(
+        [DEMO, evil, nii, '--out-dir',
+         str(out), '--no-progress'] + OPTIONS)
     with pytest.raises(SystemExit) as info:
         run_cli(lambda: tool.main(args))
     assert info.value.code == 1
@@ -56,7 +56,9 @@ def test_infer_ct_refuses_and_writes_nothing(demo_state, tmp_path, capsys):
     assert not marker.exists()
     assert not out.exists() or not os.listdir(out)
     old = save_old_format(tmp_path / 'old.pth', demo_state)
-    args = tool.parse_args([DEMO, old, nii, '--out-dir', str(out),
-                            '--no-progress', '--trust-checkpoint'] + OPTIONS)
+    args = tool.parse_args([
+        DEMO, old, nii, '--out-dir',
+        str(out), '--no-progress', '--trust-checkpoint'
+    ] + OPTIONS)
     assert tool.main(args) == 0
     assert (out / 'results.json').exists()

@@ -9,8 +9,6 @@ import nibabel as nib
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from ct_fixtures import (DEMO, FAST_OPTIONS, synthetic_hu, write_dicom_series,
-                         write_nifti_rotated, write_png_series)
 from mmengine.config import Config
 from mmengine.dataset import Compose
 from mmengine.registry import init_default_scope
@@ -18,6 +16,8 @@ from mmengine.registry import init_default_scope
 from cspr_det.apis import (SliceStacker, config_test_pipeline, inference_ct,
                            init_detector)
 from cspr_det.fileio import read_ct_volume, slice_numbers
+from ct_fixtures import (DEMO, FAST_OPTIONS, synthetic_hu, write_dicom_series,
+                         write_nifti_rotated, write_png_series)
 
 SX, SZ = 0.8, 2.5  # DeepLesion pixels are square
 SPACING = (SX, SX, SZ)
@@ -32,8 +32,9 @@ def nih_2018_nifti(path: str, hu: np.ndarray) -> str:
     axis of an (H, W, S) int16 array, nibabel affine
     ``[[0, -sy, 0, 0], [-sx, 0, 0, 0], [0, 0, -sz, 0], [0, 0, 0, 1]]``."""
     data = np.ascontiguousarray(np.transpose(hu, (1, 2, 0))).astype(np.int16)
-    affine = np.array([[0, -SX, 0, 0], [-SX, 0, 0, 0], [0, 0, -SZ, 0],
-                       [0, 0, 0, 1]], np.float64)
+    affine = np.array(
+        [[0, -SX, 0, 0], [-SX, 0, 0, 0], [0, 0, -SZ, 0], [0, 0, 0, 1]],
+        np.float64)
     nib.save(nib.Nifti1Image(data, affine), path)
     return path
 
@@ -66,13 +67,12 @@ def forms(tmp_path_factory):
     write_dicom_series(str(root / 'dcm'), hu, SPACING)  # row k at -k * dz
     return hu, dict(
         png=write_png_series(str(root / '000001_01_01'), hu),
-        nih2018=nih_2018_nifti(str(root / '000001_01_01_001-005.nii.gz'),
-                               hu),
+        nih2018=nih_2018_nifti(str(root / '000001_01_01_001-005.nii.gz'), hu),
         nih2020=nih_2020_nifti(str(root / 'lens_2020.nii.gz'), hu),
         dicom=str(root / 'dcm'),
         flipped_z=stored_in_png_order(str(root / 'flipped.nii.gz'), hu),
-        flipped_xz=write_nifti_rotated(str(root / 'rotated.nii.gz'), hu,
-                                       SPACING))
+        flipped_xz=write_nifti_rotated(
+            str(root / 'rotated.nii.gz'), hu, SPACING))
 
 
 def test_every_form_reads_as_one_volume(forms):
@@ -82,12 +82,11 @@ def test_every_form_reads_as_one_volume(forms):
         vol = read_ct_volume(path, spacing=SPACING if name == 'png' else None)
         np.testing.assert_array_equal(vol.hu, canonical, err_msg=name)
         assert vol.spacing == pytest.approx(SPACING, abs=1e-5), name
-        np.testing.assert_allclose(vol.direction, np.eye(3).ravel(),
-                                   atol=1e-6, err_msg=name)
+        np.testing.assert_allclose(
+            vol.direction, np.eye(3).ravel(), atol=1e-6, err_msg=name)
     png = read_ct_volume(paths['png'], spacing=SPACING)
     assert png.source['orientation'] == 'LPI'
-    np.testing.assert_array_equal(slice_numbers(png),
-                                  np.arange(DEPTH, 0, -1))
+    np.testing.assert_array_equal(slice_numbers(png), np.arange(DEPTH, 0, -1))
     # slice n at z = -(n - 1) * dz, the 2018 NIfTI's frame
     nii = read_ct_volume(paths['nih2018'])
     np.testing.assert_allclose(png.origin, nii.origin, atol=1e-4)
@@ -108,9 +107,11 @@ def test_stacks_follow_the_training_order(forms):
     for row in range(DEPTH):
         number = DEPTH - row
         packed = reference(
-            dict(img_path=osp.join(paths['png'], f'{number:03d}.png'),
-                 key_slice=number, slice_interval=SZ,
-                 slice_range=[1, DEPTH]))
+            dict(
+                img_path=osp.join(paths['png'], f'{number:03d}.png'),
+                key_slice=number,
+                slice_interval=SZ,
+                slice_range=[1, DEPTH]))
         sample = stacker(row)
         np.testing.assert_array_equal(sample['inputs'].numpy(),
                                       packed['inputs'].numpy())
@@ -127,17 +128,23 @@ def model(random_detector):
 def test_every_form_gives_identical_detections(forms, model):
     hu, paths = forms
     results = {
-        name: inference_ct(model, path, score_thr=0.0, top_k=None,
-                           spacing=SPACING if name == 'png' else None)
+        name:
+        inference_ct(
+            model,
+            path,
+            score_thr=0.0,
+            top_k=None,
+            spacing=SPACING if name == 'png' else None)
         for name, path in paths.items() if name != 'flipped_xz'
     }
     ref = results['png']
     assert len(ref.detections['rows']) > 0 and len(ref.candidates) > 1
     for name, res in results.items():
         for key in ('rows', 'boxes', 'scores', 'labels', 'candidate'):
-            np.testing.assert_array_equal(res.detections[key],
-                                          ref.detections[key],
-                                          err_msg=f'{name} {key}')
+            np.testing.assert_array_equal(
+                res.detections[key],
+                ref.detections[key],
+                err_msg=f'{name} {key}')
         assert len(res.candidates) == len(ref.candidates)
         for cand, expected in zip(res.candidates, ref.candidates):
             for key, value in expected.items():
@@ -152,5 +159,6 @@ def test_every_form_gives_identical_detections(forms, model):
             np.testing.assert_allclose(cand['center_mm'], centre, atol=1e-4)
     # the PNG names follow the rows: slice n is row D - n
     names = [c['best_slice_name'] for c in ref.candidates]
-    assert names == [f'{DEPTH - c["best_slice"]:03d}.png'
-                     for c in ref.candidates]
+    assert names == [
+        f'{DEPTH - c["best_slice"]:03d}.png' for c in ref.candidates
+    ]

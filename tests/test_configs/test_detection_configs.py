@@ -12,6 +12,7 @@ from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.structures import InstanceData
+
 from tool_loader import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -20,9 +21,9 @@ DETECTION_CONFIGS = sorted(
 # "--cfg-options model.backbone.init_cfg.checkpoint=PATH" in a config's header
 DOCUMENTED_OVERRIDE = re.compile(r'--cfg-options\s+([\w.]+)=PATH')
 IMAGENET_CONFIGS = [
-    osp.join(REPO, 'configs', 'deeplesion', name) for name in (
-        'faster-rcnn_r50_fpn_8xb2-24e_deeplesion-3slice.py',
-        'faster-rcnn_3dce-r50_fpn_8xb2-24e_deeplesion-27slice.py')
+    osp.join(REPO, 'configs', 'deeplesion', name)
+    for name in ('faster-rcnn_r50_fpn_8xb2-24e_deeplesion-3slice.py',
+                 'faster-rcnn_3dce-r50_fpn_8xb2-24e_deeplesion-27slice.py')
 ]
 
 
@@ -61,7 +62,9 @@ def _num_channels(cfg):
 
 
 @pytest.mark.parametrize(
-    'path', DETECTION_CONFIGS, ids=[osp.basename(p) for p in DETECTION_CONFIGS])
+    'path',
+    DETECTION_CONFIGS,
+    ids=[osp.basename(p) for p in DETECTION_CONFIGS])
 def test_model_builds_and_runs(path):
     from mmdet.registry import MODELS
     cfg = Config.fromfile(path)
@@ -80,17 +83,17 @@ def test_model_builds_and_runs(path):
             batch_input_shape=(size, size),
             scale_factor=(1.0, 1.0)))
     sample.gt_instances = InstanceData(
-        bboxes=torch.tensor([[10., 12., 30., 34.]]),
-        labels=torch.tensor([0]))
-    data = dict(inputs=[torch.rand(s, size, size) * 255], data_samples=[sample])
+        bboxes=torch.tensor([[10., 12., 30., 34.]]), labels=torch.tensor([0]))
+    data = dict(
+        inputs=[torch.rand(s, size, size) * 255], data_samples=[sample])
     data = model.data_preprocessor(data, True)
     assert data['inputs'].shape == (1, s, size, size)
     seen = {}
     dense_head = model.rpn_head if getattr(model, 'with_rpn', False) \
         else model.bbox_head
     _spy_inputs(dense_head, seen, 'dense')
-    roi_extractor = getattr(getattr(model, 'roi_head', None),
-                            'bbox_roi_extractor', None)
+    roi_extractor = getattr(
+        getattr(model, 'roi_head', None), 'bbox_roi_extractor', None)
     if roi_extractor is not None:
         _spy_inputs(roi_extractor, seen, 'roi')
     model.train()
@@ -101,9 +104,9 @@ def test_model_builds_and_runs(path):
     # wiring: the RPN (or one-stage head) gets one map per anchor stride, at
     # that stride and of its input width; the RoI extractor gets one map per
     # featmap stride
-    _check_level_wiring(
-        seen['dense'], [s[0] for s in dense_head.prior_generator.strides],
-        dense_head.in_channels, size)
+    _check_level_wiring(seen['dense'],
+                        [s[0] for s in dense_head.prior_generator.strides],
+                        dense_head.in_channels, size)
     if roi_extractor is not None:
         _check_level_wiring(seen['roi'], roi_extractor.featmap_strides,
                             roi_extractor.out_channels, size)
@@ -115,7 +118,9 @@ def test_model_builds_and_runs(path):
 
 
 @pytest.mark.parametrize(
-    'path', DETECTION_CONFIGS, ids=[osp.basename(p) for p in DETECTION_CONFIGS])
+    'path',
+    DETECTION_CONFIGS,
+    ids=[osp.basename(p) for p in DETECTION_CONFIGS])
 def test_datasets_build_and_load(path, tiny_deeplesion):
     from mmdet.registry import DATASETS
     cfg = Config.fromfile(path)
@@ -132,15 +137,18 @@ def test_datasets_build_and_load(path, tiny_deeplesion):
         assert inputs.shape[0] == s
         if key != 'train_dataloader':
             meta = item['data_samples'].metainfo
-            for k in ('instances', 'slice_interval', 'spacing', 'scale_factor'):
+            for k in ('instances', 'slice_interval', 'spacing',
+                      'scale_factor'):
                 assert k in meta
     metric = cfg.val_evaluator
     assert metric['type'] == 'cspr_det.DeepLesionFROCMetric'
 
 
 @pytest.mark.parametrize(
-    'path', [p for p in DETECTION_CONFIGS
-             if DOCUMENTED_OVERRIDE.search(open(p).read())],
+    'path', [
+        p for p in DETECTION_CONFIGS
+        if DOCUMENTED_OVERRIDE.search(open(p).read())
+    ],
     ids=lambda p: osp.basename(p))
 def test_documented_overrides_merge(path, monkeypatch):
     """Every ``--cfg-options KEY=PATH`` a config documents merges through
@@ -150,8 +158,8 @@ def test_documented_overrides_merge(path, monkeypatch):
     train = load_tool('tools/train.py')
     plain = Config.fromfile(path)
     for key in DOCUMENTED_OVERRIDE.findall(open(path).read()):
-        args = train.parse_args([path, '--cfg-options',
-                                 f'{key}=checkpoints/local.pth'])
+        args = train.parse_args(
+            [path, '--cfg-options', f'{key}=checkpoints/local.pth'])
         cfg = load_config(args)
         *parents, leaf = key.split('.')
         merged, before = cfg, plain
@@ -174,10 +182,14 @@ def test_imagenet_backbone_loads_a_local_torchvision_file(path, tmp_path):
     torch.manual_seed(0)
     cfg.model.backbone.init_cfg.checkpoint = str(tmp_path / 'resnet50.pth')
     backbone = MODELS.build(cfg.model.backbone)
-    weights = {k: v + 1 if v.is_floating_point() else v
-               for k, v in backbone.state_dict().items()}
-    weights.update({'fc.weight': torch.zeros(1000, 2048),
-                    'fc.bias': torch.zeros(1000)})  # a classifier file
+    weights = {
+        k: v + 1 if v.is_floating_point() else v
+        for k, v in backbone.state_dict().items()
+    }
+    weights.update({
+        'fc.weight': torch.zeros(1000, 2048),
+        'fc.bias': torch.zeros(1000)
+    })  # a classifier file
     torch.save(weights, str(tmp_path / 'resnet50.pth'))
     backbone.init_weights()
     got = backbone.state_dict()
@@ -185,6 +197,7 @@ def test_imagenet_backbone_loads_a_local_torchvision_file(path, tmp_path):
         assert torch.equal(value, weights[key]), key
     # frozen statistics: training mode leaves every BN in eval mode
     backbone.train()
-    norms = [m for m in backbone.modules()
-             if isinstance(m, torch.nn.BatchNorm2d)]
+    norms = [
+        m for m in backbone.modules() if isinstance(m, torch.nn.BatchNorm2d)
+    ]
     assert norms and not any(m.training for m in norms)

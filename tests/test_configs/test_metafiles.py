@@ -15,9 +15,8 @@ import yaml
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 METAFILES = sorted(
-    osp.relpath(p, REPO)
-    for p in glob.glob(osp.join(REPO, 'configs', '**', 'metafile.yml'),
-                       recursive=True))
+    osp.relpath(p, REPO) for p in glob.glob(
+        osp.join(REPO, 'configs', '**', 'metafile.yml'), recursive=True))
 
 
 def _load(rel):
@@ -88,9 +87,9 @@ def test_metafile_figures_equal_readme(rel):
     folder = osp.dirname(rel)
     rows = _readme_rows(folder)
     meta = _load(rel)
-    assert set(rows) == {
-        osp.basename(m['Config'])
-        for m in meta['Models']}, f'{folder}/README.md table != metafile'
+    assert set(rows) == {osp.basename(m['Config'])
+                         for m in meta['Models']
+                         }, f'{folder}/README.md table != metafile'
     for model in meta['Models']:
         cells = rows[osp.basename(model['Config'])]
         written = _figures(cells[4])

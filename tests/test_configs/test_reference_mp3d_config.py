@@ -4,13 +4,13 @@ backbone that ``convert_mp3d.py`` records for an MP3D-63 (GTM, GroupNorm,
 import os.path as osp
 
 import torch
-from legacy_checkpoints import legacy_mp3d
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
 from cspr_det.models.utils import (default_base_config, describe_backbone,
                                    infer_mp3d_config)
 from cspr_det.registry import MODELS
+from legacy_checkpoints import legacy_mp3d
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 REFERENCE = ('deeplesion/faster-rcnn_mp3d63-gtm-reference_fpn_8xb2-24e_'
@@ -36,16 +36,18 @@ def test_reference_leaf_matches_the_converted_mp3d63():
     assert backbone.layer2[0].conv2.conv_s.stride == (1, 1, 1)
     assert list(cfg.model.neck.in_channels) == backbone.out_channels
 
-    legacy = legacy_mp3d('bottleneck', (3, 4, 6, 3), base=64, slices=9,
-                         gn=True)
+    legacy = legacy_mp3d(
+        'bottleneck', (3, 4, 6, 3), base=64, slices=9, gn=True)
     converted_cfg = infer_mp3d_config(legacy)
     assert default_base_config(converted_cfg) == REFERENCE
     recorded = describe_backbone(MODELS.build(converted_cfg))
     assert describe_backbone(backbone) == recorded
     default = describe_backbone(MODELS.build(_cfg(DEFAULT).model.backbone))
-    assert {k for k in recorded if recorded[k] != default[k]} == {
-        'style', 'stem_pool_kernel'}
+    assert {k
+            for k in recorded
+            if recorded[k] != default[k]} == {'style', 'stem_pool_kernel'}
     # the two leaves differ in exactly these backbone keys
     assert _cfg(REFERENCE).model.backbone.to_dict() == dict(
-        _cfg(DEFAULT).model.backbone.to_dict(), style='caffe',
+        _cfg(DEFAULT).model.backbone.to_dict(),
+        style='caffe',
         stem_pool_kernel=(3, 3, 3))

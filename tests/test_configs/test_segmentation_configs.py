@@ -27,14 +27,14 @@ IDS = [osp.basename(p) for p in SEG_CONFIGS]
 
 
 def _cfg(name):
-    return Config.fromfile(
-        [p for p in SEG_CONFIGS if osp.basename(p) == name][0])
+    return Config.fromfile([p for p in SEG_CONFIGS
+                            if osp.basename(p) == name][0])
 
 
 def test_there_are_configs():
     names = set(IDS)
-    for dataset, sched in (('lits-liver', '8xb2-3281i'),
-                           ('btcv', '8xb1-39000i')):
+    for dataset, sched in (('lits-liver', '8xb2-3281i'), ('btcv',
+                                                          '8xb1-39000i')):
         for enc in ('resnet3d18', 'resnet3d18-vdt', 'resnet3d18-inflated',
                     'mp3d63-vdt'):
             assert f'unet3d_{enc}_{sched}_{dataset}.py' in names
@@ -46,10 +46,14 @@ def test_there_are_configs():
 
 # configs that differ from another one only by the encoder initialisation
 SAME_MODEL_AS = {
-    '-vdt_8xb2-3281i_lits-liver.py': '_8xb2-3281i_lits-liver.py',
-    '-inflated_8xb2-3281i_lits-liver.py': '_8xb2-3281i_lits-liver.py',
-    '-vdt_8xb1-39000i_btcv.py': '_8xb1-39000i_btcv.py',
-    '-inflated_8xb1-39000i_btcv.py': '_8xb1-39000i_btcv.py',
+    '-vdt_8xb2-3281i_lits-liver.py':
+    '_8xb2-3281i_lits-liver.py',
+    '-inflated_8xb2-3281i_lits-liver.py':
+    '_8xb2-3281i_lits-liver.py',
+    '-vdt_8xb1-39000i_btcv.py':
+    '_8xb1-39000i_btcv.py',
+    '-inflated_8xb1-39000i_btcv.py':
+    '_8xb1-39000i_btcv.py',
     '-c16-vdt_1xb2-800i_synthetic-lits-liver.py':
     '-c16_1xb2-800i_synthetic-lits-liver.py',
 }
@@ -64,8 +68,10 @@ def _reference(name):
     return None
 
 
-def _same_model(cfg, ref_name, keys=('backbone', 'neck', 'decode_head',
-                                     'data_preprocessor', 'test_cfg')):
+def _same_model(cfg,
+                ref_name,
+                keys=('backbone', 'neck', 'decode_head', 'data_preprocessor',
+                      'test_cfg')):
     ref = _cfg(ref_name).model
     for key in keys:
         a, b = cfg.model[key].to_dict(), ref[key].to_dict()
@@ -112,8 +118,8 @@ def test_model_builds(path):
         # the same sliding windows; only the post-processing differs
         a = cfg.model.test_cfg.to_dict()
         b = _cfg(lits).model.test_cfg.to_dict()
-        assert (a.pop('largest_component'), b.pop('largest_component')) == (
-            'per_class', 'foreground')
+        assert (a.pop('largest_component'),
+                b.pop('largest_component')) == ('per_class', 'foreground')
         assert a == b
         _same_model(cfg, 'unet3d_resnet3d18_8xb1-39000i_btcv.py',
                     ('decode_head', ))
@@ -131,12 +137,14 @@ def test_demo_model_runs():
     shape = (16, 16, 16)
     samples = []
     for _ in range(2):  # batch 2: BatchNorm of 1x1x1 maps needs 2 values
-        sample = VolumeSegDataSample(metainfo=dict(
-            img_shape=shape, ori_shape=shape, spacing=(1.0, 1.0, 1.0)))
+        sample = VolumeSegDataSample(
+            metainfo=dict(
+                img_shape=shape, ori_shape=shape, spacing=(1.0, 1.0, 1.0)))
         sample.gt_seg = torch.randint(0, 2, shape)
         samples.append(sample)
-    data = dict(inputs=[torch.rand(1, *shape) * 255 for _ in samples],
-                data_samples=samples)
+    data = dict(
+        inputs=[torch.rand(1, *shape) * 255 for _ in samples],
+        data_samples=samples)
     data = model.data_preprocessor(data, True)
     assert data['inputs'].shape == (2, 1) + shape
     model.train()
@@ -153,10 +161,14 @@ def test_demo_model_runs():
 
 
 def _crop_shape(cfg):
-    z = [t for t in cfg.train_dataloader.dataset.pipeline
-         if t['type'] == 'cspr_det.RandomZCrop3D'][0]['size']
-    h, w = [t for t in cfg.train_dataloader.dataset.pipeline
-            if t['type'] == 'cspr_det.RandomCrop3D'][0]['crop_size']
+    z = [
+        t for t in cfg.train_dataloader.dataset.pipeline
+        if t['type'] == 'cspr_det.RandomZCrop3D'
+    ][0]['size']
+    h, w = [
+        t for t in cfg.train_dataloader.dataset.pipeline
+        if t['type'] == 'cspr_det.RandomCrop3D'
+    ][0]['crop_size']
     return (z, h, w)
 
 
@@ -238,23 +250,24 @@ def test_pretrained_encoders_load(tmp_path):
     init_default_scope('mmdet')
     torch.manual_seed(0)
     # the Fashion-MNIST VDT pre-training of the README (16 base channels)
-    pre = Config.fromfile(osp.join(
-        REPO, 'configs', 'pretrain',
-        'vdt_resnet3d18-c16_1xb64-cosine-3e_fashion-mnist.py'))
+    pre = Config.fromfile(
+        osp.join(REPO, 'configs', 'pretrain',
+                 'vdt_resnet3d18-c16_1xb64-cosine-3e_fashion-mnist.py'))
     vdt = MODELS.build(pre.model)
     vdt_ckpt = str(tmp_path / 'vdt.pth')
     torch.save(dict(state_dict=vdt.state_dict()), vdt_ckpt)
     resnet = ResNet(depth=18)  # torchvision key layout
-    torch.save(dict(state_dict=resnet.state_dict()),
-               str(tmp_path / 'r18.pth'))
+    torch.save(dict(state_dict=resnet.state_dict()), str(tmp_path / 'r18.pth'))
     infl_ckpt = str(tmp_path / 'r3d18_inflated.pth')
     tool = load_tool('tools/model_converters/inflate_2d_resnet.py')
-    assert tool.main([str(tmp_path / 'r18.pth'), infl_ckpt, '--arch',
-                      'resnet3d', '--depth', '18']) == 0
+    assert tool.main([
+        str(tmp_path / 'r18.pth'), infl_ckpt, '--arch', 'resnet3d', '--depth',
+        '18'
+    ]) == 0
     for name, ckpt in (
-            ('unet3d_resnet3d18-c16-vdt_1xb2-800i_synthetic-lits-liver.py',
-             vdt_ckpt),
-            ('unet3d_resnet3d18-inflated_8xb1-39000i_btcv.py', infl_ckpt)):
+        ('unet3d_resnet3d18-c16-vdt_1xb2-800i_synthetic-lits-liver.py',
+         vdt_ckpt), ('unet3d_resnet3d18-inflated_8xb1-39000i_btcv.py',
+                     infl_ckpt)):
         cfg = _cfg(name)
         cfg.model.backbone.init_cfg.checkpoint = ckpt
         model = MODELS.build(cfg.model)
@@ -287,7 +300,8 @@ def _runner_cfg(name, data, work_dir, slide):
     cfg.model.decode_head.channels = 8
     # sliding windows for the first family, whole volumes for the others
     cfg.model.test_cfg.update(
-        mode='slide' if slide else 'whole', window=(16, 32, 32),
+        mode='slide' if slide else 'whole',
+        window=(16, 32, 32),
         stride=(16, 32, 32))
     for t in cfg.train_dataloader.dataset.pipeline:
         if t['type'] == 'cspr_det.RandomZCrop3D':
@@ -304,8 +318,8 @@ def _runner_cfg(name, data, work_dir, slide):
         loader.batch_size = 1
         loader.dataset.serialize_data = False  # no gc.collect per dataset
     if not torch.cuda.is_available():  # AmpOptimWrapper needs CUDA
-        cfg.optim_wrapper = dict(type='OptimWrapper',
-                                 optimizer=cfg.optim_wrapper.optimizer)
+        cfg.optim_wrapper = dict(
+            type='OptimWrapper', optimizer=cfg.optim_wrapper.optimizer)
     # validate once in the sliding-window family only
     cfg.train_cfg.update(max_iters=2, val_interval=2 if slide else 3)
     cfg.param_scheduler[-1].end = 2
@@ -326,8 +340,8 @@ def _runner_cfg(name, data, work_dir, slide):
     ('unet3d_mp3d63-vdt_8xb2-3281i_lits-liver.py', 'lits', False),
     ('unet3d_resnet3d18_8xb1-39000i_btcv.py', 'btcv', False),
 ])
-def test_runner_iterations(name, dataset, slide, tmp_path_factory,
-                           tmp_path, monkeypatch):
+def test_runner_iterations(name, dataset, slide, tmp_path_factory, tmp_path,
+                           monkeypatch):
     from mmengine.runner import Runner
 
     # the Runner logs and dumps the config through yapf (seconds of CPU per
@@ -349,5 +363,5 @@ def test_runner_iterations(name, dataset, slide, tmp_path_factory,
     for case in tests:
         pred = sitk.ReadImage(osp.join(pred_dir, case['case_id'] + '.nii.gz'))
         assert list(pred.GetSize()) == case['source']['size_xyz']
-        np.testing.assert_allclose(pred.GetDirection(),
-                                   case['source']['direction'], atol=1e-6)
+        np.testing.assert_allclose(
+            pred.GetDirection(), case['source']['direction'], atol=1e-6)

@@ -7,8 +7,8 @@ def test_benchmark_loader_tool(tmp_path, capsys):
     mod = load_tool('tools/analysis_tools/benchmark_loader.py')
     rc = mod.main([
         '--data-root',
-        str(tmp_path), '--num-patients', '1', '--image-size', '48',
-        '--repeat', '1'
+        str(tmp_path), '--num-patients', '1', '--image-size', '48', '--repeat',
+        '1'
     ])
     assert rc == 0
     out = capsys.readouterr().out

@@ -8,11 +8,11 @@ from cspr_det.datasets.clip_box import InvalidBoxError, clip_box_to_image
 
 
 def test_box_inside_or_touching_the_border_is_unchanged():
-    assert clip_box_to_image([10, 20, 30.5, 40], 64, 64) == (
-        [10.0, 20.0, 30.5, 40.0], False)
+    assert clip_box_to_image([10, 20, 30.5, 40], 64,
+                             64) == ([10.0, 20.0, 30.5, 40.0], False)
     # the image spans [0, width] x [0, height]: the border itself is inside
-    assert clip_box_to_image([0, 0, 64, 48], 48, 64) == (
-        [0.0, 0.0, 64.0, 48.0], False)
+    assert clip_box_to_image([0, 0, 64, 48], 48,
+                             64) == ([0.0, 0.0, 64.0, 48.0], False)
 
 
 def test_official_test_lesion_past_the_edge_is_clipped():
@@ -37,16 +37,18 @@ def test_each_side_is_clipped(box, height, width, expected):
     assert all(isinstance(v, float) for v in clipped)
 
 
-@pytest.mark.parametrize('box', [
-    [64, 10, 80, 20],  # starts at the right border
-    [70, 10, 80, 20],
-    [-20, 10, 0, 20],  # ends at the left border
-    [10, -30, 20, -1],
-    [10, 48, 20, 60],  # below the image (height 48)
-])
+@pytest.mark.parametrize(
+    'box',
+    [
+        [64, 10, 80, 20],  # starts at the right border
+        [70, 10, 80, 20],
+        [-20, 10, 0, 20],  # ends at the left border
+        [10, -30, 20, -1],
+        [10, 48, 20, 60],  # below the image (height 48)
+    ])
 def test_box_entirely_outside_is_rejected(box):
-    with pytest.raises(InvalidBoxError, match='entirely outside the 48x64'
-                       ) as err:
+    with pytest.raises(
+            InvalidBoxError, match='entirely outside the 48x64') as err:
         clip_box_to_image(box, 48, 64)
     assert err.value.reason == 'box_outside_image'
     assert isinstance(err.value, ValueError)
@@ -59,8 +61,8 @@ def test_empty_box_is_rejected(box):
     assert err.value.reason == 'zero_size_box'
 
 
-@pytest.mark.parametrize('box', [[1, 2, 3], [1, 2, math.nan, 4],
-                                 [1, 2, math.inf, 4]])
+@pytest.mark.parametrize('box',
+                         [[1, 2, 3], [1, 2, math.nan, 4], [1, 2, math.inf, 4]])
 def test_malformed_box_is_rejected(box):
     with pytest.raises(InvalidBoxError, match='4 finite numbers') as err:
         clip_box_to_image(box, 64, 64)

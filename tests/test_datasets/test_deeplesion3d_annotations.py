@@ -7,9 +7,14 @@ import pickle
 import numpy as np
 import pytest
 
-from cspr_det.datasets.deeplesion3d_annotations import (
-    AnnotationError, load_3d_annotations, load_3d_predictions,
-    parse_subvolume_name, save_3d_boxes, subvolume_name)
+# yapf: disable
+from cspr_det.datasets.deeplesion3d_annotations import (AnnotationError,
+                                                        load_3d_annotations,
+                                                        load_3d_predictions,
+                                                        parse_subvolume_name,
+                                                        save_3d_boxes,
+                                                        subvolume_name)
+# yapf: enable
 from cspr_det.datasets.deeplesion3d_subvolumes import DeepLesion3DSubvolumes
 from cspr_det.utils.safe_pickle import UnsafePickleError, export_json
 
@@ -65,18 +70,39 @@ def test_names():
 
 @pytest.mark.parametrize('content, words', [
     ([1, 2], 'expected {split'),
-    ({'test': [1]}, 'expected {split'),
-    ({'test': {'scan_1-2': np.zeros((0, 6))}}, "'scan_1-2'"),
-    ({'test': {'000001_01_01_010-020': np.zeros((2, 5))}},
-     "000001_01_01_010-020'].*shape \\(2, 5\\)"),
-    ({'test': {'000001_01_01_010-020': [[1, 1, 9, 5, 5, 12]]}},
-     '000001_01_01_010-020.*slices 9-12, outside .* 10-20'),
-    ({'test': {'000001_01_01_010-020': [[1, 1, 12, 5, 5, 21]]}},
-     'outside'),
-    ({'test': {'000001_01_01_010-020': [[5, 1, 12, 1, 5, 14]]}},
-     'empty'),
-    ({'test': {'000001_01_01_010-020': [[1, 1, 12, np.nan, 5, 14]]}},
-     'NaN'),
+    ({
+        'test': [1]
+    }, 'expected {split'),
+    ({
+        'test': {
+            'scan_1-2': np.zeros((0, 6))
+        }
+    }, "'scan_1-2'"),
+    ({
+        'test': {
+            '000001_01_01_010-020': np.zeros((2, 5))
+        }
+    }, "000001_01_01_010-020'].*shape \\(2, 5\\)"),
+    ({
+        'test': {
+            '000001_01_01_010-020': [[1, 1, 9, 5, 5, 12]]
+        }
+    }, '000001_01_01_010-020.*slices 9-12, outside .* 10-20'),
+    ({
+        'test': {
+            '000001_01_01_010-020': [[1, 1, 12, 5, 5, 21]]
+        }
+    }, 'outside'),
+    ({
+        'test': {
+            '000001_01_01_010-020': [[5, 1, 12, 1, 5, 14]]
+        }
+    }, 'empty'),
+    ({
+        'test': {
+            '000001_01_01_010-020': [[1, 1, 12, np.nan, 5, 14]]
+        }
+    }, 'NaN'),
 ])
 def test_bad_annotations(tmp_path, content, words):
     path = str(tmp_path / 'ann.pkl')
@@ -114,22 +140,27 @@ def test_predictions(tmp_path):
 
 
 def test_subvolume_dataset(tmp_path):
-    ann = {'test': {'000001_01_01_010-020': np.zeros((0, 6)),
-                    '000002_01_01_001-005': np.array([[1, 1, 2, 4, 4, 3.]]),
-                    '000003_01_01_001-005': np.zeros((0, 6))}}
+    ann = {
+        'test': {
+            '000001_01_01_010-020': np.zeros((0, 6)),
+            '000002_01_01_001-005': np.array([[1, 1, 2, 4, 4, 3.]]),
+            '000003_01_01_001-005': np.zeros((0, 6))
+        }
+    }
     (tmp_path / 'sub').mkdir()
     (tmp_path / 'a').mkdir()
     (tmp_path / 'a' / '000001_01_01_010-020.nii.gz').write_bytes(b'')
     (tmp_path / '000002_01_01_001-005.nii').write_bytes(b'')
     (tmp_path / '000009_01_01_001-005.nii.gz').write_bytes(b'')
-    with pytest.raises(FileNotFoundError,
-                       match='1 of 3 test sub-volumes .*000003_01_01_001-005'):
+    with pytest.raises(
+            FileNotFoundError,
+            match='1 of 3 test sub-volumes .*000003_01_01_001-005'):
         DeepLesion3DSubvolumes(str(tmp_path), ann, 'test')
-    data = DeepLesion3DSubvolumes(str(tmp_path), ann, 'test',
-                                  allow_missing=True)
+    data = DeepLesion3DSubvolumes(
+        str(tmp_path), ann, 'test', allow_missing=True)
     assert data.names == ['000001_01_01_010-020', '000002_01_01_001-005']
     assert data.missing == ['000003_01_01_001-005']
     assert data.unannotated == ['000009_01_01_001-005']
     assert data[1]['first'] == 1 and data[1]['gt_boxes'].shape == (1, 6)
-    assert data[0]['path'].endswith(osp.join('a',
-                                             '000001_01_01_010-020.nii.gz'))
+    assert data[0]['path'].endswith(
+        osp.join('a', '000001_01_01_010-020.nii.gz'))

@@ -57,9 +57,15 @@ def test_convert_excerpt(tmp_path):
     assert summary['rows'] == 158 and summary['rows_ok'] == 158
     assert not summary['rejected']
     # 105 train / 18 val / 35 test lesions; several lesions share key slices
-    assert {k: v['lesions'] for k, v in summary['splits'].items()} == dict(
+    assert {
+        k: v['lesions']
+        for k, v in summary['splits'].items()
+    } == dict(
         train=105, val=18, test=35)
-    assert {k: v['images'] for k, v in summary['splits'].items()} == dict(
+    assert {
+        k: v['images']
+        for k, v in summary['splits'].items()
+    } == dict(
         train=103, val=17, test=32)
     train, test = _load(tmp_path, 'train'), _load(tmp_path, 'test')
     assert train['categories'] == [dict(id=1, name='lesion')]
@@ -93,8 +99,10 @@ def test_convert_excerpt(tmp_path):
     assert anns[0]['bbox'] == pytest.approx(
         [86.826, 190.836, 111.541 - 87.826, 221.881 - 191.836])
     # ids are unique across splits
-    ids = [i['id'] for s in ('train', 'val', 'test')
-           for i in _load(tmp_path, s)['images']]
+    ids = [
+        i['id'] for s in ('train', 'val', 'test')
+        for i in _load(tmp_path, s)['images']
+    ]
     assert len(ids) == len(set(ids))
     text = format_summary(summary)
     assert 'train' in text and 'kept' in text
@@ -114,8 +122,9 @@ def test_noisy_kept_or_dropped(tmp_path):
         str(csv_path), str(tmp_path / 'drop'), drop_noisy=True)
     assert drop['noisy_dropped'] == 2 and drop['images_dropped'] == 1
     assert drop['splits']['test'] == dict(images=31, lesions=33, noisy=0)
-    names = [i['file_name'] for i in _load(tmp_path / 'drop',
-                                           'test')['images']]
+    names = [
+        i['file_name'] for i in _load(tmp_path / 'drop', 'test')['images']
+    ]
     assert '000097_02_01/115.png' not in names
     assert '000097_02_01/065.png' in names
 
@@ -180,10 +189,13 @@ def test_official_edge_lesion_is_clipped_and_kept(tmp_path):
     assert not summary['rejected'] and summary['clipped'] == 1
     assert [r['line'] for r in summary['clipped_rows']] == [160]
     assert summary['splits']['test'] == dict(images=33, lesions=36, noisy=0)
-    img = next(i for i in _load(tmp_path / 'out', 'test')['images']
-               if i['file_name'] == '003957_03_01/586.png')
-    ann = [a for a in _load(tmp_path / 'out', 'test')['annotations']
-           if a['image_id'] == img['id']]
+    img = next(
+        i for i in _load(tmp_path / 'out', 'test')['images']
+        if i['file_name'] == '003957_03_01/586.png')
+    ann = [
+        a for a in _load(tmp_path / 'out', 'test')['annotations']
+        if a['image_id'] == img['id']
+    ]
     assert len(ann) == 1
     assert ann[0]['bbox'] == pytest.approx(
         [488.818, 251.689, 512 - 488.818, 283.578 - 251.689])
@@ -240,8 +252,9 @@ def test_wrong_column_count_and_empty_age(tmp_path):
     assert [r['line'] for r in summary['rejected_rows']] == [10, 11]
     name = rows[12 - 1][0]
     name = name[:12] + '/' + name[13:]
-    img = next(i for i in _load(tmp_path / 'out', 'train')['images']
-               if i['file_name'] == name)
+    img = next(
+        i for i in _load(tmp_path / 'out', 'train')['images']
+        if i['file_name'] == name)
     assert img['age'] is None
 
 
@@ -278,5 +291,6 @@ def test_converter_cli(tmp_path, capsys):
     assert 'rows read: 158' in out and '0 dropped' in out
     for split in ('train', 'val', 'test'):
         assert (tmp_path / 'ann' / f'deeplesion_{split}.json').is_file()
-    assert mod.main(['--csv', str(tmp_path / 'x.csv'), '--out-dir',
-                     str(tmp_path)]) == 1
+    assert mod.main(
+        ['--csv', str(tmp_path / 'x.csv'), '--out-dir',
+         str(tmp_path)]) == 1

@@ -75,8 +75,8 @@ def test_data_list(data_root):
         assert key in info
     inst = info['instances'][0]
     assert set(inst) >= {
-        'bbox', 'bbox_label', 'ignore_flag', 'lesion_type', 'noisy',
-        'recist', 'diameters'
+        'bbox', 'bbox_label', 'ignore_flag', 'lesion_type', 'noisy', 'recist',
+        'diameters'
     }
     x1, y1, x2, y2 = inst['bbox']
     assert 0 <= x1 < x2 <= 64 and 0 <= y1 < y2 <= 64
@@ -111,8 +111,8 @@ def test_pipeline_through_registry(data_root):
     inputs, sample = out['inputs'], out['data_samples']
     assert inputs.shape == (3, 64, 64) and inputs.dtype == torch.float32
     # centre channel = key slice, exact HU through the default window
-    hu = cv2.imread(info['img_path'],
-                    cv2.IMREAD_UNCHANGED).astype(np.float32) - 32768
+    hu = cv2.imread(info['img_path'], cv2.IMREAD_UNCHANGED).astype(
+        np.float32) - 32768
     expected = np.clip((hu + 1024) / 2074 * 255, 0, 255)
     np.testing.assert_allclose(inputs[1].numpy(), expected, atol=1e-3)
     np.testing.assert_allclose(
@@ -185,15 +185,32 @@ EDGE_ROW = osp.join(
 
 def _coco_file(path, boxes, size=(64, 64)):
     """A one-image COCO-style file with the given [x, y, w, h] boxes."""
-    img = dict(id=7, file_name='000001_01_01/010.png', height=size[0],
-               width=size[1], slice_interval=2.0, spacing=[0.8, 0.8, 2.0],
-               slice_range=[5, 15], dicom_window=[-175, 275], key_slice=10,
-               series='000001_01_01')
-    anns = [dict(id=i + 1, image_id=7, category_id=1, bbox=b, noisy=0,
-                 lesion_type=2) for i, b in enumerate(boxes)]
+    img = dict(
+        id=7,
+        file_name='000001_01_01/010.png',
+        height=size[0],
+        width=size[1],
+        slice_interval=2.0,
+        spacing=[0.8, 0.8, 2.0],
+        slice_range=[5, 15],
+        dicom_window=[-175, 275],
+        key_slice=10,
+        series='000001_01_01')
+    anns = [
+        dict(
+            id=i + 1,
+            image_id=7,
+            category_id=1,
+            bbox=b,
+            noisy=0,
+            lesion_type=2) for i, b in enumerate(boxes)
+    ]
     with open(path, 'w') as f:
-        json.dump(dict(images=[img], annotations=anns,
-                       categories=[dict(id=1, name='lesion')]), f)
+        json.dump(
+            dict(
+                images=[img],
+                annotations=anns,
+                categories=[dict(id=1, name='lesion')]), f)
     return str(path)
 
 
@@ -203,7 +220,8 @@ def test_converted_edge_lesion_reaches_the_dataset_clipped(tmp_path):
     assert summary['splits']['test']['lesions'] == 1
     ds = DeepLesionDataset(
         ann_file=str(tmp_path / 'deeplesion_test.json'),
-        data_root=str(tmp_path), test_mode=True)
+        data_root=str(tmp_path),
+        test_mode=True)
     assert len(ds) == 1
     (inst, ) = ds.get_data_info(0)['instances']
     assert inst['bbox'] == pytest.approx([488.818, 251.689, 512.0, 283.578])
@@ -216,8 +234,8 @@ def test_dataset_clips_boxes_past_the_edge(tmp_path, monkeypatch):
         lambda msg, **kw: logged.append((msg, kw.get('level'))))
     ann = _coco_file(tmp_path / 'a.json',
                      [[10, 20, 8, 6], [-2, 50, 10, 20], [60, 1, 10, 5]])
-    ds = DeepLesionDataset(ann_file=ann, data_root=str(tmp_path),
-                           test_mode=True)
+    ds = DeepLesionDataset(
+        ann_file=ann, data_root=str(tmp_path), test_mode=True)
     boxes = [i['bbox'] for i in ds.get_data_info(0)['instances']]
     assert boxes == [[10, 20, 18, 26], [0, 50, 8, 64], [60, 1, 64, 6]]
     assert logged == [(f'{ann}: 2 boxes leave their image and were clipped '
@@ -234,6 +252,6 @@ def test_dataset_clips_boxes_past_the_edge(tmp_path, monkeypatch):
 def test_dataset_rejects_unusable_boxes(tmp_path, box, match):
     ann = _coco_file(tmp_path / 'a.json', [[10, 20, 8, 6], box])
     with pytest.raises(ValueError, match=match) as err:
-        DeepLesionDataset(ann_file=ann, data_root=str(tmp_path),
-                          test_mode=True)
+        DeepLesionDataset(
+            ann_file=ann, data_root=str(tmp_path), test_mode=True)
     assert 'a.json' in str(err.value)

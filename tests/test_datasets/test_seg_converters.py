@@ -54,10 +54,10 @@ def test_converter_on_generated_nifti(tmp_path_factory, dataset):
     assert len(sources) > 1  # several source orientations were converted
     assert any(v['tilt_deg'] for v in truth['cases'].values())
     for case in index['cases']:
-        img = np.load(osp.join(data['converted'], case['image']),
-                      mmap_mode='r')
-        seg = np.load(osp.join(data['converted'], case['label']),
-                      mmap_mode='r')
+        img = np.load(
+            osp.join(data['converted'], case['image']), mmap_mode='r')
+        seg = np.load(
+            osp.join(data['converted'], case['label']), mmap_mode='r')
         assert isinstance(img, np.memmap) and img.dtype == np.int16
         assert seg.dtype == np.uint8 and seg.shape == img.shape
         assert list(img.shape) == case['shape']
@@ -142,8 +142,10 @@ def test_bad_input_one_line_error_nothing_written(tmp_path_factory, tmp_path,
     out = str(tmp_path / 'out')
     os.makedirs(out)
     open(osp.join(out, 'keep.txt'), 'w').write('old')
-    args = [raw, out, '--spacing', '8', 'none', 'none', '--split-file',
-            osp.join(raw, 'split.json')]
+    args = [
+        raw, out, '--spacing', '8', 'none', 'none', '--split-file',
+        osp.join(raw, 'split.json')
+    ]
     capsys.readouterr()
     assert tool.main(args) == 1
     err = capsys.readouterr().err.strip()
@@ -186,15 +188,18 @@ def test_btcv_converter_published_split_and_missing_cases(tmp_path, capsys):
 
 def test_lits_converter_finds_release_layout(tmp_path):
     raw = str(tmp_path / 'raw')
-    summary = make_synthetic_lits(raw, num_cases=2, seed=0, preset='tiny',
-                                  split_fractions=(1, 0, 0))
+    summary = make_synthetic_lits(
+        raw, num_cases=2, seed=0, preset='tiny', split_fractions=(1, 0, 0))
     assert summary['cases'] == 2
     assert osp.isfile(osp.join(raw, 'Training Batch 1', 'volume-0.nii'))
-    assert osp.isfile(osp.join(raw, 'Training Batch 1',
-                               'segmentation-1.nii'))
+    assert osp.isfile(osp.join(raw, 'Training Batch 1', 'segmentation-1.nii'))
     # a duplicate case file is refused
-    shutil.copy(osp.join(raw, 'Training Batch 1', 'volume-0.nii'),
-                osp.join(raw, 'volume-0.nii.gz'))
+    shutil.copy(
+        osp.join(raw, 'Training Batch 1', 'volume-0.nii'),
+        osp.join(raw, 'volume-0.nii.gz'))
     tool = load_tool('tools/dataset_converters/lits.py')
-    assert tool.main([raw, str(tmp_path / 'out'), '--split-file',
-                      osp.join(raw, 'split.json')]) == 1
+    assert tool.main([
+        raw,
+        str(tmp_path / 'out'), '--split-file',
+        osp.join(raw, 'split.json')
+    ]) == 1

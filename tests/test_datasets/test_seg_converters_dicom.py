@@ -10,11 +10,11 @@ import shutil
 import numpy as np
 import pytest
 import SimpleITK as sitk
+
+from cspr_det.datasets.volume_converter import load_index
 from ct_fixtures import write_dicom_from_image
 from seg_fixtures import tiny_seg_dataset
 from tool_loader import load_tool
-
-from cspr_det.datasets.volume_converter import load_index
 
 
 def _image_files(raw, dataset):
@@ -50,20 +50,27 @@ def test_dicom_series_cases_convert_like_their_nifti(tmp_path_factory,
     tool = load_tool(f'tools/dataset_converters/{dataset}.py')
     spacing = ['8', 'none', 'none'] if dataset == 'lits' else \
         ['8', '12', '12']
-    assert tool.main([raw, out, '--spacing', *spacing, '--split-file',
-                      data['split']]) == 0
-    ref = {c['case_id']: c for c in
-           load_index(osp.join(data['converted'], 'index.json'))['cases']}
-    got = {c['case_id']: c for c in
-           load_index(osp.join(out, 'index.json'))['cases']}
+    assert tool.main(
+        [raw, out, '--spacing', *spacing, '--split-file', data['split']]) == 0
+    ref = {
+        c['case_id']: c
+        for c in load_index(osp.join(data['converted'], 'index.json'))['cases']
+    }
+    got = {
+        c['case_id']: c
+        for c in load_index(osp.join(out, 'index.json'))['cases']
+    }
     assert sorted(got) == sorted(ref)
     for case in chosen:
         assert osp.isdir(osp.join(raw, got[case]['source']['image']))
         for key in ('shape', 'fg_z_range', 'label_values', 'hu_range'):
             assert got[case][key] == ref[case][key], (case, key)
         for key in ('spacing', 'origin', 'direction'):
-            np.testing.assert_allclose(got[case][key], ref[case][key],
-                                       atol=1e-4, err_msg=f'{case} {key}')
+            np.testing.assert_allclose(
+                got[case][key],
+                ref[case][key],
+                atol=1e-4,
+                err_msg=f'{case} {key}')
         for sub in ('image', 'label'):
             np.testing.assert_array_equal(
                 np.load(osp.join(out, got[case][sub])),

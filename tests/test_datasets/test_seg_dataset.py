@@ -37,8 +37,8 @@ def btcv(tmp_path_factory):
 
 def test_lits_tasks_and_splits(lits):
     split = json.load(open(lits['split']))
-    ds = LiTSDataset(data_root=lits['converted'], split='train',
-                     pipeline=PIPELINE)
+    ds = LiTSDataset(
+        data_root=lits['converted'], split='train', pipeline=PIPELINE)
     assert ds.metainfo['classes'] == ('background', 'liver')
     assert [d['case_id'] for d in _infos(ds)] == split['train']
     item = ds[0]
@@ -52,20 +52,26 @@ def test_lits_tasks_and_splits(lits):
                 'img_shape', 'ori_shape'):
         assert key in meta
     assert meta['img_shape'] == meta['ori_shape'] == tuple(gt.shape)
-    three = LiTSDataset(data_root=lits['converted'], split='test',
-                        task='liver_tumour', test_mode=True,
-                        pipeline=PIPELINE)
+    three = LiTSDataset(
+        data_root=lits['converted'],
+        split='test',
+        task='liver_tumour',
+        test_mode=True,
+        pipeline=PIPELINE)
     assert three.metainfo['classes'] == ('background', 'liver', 'tumour')
     assert len(three) == len(split['test'])
     gts = [three[i]['data_samples'].gt_seg for i in range(len(three))]
     raws = [np.load(d['seg_map_path']) for d in _infos(three)]
     for g, r in zip(gts, raws):
         np.testing.assert_array_equal(g.numpy(), r)
-    both = LiTSDataset(data_root=lits['converted'], split=('train', 'val'),
-                       pipeline=PIPELINE)
+    both = LiTSDataset(
+        data_root=lits['converted'], split=('train', 'val'), pipeline=PIPELINE)
     assert len(both) == len(split['train']) + len(split['val'])
-    sub = LiTSDataset(data_root=lits['converted'], split='train',
-                      case_ids=split['train'][1:], pipeline=PIPELINE)
+    sub = LiTSDataset(
+        data_root=lits['converted'],
+        split='train',
+        case_ids=split['train'][1:],
+        pipeline=PIPELINE)
     assert [d['case_id'] for d in _infos(sub)] == split['train'][1:]
     with pytest.raises(ValueError, match='unknown LiTS task'):
         LiTSDataset(data_root=lits['converted'], task='tumour')
@@ -80,9 +86,12 @@ def test_case_fraction_nested_subsets(lits):
     n = len(split['train'])
 
     def ids(fraction, seed=0, name='train'):
-        ds = LiTSDataset(data_root=lits['converted'], split=name,
-                         case_fraction=fraction, case_fraction_seed=seed,
-                         pipeline=PIPELINE)
+        ds = LiTSDataset(
+            data_root=lits['converted'],
+            split=name,
+            case_fraction=fraction,
+            case_fraction_seed=seed,
+            pipeline=PIPELINE)
         return [d['case_id'] for d in _infos(ds)]
 
     one = ids(1 / n)
@@ -96,15 +105,15 @@ def test_case_fraction_nested_subsets(lits):
 
 
 def test_btcv_classes_and_wrong_index(btcv, lits):
-    ds = BTCVDataset(data_root=btcv['converted'], split='train',
-                     pipeline=PIPELINE)
+    ds = BTCVDataset(
+        data_root=btcv['converted'], split='train', pipeline=PIPELINE)
     assert len(ds.metainfo['classes']) == 14
     assert ds.metainfo['classes'][6] == 'liver'
     gt = ds[0]['data_samples'].gt_seg
     assert int(gt.max()) <= 13 and len(gt.unique()) > 8
     entry = ds.get_data_info(0)
-    assert entry['class_z_ranges'] and all(
-        1 <= k <= 13 for k in entry['class_z_ranges'])
+    assert entry['class_z_ranges'] and all(1 <= k <= 13
+                                           for k in entry['class_z_ranges'])
     with pytest.raises(ValueError, match="holds a 'lits' dataset"):
         BTCVDataset(data_root=lits['converted'])
 
@@ -148,5 +157,5 @@ def test_bad_cases_skipped_in_training_error_in_test(lits, tmp_path, how,
         f'LiTSDataset: skipped 1 bad case(s) of {len(split["train"])}: '
         f'{bad}: ')
     with pytest.raises(ValueError, match=f'^{bad}: {message}'):
-        LiTSDataset(data_root=root, split='train', test_mode=True,
-                    pipeline=PIPELINE)
+        LiTSDataset(
+            data_root=root, split='train', test_mode=True, pipeline=PIPELINE)

@@ -29,12 +29,22 @@ def _results(tmp_path=None, fg=(30, 33), lazy=False):
     if tmp_path is not None:
         np.save(tmp_path / 'img.npy', img)
         np.save(tmp_path / 'seg.npy', seg)
-        return dict(img_path=str(tmp_path / 'img.npy'),
-                    seg_map_path=str(tmp_path / 'seg.npy'), case_id='c0',
-                    fg_z_range=list(fg), class_z_ranges={1: list(fg)},
-                    spacing=(1.0, 0.8, 0.8))
-    return dict(img=img, gt_seg=seg, fg_z_range=list(fg), case_id='c0',
-                class_z_ranges={1: list(fg), 2: [fg[0] + 1, fg[0] + 1]})
+        return dict(
+            img_path=str(tmp_path / 'img.npy'),
+            seg_map_path=str(tmp_path / 'seg.npy'),
+            case_id='c0',
+            fg_z_range=list(fg),
+            class_z_ranges={1: list(fg)},
+            spacing=(1.0, 0.8, 0.8))
+    return dict(
+        img=img,
+        gt_seg=seg,
+        fg_z_range=list(fg),
+        case_id='c0',
+        class_z_ranges={
+            1: list(fg),
+            2: [fg[0] + 1, fg[0] + 1]
+        })
 
 
 def _train_pipeline():
@@ -79,8 +89,8 @@ def test_training_pipeline_shapes_seed_and_self(tmp_path):
     assert torch.equal(a['inputs'], b['inputs'])
     assert torch.equal(a['data_samples'].gt_seg, b['data_samples'].gt_seg)
     assert a['data_samples'].metainfo == b['data_samples'].metainfo
-    assert not (torch.equal(a['inputs'], c['inputs']) and
-                a['data_samples'].z_crop == c['data_samples'].z_crop)
+    assert not (torch.equal(a['inputs'], c['inputs'])
+                and a['data_samples'].z_crop == c['data_samples'].z_crop)
     # transforms keep no per-call state
     for t, s in zip(transforms, states):
         assert t.__dict__.keys() == s.keys()
@@ -144,8 +154,8 @@ def test_z_crop_class_balanced_and_padding():
     # class 2 sits on slice 31 only: windows 28-31 reach it
     assert all(27 <= s <= 33 for s in starts)
     assert any(s <= 29 for s in starts)
-    small = dict(img=np.zeros((3, 4, 4), np.int16),
-                 gt_seg=np.ones((3, 4, 4), np.uint8))
+    small = dict(
+        img=np.zeros((3, 4, 4), np.int16), gt_seg=np.ones((3, 4, 4), np.uint8))
     out = RandomZCrop3D(size=5, pad_val=-1024, seg_pad_val=255)(small)
     assert out['img'].shape == (5, 4, 4)
     assert (out['img'][3:] == -1024).all() and (out['gt_seg'][3:] == 255).all()
@@ -157,8 +167,9 @@ def test_z_crop_class_balanced_and_padding():
 def test_flip_axes_and_label_swap():
     img, seg = _volume()
     seg[0, 0, 0], seg[0, 0, 1] = 2, 3
-    res = RandomFlip3D(prob=1.0, axes=('z', 'x'), swap_labels=((2, 3), ))(
-        dict(img=img.copy(), gt_seg=seg.copy()))
+    res = RandomFlip3D(
+        prob=1.0, axes=('z', 'x'), swap_labels=((2, 3), ))(
+            dict(img=img.copy(), gt_seg=seg.copy()))
     assert res['flip_3d'] == ('z', 'x')
     np.testing.assert_array_equal(res['img'], img[::-1, :, ::-1])
     lut = np.arange(256)
@@ -193,8 +204,8 @@ def test_crop_exact_shape_and_padding():
     res = RandomCrop3D(crop_size=(16, 16))(dict(img=img, gt_seg=seg))
     y0, x0 = res['crop_offset']
     np.testing.assert_array_equal(res['img'], img[:, y0:y0 + 16, x0:x0 + 16])
-    np.testing.assert_array_equal(res['gt_seg'],
-                                  seg[:, y0:y0 + 16, x0:x0 + 16])
+    np.testing.assert_array_equal(res['gt_seg'], seg[:, y0:y0 + 16,
+                                                     x0:x0 + 16])
     res = RandomCrop3D(crop_size=(30, 21))(dict(img=img, gt_seg=seg))
     assert res['img'].shape == (40, 30, 21)
     # height 24 -> 30: 3 rows of padding above and below (width 20 -> 21)
@@ -220,9 +231,13 @@ def test_pack_maps_labels_through_lut():
     seg[1, 5, 4] = 2
     lut = np.full(256, 255, np.uint8)
     lut[:3] = [0, 1, 1]  # LiTS liver task: tumour merged into liver
-    out = PackVolumeSegInputs()(dict(img=img.astype(np.float32), gt_seg=seg,
-                                     label_lut=lut, case_id='v1',
-                                     source=dict(size_xyz=[5, 6, 4])))
+    out = PackVolumeSegInputs()(
+        dict(
+            img=img.astype(np.float32),
+            gt_seg=seg,
+            label_lut=lut,
+            case_id='v1',
+            source=dict(size_xyz=[5, 6, 4])))
     gt = out['data_samples'].gt_seg
     assert out['inputs'].shape == (1, 4, 6, 5)
     assert gt.dtype == torch.int64

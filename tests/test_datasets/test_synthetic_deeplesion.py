@@ -17,10 +17,10 @@ from cspr_det.datasets.deeplesion_coco import (convert_deeplesion_csv,
 from cspr_det.datasets.deeplesion_csv import (DL_INFO_HEADER,
                                               read_deeplesion_csv)
 from cspr_det.datasets.synthetic import (PRESETS, Phantom, blend_blob,
-                                        correlated_noise, ellipse_norm2,
-                                        hu_to_png16,
-                                        make_synthetic_deeplesion, pixel_grid,
-                                        write_png16)
+                                         correlated_noise, ellipse_norm2,
+                                         hu_to_png16,
+                                         make_synthetic_deeplesion, pixel_grid,
+                                         write_png16)
 from cspr_det.datasets.synthetic.make_synthetic_deeplesion import tube_centre
 from tool_loader import load_tool
 
@@ -63,10 +63,11 @@ def test_csv_is_in_the_official_format(tiny):
     assert lines[0] == ','.join(DL_INFO_HEADER) and '\r' not in text
     # vector cells: one quoted field, values separated by ", "
     vec = r'"-?[\d.]+(, -?[\d.]+){%d}"'
-    pattern = re.compile(
-        r'^\d{6}_\d{2}_\d{2}_\d{3,4}\.png,\d+,\d+,\d+,\d+,' +
-        ','.join(vec % n for n in (7, 3, 1, 2)) + r',-?\d,[01],' +
-        ','.join(vec % n for n in (1, 2, 1, 1)) + r',[FM],(\d+)?,[123]$')
+    pattern = re.compile(r'^\d{6}_\d{2}_\d{2}_\d{3,4}\.png,\d+,\d+,\d+,\d+,' +
+                         ','.join(vec % n for n in (7, 3, 1, 2)) +
+                         r',-?\d,[01],' + ','.join(vec % n
+                                                   for n in (1, 2, 1, 1)) +
+                         r',[FM],(\d+)?,[123]$')
     rows = [ln for ln in lines[1:] if ln]
     assert rows and all(pattern.match(ln) for ln in rows), rows[0]
     records, rejected = read_deeplesion_csv(osp.join(root, 'DL_info.csv'))
@@ -151,8 +152,7 @@ def test_images_look_like_ct(tiny):
             hu = _hu(osp.join(folder, f'{les["key"]:03d}.png'))
             assert hu.min() >= -1024 and hu.max() <= 3071
             assert hu[:3, :3].mean() == pytest.approx(-1000, abs=25)  # air
-            lesion_err.append(hu[px(les['cy']), px(les['cx'])] -
-                              les['target'])
+            lesion_err.append(hu[px(les['cy']), px(les['cx'])] - les['target'])
         for tube in s['tubes']:
             vals = []
             for lo, hi in s['runs']:
@@ -179,8 +179,8 @@ def test_slice_numbers_run_toward_the_feet(tiny):
     for s in truth['series']:
         dz = s['slice_interval']
         for les in s['lesions']:
-            assert les['cz'] == pytest.approx(s['z0'] - (les['key'] - 1) * dz,
-                                              abs=dz / 2 + 1e-6)
+            assert les['cz'] == pytest.approx(
+                s['z0'] - (les['key'] - 1) * dz, abs=dz / 2 + 1e-6)
         keys = sorted({(les['key'], les['cz']) for les in s['lesions']})
         for (k1, z1), (k2, z2) in zip(keys, keys[1:]):
             if k2 > k1:
@@ -226,8 +226,8 @@ def test_cli(tmp_path, capsys):
     mod = load_tool('tools/misc/make_synthetic_deeplesion.py')
     assert mod.main([
         '--out-dir',
-        str(tmp_path), '--num-patients', '1', '--image-size', '96',
-        '--seed', '1'
+        str(tmp_path), '--num-patients', '1', '--image-size', '96', '--seed',
+        '1'
     ]) == 0
     out = capsys.readouterr().out
     assert 'train' in out and (tmp_path / 'DL_info.csv').is_file()
@@ -254,8 +254,8 @@ def test_converter_checks_images(tiny, tmp_path):
     os.remove(broken / r1['file_name'])
     first = r1['slice_range'][0]
     keys = {r['key_slice'] for r in records if r['series'] == r1['series']}
-    ctx = next(i for i in range(first, r1['slice_range'][1] + 1)
-               if i not in keys)
+    ctx = next(
+        i for i in range(first, r1['slice_range'][1] + 1) if i not in keys)
     os.remove(broken / r1['series'] / f'{ctx:03d}.png')
     res = convert_deeplesion_csv(
         csv_path, str(tmp_path / 'b'), images_dir=str(broken))
@@ -281,8 +281,8 @@ def _measured_contrast(root):
             size = hu.shape[0]
             yy, xx = (np.mgrid[:size, :size] - (size - 1) / 2) * sp  # mm
             d = np.sqrt(
-                ellipse_norm2(xx, yy, les['cx'], les['cy'], les['a'],
-                              les['b'], les['theta']))
+                ellipse_norm2(xx, yy, les['cx'], les['cy'], les['a'], les['b'],
+                              les['theta']))
             inner = np.median(hu[d <= 0.6])
             ring = hu[(d >= 1.3) & (d <= 1.8)]
             out.append(float(np.median(np.abs(ring - inner))))
@@ -320,8 +320,9 @@ def test_visible_target_rejects_lesions_that_match_their_border():
     uniform = np.full_like(clean, 35.0)
     both = {
         np.sign(
-            _visible_target(SOFT, uniform, x, y, (0.0, 0.0, 5.0, 5.0, 0.0),
-                            rng, (100.0, 101.0)) - 35.0)
+            _visible_target(SOFT, uniform, x, y, (0.0, 0.0, 5.0, 5.0,
+                                                  0.0), rng, (100.0, 101.0)) -
+            35.0)
         for _ in range(50)
     }
     assert both == {-1.0, 1.0}
@@ -330,11 +331,11 @@ def test_visible_target_rejects_lesions_that_match_their_border():
 def test_lesion_contrast_range(tmp_path):
     """``lesion_contrast_hu`` sets lesion-minus-tissue HU in soft tissue and
     organs: raising it raises the contrast measured on the images."""
-    make_synthetic_deeplesion(str(tmp_path / 'a'),
-                              **dict(TINY, num_patients=4))
-    make_synthetic_deeplesion(str(tmp_path / 'b'),
-                              **dict(TINY, num_patients=4,
-                                     lesion_contrast_hu=(300.0, 301.0)))
+    make_synthetic_deeplesion(
+        str(tmp_path / 'a'), **dict(TINY, num_patients=4))
+    make_synthetic_deeplesion(
+        str(tmp_path / 'b'),
+        **dict(TINY, num_patients=4, lesion_contrast_hu=(300.0, 301.0)))
     weak = _measured_contrast(str(tmp_path / 'a'))
     strong = _measured_contrast(str(tmp_path / 'b'))
     assert len(weak) and len(strong)

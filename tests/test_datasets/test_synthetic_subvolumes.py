@@ -8,31 +8,37 @@ import cv2
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from tool_loader import load_tool
 
 from cspr_det.datasets.deeplesion3d_annotations import (load_3d_annotations,
                                                         parse_subvolume_name)
 from cspr_det.datasets.deeplesion_csv import read_deeplesion_csv
 from cspr_det.datasets.synthetic import make_synthetic_deeplesion
 from cspr_det.datasets.synthetic.subvolumes import lesion_box_3d
+from tool_loader import load_tool
 
 
 @pytest.fixture(scope='module')
 def synthetic_3d(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('syn3d'))
     summary = make_synthetic_deeplesion(
-        root, num_patients=4, image_size=48, seed=5,
-        studies_per_patient=(1, 1), keys_per_series=(2, 3),
-        split_fractions=(0.0, 0.5, 0.5), min_lesion_px=4.0, subvolumes=True)
+        root,
+        num_patients=4,
+        image_size=48,
+        seed=5,
+        studies_per_patient=(1, 1),
+        keys_per_series=(2, 3),
+        split_fractions=(0.0, 0.5, 0.5),
+        min_lesion_px=4.0,
+        subvolumes=True)
     return root, summary
 
 
 def test_layout_and_counts(synthetic_3d):
     root, summary = synthetic_3d
-    ann = load_3d_annotations(osp.join(root, 'deeplesion3d',
-                                       'annotations.pkl'))
-    js = load_3d_annotations(osp.join(root, 'deeplesion3d',
-                                      'annotations.json'))
+    ann = load_3d_annotations(
+        osp.join(root, 'deeplesion3d', 'annotations.pkl'))
+    js = load_3d_annotations(
+        osp.join(root, 'deeplesion3d', 'annotations.json'))
     assert sorted(ann) == ['test', 'val']
     for split, subs in ann.items():
         assert summary['subvolumes'][split]['subvolumes'] == len(subs) > 0
@@ -60,8 +66,9 @@ def test_nih_2018_geometry(synthetic_3d):
         assert img.GetSize()[2] == last - first + 1
         arr = sitk.GetArrayFromImage(img)  # (slice, column, row)
         for k in (first, last):
-            png = cv2.imread(osp.join(root, 'Images_png', series,
-                                      f'{k:03d}.png'), cv2.IMREAD_UNCHANGED)
+            png = cv2.imread(
+                osp.join(root, 'Images_png', series, f'{k:03d}.png'),
+                cv2.IMREAD_UNCHANGED)
             assert np.array_equal(arr[k - first].T,
                                   png.astype(np.int32) - 32768)
         # world z falls toward the feet as the slice number grows
@@ -72,15 +79,15 @@ def test_nih_2018_geometry(synthetic_3d):
 
 def test_every_marked_lesion_has_a_3d_box(synthetic_3d):
     root, _ = synthetic_3d
-    ann = load_3d_annotations(osp.join(root, 'deeplesion3d',
-                                       'annotations.pkl'))
+    ann = load_3d_annotations(
+        osp.join(root, 'deeplesion3d', 'annotations.pkl'))
     rows, _ = read_deeplesion_csv(osp.join(root, 'DL_info.csv'))
     subs = {n: b for s in ann.values() for n, b in s.items()}
     for r in rows:
-        name = next(n for n in subs
-                    if parse_subvolume_name(n)[0] == r['series'] and
-                    parse_subvolume_name(n)[1] <= r['key_slice'] <=
-                    parse_subvolume_name(n)[2])
+        name = next(
+            n for n in subs if parse_subvolume_name(n)[0] == r['series']
+            and parse_subvolume_name(
+                n)[1] <= r['key_slice'] <= parse_subvolume_name(n)[2])
         b = subs[name]
         # the middle of the RECIST long axis is the lesion's centre
         cx = (r['recist'][0] + r['recist'][2]) / 2
@@ -106,8 +113,12 @@ def test_box_of_a_lesion():
 
 def test_default_writes_no_subvolumes(tmp_path):
     summary = make_synthetic_deeplesion(
-        str(tmp_path), num_patients=1, image_size=32, seed=1,
-        studies_per_patient=(1, 1), keys_per_series=(1, 1),
+        str(tmp_path),
+        num_patients=1,
+        image_size=32,
+        seed=1,
+        studies_per_patient=(1, 1),
+        keys_per_series=(1, 1),
         min_lesion_px=3.0)
     assert 'subvolumes' not in summary
     assert not osp.exists(tmp_path / 'deeplesion3d')
@@ -116,10 +127,12 @@ def test_default_writes_no_subvolumes(tmp_path):
 def test_generator_tool_flag(tmp_path, capsys):
     tool = load_tool('tools/misc/make_synthetic_deeplesion.py')
     out = str(tmp_path / 'syn')
-    assert tool.main(['--out-dir', out, '--num-patients', '3',
-                      '--image-size', '32', '--subvolumes']) == 0
+    assert tool.main([
+        '--out-dir', out, '--num-patients', '3', '--image-size', '32',
+        '--subvolumes'
+    ]) == 0
     text = capsys.readouterr().out
-    ann = load_3d_annotations(osp.join(out, 'deeplesion3d',
-                                       'annotations.json'))
+    ann = load_3d_annotations(
+        osp.join(out, 'deeplesion3d', 'annotations.json'))
     n = len(ann['test'])
     assert n > 0 and f'3D test: {n} sub-volumes' in text

@@ -60,8 +60,7 @@ def _train(tmp_path, values):
 
 def test_runner_stops_at_the_first_non_finite_iteration(tmp_path):
     assert _train(tmp_path / 'ok', [1.0, 2.0, 3.0, 4.0]).iter == 4
-    with pytest.raises(NonFiniteLossError,
-                       match=r'iteration 3 \(epoch 1\)'):
+    with pytest.raises(NonFiniteLossError, match=r'iteration 3 \(epoch 1\)'):
         _train(tmp_path / 'nan', [1.0, 2.0, float('nan'), 4.0])
 
 
@@ -69,8 +68,8 @@ def test_runner_stops_at_the_first_non_finite_iteration(tmp_path):
 def test_non_finite_loss_names_iteration(bad):
     hook = NonFiniteLossHook()
     outputs = dict(loss=torch.tensor(bad), loss_cls=torch.tensor(0.3))
-    with pytest.raises(NonFiniteLossError,
-                       match=r'iteration 7 \(epoch 2\)') as info:
+    with pytest.raises(
+            NonFiniteLossError, match=r'iteration 7 \(epoch 2\)') as info:
         hook.after_train_iter(_runner(6, 1), 0, outputs=outputs)
     assert 'loss_cls=0.3' in str(info.value)
 

@@ -21,8 +21,12 @@ PIPELINE = [
 
 def test_writer_round_trip_to_source_geometry(tmp_path_factory, tmp_path):
     data = tiny_seg_dataset(tmp_path_factory, 'lits')
-    ds = LiTSDataset(data_root=data['converted'], split='test',
-                     task='liver_tumour', test_mode=True, pipeline=PIPELINE)
+    ds = LiTSDataset(
+        data_root=data['converted'],
+        split='test',
+        task='liver_tumour',
+        test_mode=True,
+        pipeline=PIPELINE)
     hook = SegPredictionWriterHook(label_values=(0, 1, 2))
     runner = SimpleNamespace(work_dir=str(tmp_path))
     hook.before_test(runner)
@@ -39,34 +43,36 @@ def test_writer_round_trip_to_source_geometry(tmp_path_factory, tmp_path):
         path = osp.join(str(tmp_path), 'predictions', case + '.nii.gz')
         assert hook.written[case] == path
         pred = sitk.ReadImage(path)
-        src_img = sitk.ReadImage(osp.join(data['raw'],
-                                          sample.source['image']))
-        src_lab = sitk.ReadImage(osp.join(data['raw'],
-                                          sample.source['label']))
+        src_img = sitk.ReadImage(osp.join(data['raw'], sample.source['image']))
+        src_lab = sitk.ReadImage(osp.join(data['raw'], sample.source['label']))
         # same grid as the source image (loads aligned in any viewer)
         assert pred.GetSize() == src_img.GetSize()
-        np.testing.assert_allclose(pred.GetSpacing(), src_img.GetSpacing(),
-                                   atol=1e-5)
-        np.testing.assert_allclose(pred.GetOrigin(), src_img.GetOrigin(),
-                                   atol=1e-3)
-        np.testing.assert_allclose(pred.GetDirection(),
-                                   src_img.GetDirection(), atol=1e-6)
+        np.testing.assert_allclose(
+            pred.GetSpacing(), src_img.GetSpacing(), atol=1e-5)
+        np.testing.assert_allclose(
+            pred.GetOrigin(), src_img.GetOrigin(), atol=1e-3)
+        np.testing.assert_allclose(
+            pred.GetDirection(), src_img.GetDirection(), atol=1e-6)
         # the tiny set is converted at its own 8 mm slice spacing: the round
         # trip is exact
-        np.testing.assert_array_equal(sitk.GetArrayFromImage(pred),
-                                      sitk.GetArrayFromImage(src_lab))
+        np.testing.assert_array_equal(
+            sitk.GetArrayFromImage(pred), sitk.GetArrayFromImage(src_lab))
 
 
-def test_writer_rejects_predictions_off_the_converted_grid(tmp_path_factory,
-                                                           tmp_path):
+def test_writer_rejects_predictions_off_the_converted_grid(
+        tmp_path_factory, tmp_path):
     data = tiny_seg_dataset(tmp_path_factory, 'lits')
-    ds = LiTSDataset(data_root=data['converted'], split='test',
-                     test_mode=True, pipeline=PIPELINE)
+    ds = LiTSDataset(
+        data_root=data['converted'],
+        split='test',
+        test_mode=True,
+        pipeline=PIPELINE)
     sample = ds[0]['data_samples']
     sample.pred_seg = sample.gt_seg[:-1].clone()
     hook = SegPredictionWriterHook(out_dir=str(tmp_path))
-    with pytest.raises(ValueError, match=f'{sample.case_id}: prediction '
-                       'shape'):
+    with pytest.raises(
+            ValueError, match=f'{sample.case_id}: prediction '
+            'shape'):
         hook.write(sample)
     sample.pred_seg = sample.gt_seg.clone()
     del sample.source

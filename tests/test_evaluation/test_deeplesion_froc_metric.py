@@ -19,9 +19,13 @@ from tool_loader import load_tool
 
 
 def _lesion(bbox, lesion_type, noisy, long_px):
-    return dict(bbox=list(bbox), lesion_type=lesion_type, noisy=noisy,
-                diameters=[long_px, long_px / 2], bbox_label=0,
-                ignore_flag=0)
+    return dict(
+        bbox=list(bbox),
+        lesion_type=lesion_type,
+        noisy=noisy,
+        diameters=[long_px, long_px / 2],
+        bbox_label=0,
+        ignore_flag=0)
 
 
 # img, slice interval, spacing, lesions, detections (box, score)
@@ -33,24 +37,31 @@ def _lesion(bbox, lesion_type, noisy, long_px):
 #   img 3 (2 mm, 1 mm/px):   L4 unknown type [40,40,50,50] 20 px = 20 mm
 FAKE = [
     (1.0, [0.8, 0.8, 1.0],
-     [_lesion([0, 0, 10, 10], 4, 0, 15), _lesion([20, 20, 30, 30], 5, 1, 10)],
-     [([0, 0, 10, 10], 0.9), ([20, 20, 30, 30], 0.35)]),
-    (5.0, [0.5, 0.5, 5.0], [_lesion([0, 0, 10, 10], 5, 0, 80)],
-     [([100, 100, 110, 110], 0.8), ([0, 0, 10, 10], 0.3)]),
-    (1.0, [1.0, 1.0, 1.0], [_lesion([0, 0, 10, 10], 4, 1, 5)],
-     [([0, 0, 10, 10], 0.7)]),
-    (2.0, [1.0, 1.0, 2.0], [_lesion([40, 40, 50, 50], -1, 0, 20)],
-     [([60, 60, 70, 70], 0.6), ([40, 40, 50, 50], 0.2)]),
+     [_lesion([0, 0, 10, 10], 4, 0, 15),
+      _lesion([20, 20, 30, 30], 5, 1, 10)], [([0, 0, 10, 10], 0.9),
+                                             ([20, 20, 30, 30], 0.35)]),
+    (5.0, [0.5, 0.5, 5.0], [_lesion([0, 0, 10, 10], 5, 0,
+                                    80)], [([100, 100, 110, 110], 0.8),
+                                           ([0, 0, 10, 10], 0.3)]),
+    (1.0, [1.0, 1.0, 1.0], [_lesion([0, 0, 10, 10], 4, 1,
+                                    5)], [([0, 0, 10, 10], 0.7)]),
+    (2.0, [1.0, 1.0, 2.0], [_lesion([40, 40, 50, 50], -1, 0,
+                                    20)], [([60, 60, 70, 70], 0.6),
+                                           ([40, 40, 50, 50], 0.2)]),
 ]
 
 
 def fake_samples(as_dict=True):
     samples = []
     for i, (interval, spacing, lesions, dets) in enumerate(FAKE):
-        ds = DetDataSample(metainfo=dict(
-            img_id=f'00000{i}_01_01_010', img_path=f'img{i}.png',
-            ori_shape=(512, 512), instances=lesions,
-            slice_interval=interval, spacing=spacing))
+        ds = DetDataSample(
+            metainfo=dict(
+                img_id=f'00000{i}_01_01_010',
+                img_path=f'img{i}.png',
+                ori_shape=(512, 512),
+                instances=lesions,
+                slice_interval=interval,
+                spacing=spacing))
         pred = InstanceData()
         pred.bboxes = torch.tensor([d[0] for d in dets], dtype=torch.float32)
         pred.scores = torch.tensor([d[1] for d in dets])
@@ -103,9 +114,10 @@ def test_drop_protocol_hand_computed():
     assert res['deeplesion/interval_<=1.5mm'] == pytest.approx(1.0)
     assert res['deeplesion/interval_>3.5mm'] == pytest.approx(0.75)
     assert res['deeplesion/interval_1.5-3.5mm'] == pytest.approx(0.75)
-    assert not [k for k in res if k.startswith('deeplesion/interval_')
-                and k.split('_', 1)[1] not in ('<=1.5mm', '1.5-3.5mm',
-                                               '>3.5mm')]
+    assert not [
+        k for k in res if k.startswith('deeplesion/interval_')
+        and k.split('_', 1)[1] not in ('<=1.5mm', '1.5-3.5mm', '>3.5mm')
+    ]
     # COCO AP50: TP FP FP FP TP TP for 3 lesions: precision 1 up to recall
     # 1/3 (34 of the 101 recall thresholds), then max(2/5, 3/6) = .5
     assert res['deeplesion/ap50'] == pytest.approx((34 + 67 * 0.5) / 101)
@@ -139,9 +151,12 @@ def test_detdatasample_objects_and_dicts_agree():
 def test_options_reach_the_froc():
     # the detections match the lesions exactly, so IoBB with +1 widths
     # gives the same numbers; the protocol is recorded in the report
-    metric, iobb = run_metric(overlap='iobb', plus_one=True,
-                              compute_ap50=False, fps=(0.5, 1),
-                              lesion_type_names={4: 'LIVER'})
+    metric, iobb = run_metric(
+        overlap='iobb',
+        plus_one=True,
+        compute_ap50=False,
+        fps=(0.5, 1),
+        lesion_type_names={4: 'LIVER'})
     assert iobb['deeplesion/sens@0.5'] == pytest.approx(1 / 3)
     protocol = metric.last_report['protocol']
     assert protocol['overlap'] == 'iobb' and protocol['plus_one']
@@ -168,8 +183,11 @@ def test_missing_instances_meta_gives_a_clear_error():
 def test_builds_from_config_in_mmdet_scope():
     init_default_scope('mmdet')
     evaluator = Evaluator(
-        dict(type='cspr_det.DeepLesionFROCMetric', noisy='keep',
-             compute_ap50=False, save_files=False))
+        dict(
+            type='cspr_det.DeepLesionFROCMetric',
+            noisy='keep',
+            compute_ap50=False,
+            save_files=False))
     evaluator.process(fake_samples(), {})
     res = evaluator.evaluate(4)
     assert res['deeplesion/num_images'] == 4
@@ -191,13 +209,18 @@ def test_report_files(tmp_path):
     assert rows[0]['stratum'] == 'all' and rows[0]['num_lesions'] == '3'
     assert float(rows[0]['sens@0.5']) == pytest.approx(1 / 3)
     names = [r['stratum'] for r in rows]
-    assert {'liver', 'lung', '10-30mm', '>=30mm', 'interval_<=1.5mm',
-            'interval_>3.5mm'} <= set(names)
+    assert {
+        'liver', 'lung', '10-30mm', '>=30mm', 'interval_<=1.5mm',
+        'interval_>3.5mm'
+    } <= set(names)
     assert report['protocol']['interval_bins_mm'] == [1.5, 3.5]
     assert report['strata_counts']['interval'] == dict(
-        bins=[dict(name='interval_<=1.5mm', num_lesions=1),
-              dict(name='interval_1.5-3.5mm', num_lesions=1),
-              dict(name='interval_>3.5mm', num_lesions=1)], unknown=0)
+        bins=[
+            dict(name='interval_<=1.5mm', num_lesions=1),
+            dict(name='interval_1.5-3.5mm', num_lesions=1),
+            dict(name='interval_>3.5mm', num_lesions=1)
+        ],
+        unknown=0)
     png = (tmp_path / 'froc_curve.png').read_bytes()
     assert png[:8] == b'\x89PNG\r\n\x1a\n'
 
@@ -208,8 +231,8 @@ def test_work_dir_attribute_is_used(tmp_path):
     metric.process({}, fake_samples())
     metric.evaluate(4)
     assert (tmp_path / 'froc.csv').exists()
-    off = DeepLesionFROCMetric(out_dir=str(tmp_path / 'x'), save_files=False,
-                               compute_ap50=False)
+    off = DeepLesionFROCMetric(
+        out_dir=str(tmp_path / 'x'), save_files=False, compute_ap50=False)
     assert off.resolve_out_dir() is None
 
 
@@ -221,16 +244,19 @@ def test_dump_and_rescore_round_trip(tmp_path, capsys):
     assert meta['protocol_at_dump']['noisy'] == 'drop'
     assert sum(len(r['instances']) for r in records) == 5
     tool = load_tool('tools/analysis_tools/rescore_detections.py')
-    out = tool.main(tool.parse_args([str(dump), '--out-dir',
-                                     str(tmp_path / 'rescored')]))
+    out = tool.main(
+        tool.parse_args([str(dump), '--out-dir',
+                         str(tmp_path / 'rescored')]))
     assert out == {k.split('/', 1)[1]: v for k, v in drop.items()}
     assert 'noisy=drop' in capsys.readouterr().out
     assert (tmp_path / 'rescored' / 'froc_curve.png').exists()
     # another protocol from the same dump equals the metric run with it
     _, keep = run_metric(noisy='keep', overlap='iobb', iou_thr=0.3)
-    out = tool.main(tool.parse_args([str(dump), '--noisy', 'keep',
-                                     '--overlap', 'iobb', '--iou-thr',
-                                     '0.3']))
+    out = tool.main(
+        tool.parse_args([
+            str(dump), '--noisy', 'keep', '--overlap', 'iobb', '--iou-thr',
+            '0.3'
+        ]))
     assert out == {k.split('/', 1)[1]: v for k, v in keep.items()}
 
 
@@ -238,18 +264,27 @@ def test_rescore_takes_the_strata_of_the_dumping_metric(tmp_path):
     # the dumping metric had one interval edge and no size strata: the
     # re-scored keys are the metric's unless the options say otherwise
     dump = tmp_path / 'dump.json'
-    _, dumped = run_metric(dump_detections=str(dump), interval_bins_mm=[3],
-                           size_bins_mm=None, compute_ap50=False)
+    _, dumped = run_metric(
+        dump_detections=str(dump),
+        interval_bins_mm=[3],
+        size_bins_mm=None,
+        compute_ap50=False)
     tool = load_tool('tools/analysis_tools/rescore_detections.py')
     out = tool.main(tool.parse_args([str(dump), '--no-ap50']))
     assert out == {k.split('/', 1)[1]: v for k, v in dumped.items()}
-    assert {k for k in out if k.startswith(('size_', 'interval_'))} == {
-        'interval_<=3mm', 'interval_>3mm'}
-    out = tool.main(tool.parse_args([str(dump), '--no-ap50', '--size-bins',
-                                     '15', '--interval-bins', '1.5', '3.5']))
-    assert {k for k in out if k.startswith(('size_', 'interval_'))} == {
-        'size_<15mm', 'size_>=15mm', 'interval_<=1.5mm',
-        'interval_1.5-3.5mm', 'interval_>3.5mm'}
+    assert {k
+            for k in out if k.startswith(('size_', 'interval_'))
+            } == {'interval_<=3mm', 'interval_>3mm'}
+    out = tool.main(
+        tool.parse_args([
+            str(dump), '--no-ap50', '--size-bins', '15', '--interval-bins',
+            '1.5', '3.5'
+        ]))
+    assert {k
+            for k in out if k.startswith(('size_', 'interval_'))} == {
+                'size_<15mm', 'size_>=15mm', 'interval_<=1.5mm',
+                'interval_1.5-3.5mm', 'interval_>3.5mm'
+            }
 
 
 def test_rescore_rejects_a_bad_file(tmp_path):
@@ -268,7 +303,8 @@ def test_size_bin_names():
 
 def test_interval_bin_names():
     assert interval_bin_names((1.5, 3.5)) == [
-        'interval_<=1.5mm', 'interval_1.5-3.5mm', 'interval_>3.5mm']
+        'interval_<=1.5mm', 'interval_1.5-3.5mm', 'interval_>3.5mm'
+    ]
     assert interval_bin_names([2]) == ['interval_<=2mm', 'interval_>2mm']
     with pytest.raises(ValueError, match='interval_bins_mm must be'):
         interval_bin_names((3.5, 1.5))
@@ -282,12 +318,16 @@ def _interval_samples(intervals):
     """One image per slice interval, one lesion each, found at once."""
     samples = []
     for i, z in enumerate(intervals):
-        samples.append(dict(
-            img_id=i, img_path=f'{i}.png', slice_interval=z,
-            spacing=[0.8, 0.8, z], instances=[_lesion([10, 10, 30, 30], 4, 0,
-                                                      20)],
-            pred_instances=dict(bboxes=torch.tensor([[10., 10., 30., 30.]]),
-                                scores=torch.tensor([0.9]))))
+        samples.append(
+            dict(
+                img_id=i,
+                img_path=f'{i}.png',
+                slice_interval=z,
+                spacing=[0.8, 0.8, z],
+                instances=[_lesion([10, 10, 30, 30], 4, 0, 20)],
+                pred_instances=dict(
+                    bboxes=torch.tensor([[10., 10., 30., 30.]]),
+                    scores=torch.tensor([0.9]))))
     return samples
 
 
@@ -295,10 +335,10 @@ def test_interval_bins_edges_and_counts():
     # DeepLesion-like intervals: 1.5 is thin (upper edge inclusive), 3.5 is
     # in 1.5-3.5, 3.6 is thick; a 10 mm edge adds an empty bin whose count
     # (0) is still reported; one image without interval is 'unknown'
-    metric = DeepLesionFROCMetric(interval_bins_mm=(1.5, 3.5, 10),
-                                  compute_ap50=False, save_files=False)
-    samples = _interval_samples([0.625, 1.0, 1.5, 1.6, 2.5, 3.5, 3.6, 5.0,
-                                 5.0])
+    metric = DeepLesionFROCMetric(
+        interval_bins_mm=(1.5, 3.5, 10), compute_ap50=False, save_files=False)
+    samples = _interval_samples(
+        [0.625, 1.0, 1.5, 1.6, 2.5, 3.5, 3.6, 5.0, 5.0])
     samples[-1]['slice_interval'] = None
     samples[-1]['spacing'] = None
     metric.process({}, samples)
@@ -313,8 +353,8 @@ def test_interval_bins_edges_and_counts():
             'interval_1.5-3.5mm: 3, interval_3.5-10mm: 2, '
             'interval_>10mm: 0; unknown: 1') in text
     assert 'lesions per long-diameter bin: <10mm: 0, 10-30mm: 8' in text
-    off = DeepLesionFROCMetric(interval_bins_mm=None, compute_ap50=False,
-                               save_files=False)
+    off = DeepLesionFROCMetric(
+        interval_bins_mm=None, compute_ap50=False, save_files=False)
     off.process({}, _interval_samples([1.0, 5.0]))
     assert not [k for k in off.evaluate(2) if 'interval' in k]
 
@@ -327,8 +367,7 @@ def test_ap50_is_labelled_as_coco_iou():
     assert f"AP50 (COCO, IoU >= 0.5): {res['deeplesion/ap50']:.4f}" in text
     assert "not the FROC's overlap rule" in text
     plain, plain_res = run_metric()
-    assert "not the FROC's overlap rule" not in format_table(
-        plain.last_report)
+    assert "not the FROC's overlap rule" not in format_table(plain.last_report)
     # AP50 does not follow the FROC's overlap options
     assert res['deeplesion/ap50'] == pytest.approx(
         plain_res['deeplesion/ap50'])
@@ -343,12 +382,17 @@ def test_boxes_at_and_past_the_image_edge_are_lesions():
     past = [488.818, 251.689, 512.681, 283.578]
     for box in (clipped, past):
         metric = DeepLesionFROCMetric(compute_ap50=False, save_files=False)
-        metric.process({}, [dict(
-            img_id='003957_03_01_586', img_path='586.png', slice_interval=1.0,
-            spacing=[0.7, 0.7, 1.0],
-            instances=[dict(_lesion(box, 2, 0, 30), ignore_flag=1)],
-            pred_instances=dict(bboxes=torch.tensor([clipped]),
-                                scores=torch.tensor([0.8])))])
+        metric.process({}, [
+            dict(
+                img_id='003957_03_01_586',
+                img_path='586.png',
+                slice_interval=1.0,
+                spacing=[0.7, 0.7, 1.0],
+                instances=[dict(_lesion(box, 2, 0, 30), ignore_flag=1)],
+                pred_instances=dict(
+                    bboxes=torch.tensor([clipped]), scores=torch.tensor([0.8
+                                                                         ])))
+        ])
         res = metric.evaluate(1)
         assert res['deeplesion/num_lesions'] == 1
         assert res['deeplesion/sens@0.5'] == pytest.approx(1.0)
@@ -374,8 +418,8 @@ class _Replay(torch.utils.data.Dataset):
         return len(self.samples)
 
     def __getitem__(self, idx):
-        return dict(inputs=torch.zeros(1, 4, 4),
-                    data_samples=self.samples[idx])
+        return dict(
+            inputs=torch.zeros(1, 4, 4), data_samples=self.samples[idx])
 
 
 class _EchoModel(torch.nn.Module):
@@ -398,10 +442,12 @@ def test_runner_test_loop_writes_to_the_log_dir(tmp_path):
         model=_EchoModel(),
         work_dir=str(tmp_path),
         test_dataloader=dict(
-            dataset=_Replay(), batch_size=3, num_workers=0,
+            dataset=_Replay(),
+            batch_size=3,
+            num_workers=0,
             sampler=dict(type='DefaultSampler', shuffle=False)),
-        test_evaluator=dict(type='cspr_det.DeepLesionFROCMetric',
-                            compute_ap50=False),
+        test_evaluator=dict(
+            type='cspr_det.DeepLesionFROCMetric', compute_ap50=False),
         test_cfg=dict(type='TestLoop'),
         default_scope='mmdet')
     res = runner.test()

@@ -5,9 +5,8 @@ import itertools
 import numpy as np
 import pytest
 
-from cspr_det.evaluation.functional import (confusion_counts,
-                                            dice_from_counts, dice_per_class,
-                                            hausdorff_distance,
+from cspr_det.evaluation.functional import (confusion_counts, dice_from_counts,
+                                            dice_per_class, hausdorff_distance,
                                             mean_foreground, surface)
 
 
@@ -42,8 +41,8 @@ def test_global_dice_sums_counts_over_cases():
     gt = np.array([[0, 10], [0, 2]])
     assert dice_from_counts(inter.sum(0), pred.sum(0), gt.sum(0))[1] == \
         pytest.approx(10 / 22)
-    np.testing.assert_allclose(dice_from_counts(inter, pred, gt)[:, 1],
-                               [0.5, 0.0])
+    np.testing.assert_allclose(
+        dice_from_counts(inter, pred, gt)[:, 1], [0.5, 0.0])
 
 
 def test_dice_errors_name_the_problem():
@@ -94,8 +93,10 @@ def test_hd95_empty_mask_is_nan_and_errors():
 
 def _brute_surface(mask):
     out = np.zeros_like(mask)
-    steps = [s for s in itertools.product((-1, 0, 1), repeat=3)
-             if sum(map(abs, s)) == 1]
+    steps = [
+        s for s in itertools.product((-1, 0, 1), repeat=3)
+        if sum(map(abs, s)) == 1
+    ]
     for idx in zip(*np.nonzero(mask)):
         for d in steps:
             n = tuple(i + j for i, j in zip(idx, d))
@@ -108,7 +109,7 @@ def _brute_surface(mask):
 def _brute_hd(a, b, spacing, q):
     sa = np.argwhere(_brute_surface(a)) * np.asarray(spacing)
     sb = np.argwhere(_brute_surface(b)) * np.asarray(spacing)
-    d = np.sqrt(((sa[:, None] - sb[None]) ** 2).sum(-1))
+    d = np.sqrt(((sa[:, None] - sb[None])**2).sum(-1))
     return max(np.percentile(d.min(1), q), np.percentile(d.min(0), q))
 
 
@@ -136,13 +137,17 @@ def test_dice_and_hd95_match_monai():
     spacing = (2.5, 0.7, 0.9)
     for _ in range(3):
         a, b = _random_blobs(rng, (10, 14, 12))
-        onehot = [torch.from_numpy(np.stack([~m, m])[None].astype(np.float32))
-                  for m in (a, b)]
+        onehot = [
+            torch.from_numpy(np.stack([~m, m])[None].astype(np.float32))
+            for m in (a, b)
+        ]
         hd = monai_metrics.compute_hausdorff_distance(
-            onehot[0], onehot[1], include_background=False, percentile=95,
+            onehot[0],
+            onehot[1],
+            include_background=False,
+            percentile=95,
             spacing=list(spacing)).item()
-        assert hausdorff_distance(a, b, spacing) == pytest.approx(
-            hd, rel=1e-6)
+        assert hausdorff_distance(a, b, spacing) == pytest.approx(hd, rel=1e-6)
         dice = monai_metrics.compute_dice(
             onehot[0], onehot[1], include_background=False).item()
         assert dice_per_class(a.astype(int), b.astype(int), 2)[1] == \

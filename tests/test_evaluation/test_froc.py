@@ -56,10 +56,10 @@ def worked_example():
 
 def test_worked_example_curve_and_counts():
     res = froc(*worked_example(), fps=(0.5, ))
-    np.testing.assert_allclose(
-        res['curve_fps'], [0, 0, .25, .25, .25, .5, .5, .75, .75])
-    np.testing.assert_allclose(
-        res['curve_sens'], [0, .25, .25, .25, .5, .5, .75, .75, 1])
+    np.testing.assert_allclose(res['curve_fps'],
+                               [0, 0, .25, .25, .25, .5, .5, .75, .75])
+    np.testing.assert_allclose(res['curve_sens'],
+                               [0, .25, .25, .25, .5, .5, .75, .75, 1])
     assert res['num_images'] == 4
     assert res['num_lesions'] == 4
     assert res['num_detections'] == 8
@@ -68,8 +68,7 @@ def test_worked_example_curve_and_counts():
     assert res['max_fps'] == 0.75
     # detections in input order: img0 d1,d3,d6 / img1 d4,d7 / img2 d2 / img3
     # d5,d8
-    np.testing.assert_array_equal(
-        res['det_is_fp'], [0, 0, 0, 0, 1, 1, 1, 0])
+    np.testing.assert_array_equal(res['det_is_fp'], [0, 0, 0, 0, 1, 1, 1, 0])
     # lesions A, B, C, D are found at curve points 1, 6, 4, 8
     np.testing.assert_array_equal(res['lesion_found_step'], [1, 6, 4, 8])
     np.testing.assert_array_equal(res['lesion_image'], [0, 0, 1, 3])
@@ -84,11 +83,12 @@ def test_worked_example_sensitivities_last_rule():
     # f=0.6: between (.5, .75) and (.75, .75)                  -> .75
     # f=0.75 = last observed rate (exact, not clamped): (.75, 1) -> 1
     # f=1, 2: beyond the last observed rate .75: clamped to the final 1
-    res = froc(*worked_example(), fps=(0.125, 0.25, 0.5, 0.6, 0.75, 1, 2),
-               exact_rate='last')
+    res = froc(
+        *worked_example(),
+        fps=(0.125, 0.25, 0.5, 0.6, 0.75, 1, 2),
+        exact_rate='last')
     np.testing.assert_allclose(res['sens'], [.25, .5, .75, .75, 1, 1, 1])
-    np.testing.assert_array_equal(res['clamped'],
-                                  [0, 0, 0, 0, 0, 1, 1])
+    np.testing.assert_array_equal(res['clamped'], [0, 0, 0, 0, 0, 1, 1])
     # mean over the rates in [0.5, 4]: 0.5, 0.6, 0.75, 1, 2
     assert res['mean_sens'] == pytest.approx((.75 + .75 + 1 + 1 + 1) / 5)
     np.testing.assert_allclose(res['mean_sens_fps'], [0.5, 0.6, 0.75, 1, 2])
@@ -101,8 +101,10 @@ def test_worked_example_sensitivities_first_rule():
     # f=0.5: the 2nd FP is point 5 (.5, .5)                    -> .5
     # f=0.75: the 3rd FP is point 7 (.75, .75)                 -> .75
     # non-exact and clamped rates as with the default rule.
-    res = froc(*worked_example(), fps=(0.125, 0.25, 0.5, 0.6, 0.75, 1),
-               exact_rate='first')
+    res = froc(
+        *worked_example(),
+        fps=(0.125, 0.25, 0.5, 0.6, 0.75, 1),
+        exact_rate='first')
     np.testing.assert_allclose(res['sens'], [.25, .25, .5, .75, .75, 1])
     default = froc(*worked_example(), fps=(0.125, 0.25, 0.5, 0.6, 0.75, 1))
     np.testing.assert_allclose(default['sens'], res['sens'])
@@ -164,8 +166,8 @@ def test_one_detection_finds_every_new_lesion_it_overlaps():
     # detection [0,0,10,10] overlaps both >= .5 and finds both at once. A
     # second detection overlapping both is a duplicate (neither hit nor FP).
     pred = [_b([0, 0, 10, 10], [0, 0, 10, 11])]
-    res = froc(pred, [_s(0.9, 0.8)], [_b([0, 0, 10, 10], [0, 0, 10, 12])],
-               fps=(1, ))
+    res = froc(
+        pred, [_s(0.9, 0.8)], [_b([0, 0, 10, 10], [0, 0, 10, 12])], fps=(1, ))
     np.testing.assert_allclose(res['curve_sens'], [0, 1, 1])
     np.testing.assert_allclose(res['curve_fps'], [0, 0, 0])
     np.testing.assert_array_equal(res['lesion_found_step'], [1, 1])
@@ -193,8 +195,11 @@ def test_images_without_lesions_count_in_the_fp_rate():
     scores = [_s(0.9, 0.5)]
     gts = [_b([0, 0, 10, 10])]
     r1 = froc(pred, scores, gts, fps=(1, ))
-    r3 = froc(pred + [np.zeros((0, 4))] * 2, scores + [np.zeros(0)] * 2,
-              gts + [np.zeros((0, 4))] * 2, fps=(1, ))
+    r3 = froc(
+        pred + [np.zeros((0, 4))] * 2,
+        scores + [np.zeros(0)] * 2,
+        gts + [np.zeros((0, 4))] * 2,
+        fps=(1, ))
     np.testing.assert_allclose(r1['curve_fps'], [0, 0, 1])
     np.testing.assert_allclose(r3['curve_fps'], [0, 0, 1 / 3])
     assert r3['num_images'] == 3
@@ -225,13 +230,13 @@ def test_tie_breaking_is_stable_by_image_then_detection():
     res = froc(pred, scores, gts, fps=(0.5, ), exact_rate='first')
     np.testing.assert_allclose(res['curve_sens'], [0, 0, 1])
     np.testing.assert_allclose(res['sens'], [0])
-    rev = froc(pred[::-1], scores, gts[::-1], fps=(0.5, ),
-               exact_rate='first')
+    rev = froc(pred[::-1], scores, gts[::-1], fps=(0.5, ), exact_rate='first')
     np.testing.assert_allclose(rev['curve_sens'], [0, 1, 1])
     np.testing.assert_allclose(rev['sens'], [1])
     # inside one image, too: detection order decides among equal scores
     one = froc([_b([50, 50, 60, 60], [0, 0, 10, 10])], [_s(0.5, 0.5)],
-               [_b([0, 0, 10, 10])], fps=(1, ))
+               [_b([0, 0, 10, 10])],
+               fps=(1, ))
     np.testing.assert_allclose(one['curve_sens'], [0, 0, 1])
 
 
@@ -365,8 +370,8 @@ def test_agrees_with_loop_reference(overlap, plus_one):
         thr = float(rng.choice([0.3, 0.5, 0.7]))
         for rule in ('last', 'first'):
             res = froc(pred, scores, gts, fps, thr, overlap, plus_one, rule)
-            sens, xs, ys = reference_froc(pred, scores, gts, fps, thr,
-                                          overlap, plus_one, rule)
+            sens, xs, ys = reference_froc(pred, scores, gts, fps, thr, overlap,
+                                          plus_one, rule)
             np.testing.assert_allclose(res['curve_fps'], xs)
             np.testing.assert_allclose(res['curve_sens'], ys)
             np.testing.assert_allclose(res['sens'], sens)
@@ -382,10 +387,12 @@ def test_default_rule_matches_classic_scipy_interp1d():
         if sum(len(g) for g in gts) == 0 or sum(map(len, pred)) < 2:
             continue
         res = froc(pred, scores, gts, fps=(0.25, 0.5, 0.75, 1, 2, 4))
-        f = interpolate.interp1d(res['curve_fps'], res['curve_sens'],
-                                 fill_value='extrapolate')
-        expect = [float(f(a)) if a <= res['max_fps'] else
-                  res['curve_sens'][-1] for a in res['fps']]
+        f = interpolate.interp1d(
+            res['curve_fps'], res['curve_sens'], fill_value='extrapolate')
+        expect = [
+            float(f(a)) if a <= res['max_fps'] else res['curve_sens'][-1]
+            for a in res['fps']
+        ]
         np.testing.assert_allclose(res['sens'], expect)
 
 
@@ -435,5 +442,5 @@ def test_curve_corners_keep_the_interpolation():
     for rule in ('last', 'first'):
         np.testing.assert_allclose(
             interpolate_sensitivity(x, y, rates, rule)[0],
-            interpolate_sensitivity(res['curve_fps'], res['curve_sens'],
-                                    rates, rule)[0])
+            interpolate_sensitivity(res['curve_fps'], res['curve_sens'], rates,
+                                    rule)[0])

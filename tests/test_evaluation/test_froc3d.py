@@ -4,11 +4,11 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from tool_loader import load_tool
 
 from cspr_det.datasets.deeplesion3d_annotations import load_3d_annotations
 from cspr_det.evaluation.functional import (FPS_3D, froc3d, size_strata,
                                             stratum_froc3d)
+from tool_loader import load_tool
 
 
 def _ref_overlaps(box, gts, overlap, mode, plus_one):
@@ -32,9 +32,12 @@ def _ref_overlaps(box, gts, overlap, mode, plus_one):
         def frac(d):
             return inter / d if d > 0 else 0.0
 
-        out.append(dict(iou=frac(size_b + size_g - inter), iobb=frac(size_b),
-                        iogt=frac(size_g),
-                        iobbgt=max(frac(size_b), frac(size_g)))[overlap])
+        out.append(
+            dict(
+                iou=frac(size_b + size_g - inter),
+                iobb=frac(size_b),
+                iogt=frac(size_g),
+                iobbgt=max(frac(size_b), frac(size_g)))[overlap])
     return np.array(out)
 
 
@@ -70,6 +73,7 @@ def _reference(preds, gts, fps, thr=0.3, overlap='iobb', mode='3D'):
 
 
 def _random_case(rng, mode):
+
     def boxes(n):
         c = rng.integers(0, 60, (n, 3)).astype(float)
         s = rng.integers(1, 20, (n, 3))
@@ -114,8 +118,8 @@ def test_identical_to_reference(mode, overlap):
         assert np.array_equal(res['sens'], ref), (res['sens'], ref)
         assert res['mean_sens'] == np.mean(ref)
         # scores given separately give the same result
-        res2 = froc3d([p[:, :6] for p in preds], [p[:, 6] for p in preds],
-                      gts, FPS_3D, thr, overlap, mode)
+        res2 = froc3d([p[:, :6] for p in preds], [p[:, 6] for p in preds], gts,
+                      FPS_3D, thr, overlap, mode)
         assert np.array_equal(res2['sens'], res['sens'])
 
 
@@ -156,8 +160,7 @@ def test_p3d_needs_the_slice():
     assert froc3d(inside, None, marks, mode='P3D')['num_found'] == 1
     assert froc3d(outside, None, marks, mode='P3D')['num_found'] == 0
     with pytest.raises(ValueError, match='z1 == z2'):
-        froc3d(inside, None, [np.array([[10, 10, 7, 20, 20, 8.]])],
-               mode='P3D')
+        froc3d(inside, None, [np.array([[10, 10, 7, 20, 20, 8.]])], mode='P3D')
 
 
 def test_bad_input():
@@ -175,8 +178,9 @@ def test_bad_input():
 
 
 def test_strata_and_released_self_score():
-    path = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data',
-                    'deeplesion3d', 'DeepLesion_manual_1K_test_release.pkl')
+    path = osp.join(
+        osp.dirname(osp.dirname(osp.abspath(__file__))), 'data',
+        'deeplesion3d', 'DeepLesion_manual_1K_test_release.pkl')
     gts = list(load_3d_annotations(path, 'test').values())
     # the annotations themselves, score 1: every lesion found, no FP
     preds = [np.hstack([g, np.ones((len(g), 1))]) for g in gts]

@@ -5,9 +5,9 @@ import importlib
 
 import numpy as np
 import pytest
-from tool_loader import load_tool
 
 from cspr_det.evaluation import froc, score_order
+from tool_loader import load_tool
 
 # the module (the package attribute of the same name is the function)
 froc_module = importlib.import_module('cspr_det.evaluation.functional.froc')
@@ -19,8 +19,9 @@ RATES = (0.05, 0.125, 0.25, 0.5, 1, 2, 4, 8, 100)
 def _with_empty_images(case, every=9):
     """Give every ``every``-th image no lesion (its detections are FPs)."""
     pred, scores, gts = case
-    gts = [np.zeros((0, 4)) if i % every == 4 else g
-           for i, g in enumerate(gts)]
+    gts = [
+        np.zeros((0, 4)) if i % every == 4 else g for i, g in enumerate(gts)
+    ]
     return pred, scores, gts
 
 
@@ -31,13 +32,16 @@ def test_identical_to_the_classic_loop(extrapolate, rule):
     # rates 1, 2, 4, 8 are reached exactly (f x 120 FPs), 100 is beyond the
     # last observed rate (clamped by both).
     pred, scores, gts = _with_empty_images(
-        BENCH.make_case(num_images=120, dets_per_image=25, num_lesions=160,
-                        image_size=128, seed=4))
+        BENCH.make_case(
+            num_images=120,
+            dets_per_image=25,
+            num_lesions=160,
+            image_size=128,
+            seed=4))
     classic_boxes = [np.hstack([b, s[:, None]]) for b, s in zip(pred, scores)]
-    res = froc(pred, scores, gts, RATES, 0.5, plus_one=True,
-               exact_rate=rule)
-    ref = BENCH.classic_sens_at_fp(classic_boxes, gts, RATES, 0.5,
-                                   extrapolate=extrapolate)
+    res = froc(pred, scores, gts, RATES, 0.5, plus_one=True, exact_rate=rule)
+    ref = BENCH.classic_sens_at_fp(
+        classic_boxes, gts, RATES, 0.5, extrapolate=extrapolate)
     np.testing.assert_array_equal(res['sens'], ref)
     sens, fp_per_img = BENCH.classic_froc_curve(classic_boxes, gts, 0.5)
     np.testing.assert_array_equal(res['curve_sens'][1:], sens)
@@ -53,18 +57,23 @@ def test_the_two_rules_differ_on_this_case():
     # guards the test above: at exact rates the two classic read-outs
     # differ, so agreeing with each is not agreeing with one number twice
     pred, scores, gts = _with_empty_images(
-        BENCH.make_case(num_images=120, dets_per_image=25, num_lesions=160,
-                        image_size=128, seed=4))
+        BENCH.make_case(
+            num_images=120,
+            dets_per_image=25,
+            num_lesions=160,
+            image_size=128,
+            seed=4))
     first = froc(pred, scores, gts, RATES, plus_one=True)['sens']
-    last = froc(pred, scores, gts, RATES, plus_one=True,
-                exact_rate='last')['sens']
+    last = froc(
+        pred, scores, gts, RATES, plus_one=True, exact_rate='last')['sens']
     assert (last >= first).all() and (last > first).any()
 
 
 def test_benchmark_run_asserts_identical_values():
-    args = BENCH.parse_args(['--num-images', '40', '--num-lesions', '50',
-                             '--dets-per-image', '15', '--repeat', '1',
-                             '--classic-repeat', '1'])
+    args = BENCH.parse_args([
+        '--num-images', '40', '--num-lesions', '50', '--dets-per-image', '15',
+        '--repeat', '1', '--classic-repeat', '1'
+    ])
     out = BENCH.run(args)
     assert out['ratio'] > 0
     assert out['result']['num_detections'] == 600
@@ -72,8 +81,8 @@ def test_benchmark_run_asserts_identical_values():
         BENCH.make_case(num_images=10, num_lesions=5)
 
 
-@pytest.mark.parametrize('kind', ['uniform', 'ties', 'float32', 'near_ties',
-                                  'signed'])
+@pytest.mark.parametrize('kind',
+                         ['uniform', 'ties', 'float32', 'near_ties', 'signed'])
 def test_score_order_is_the_stable_descending_argsort(kind):
     rng = np.random.default_rng(0)
     n = 5000
@@ -110,8 +119,11 @@ def test_chunked_matching_equals_one_chunk(monkeypatch):
         m, n = int(rng.integers(0, 4)), int(rng.integers(0, 9))
         c = rng.integers(0, 40, (m, 2))
         g = np.hstack([c, c + rng.integers(2, 12, (m, 2))]).astype(float)
-        d = (g[rng.integers(0, m, n)] + rng.integers(-2, 3, (n, 4))
-             if m else rng.integers(0, 50, (n, 4)).astype(float))
+        d = (
+            g[rng.integers(0, m, n)] +
+            rng.integers(-2, 3,
+                         (n, 4)) if m else rng.integers(0, 50,
+                                                        (n, 4)).astype(float))
         pred.append(d.astype(float))
         gts.append(g)
         scores.append(rng.integers(0, 6, n) / 5.0)

@@ -36,8 +36,8 @@ def _cases():
 
 
 def test_dice_hd95_and_reports(tmp_path):
-    metric = METRICS.build(dict(type='cspr_det.VolumeDiceMetric',
-                                out_dir=str(tmp_path)))
+    metric = METRICS.build(
+        dict(type='cspr_det.VolumeDiceMetric', out_dir=str(tmp_path)))
     metric.dataset_meta = dict(classes=CLASSES)
     cases = _cases()
     metric.process({}, [_sample(*c) for c in cases])
@@ -68,8 +68,8 @@ def test_dice_hd95_and_reports(tmp_path):
     assert summary['classes'] == list(CLASSES)
     assert [c['case_id'] for c in summary['cases']] == ['a', 'b']
     assert summary['cases'][1]['hd95_mm']['liver tumour'] is None
-    assert summary['cases'][0]['gt_ml']['liver'] == pytest.approx(
-        28 * 0.5 / 1000)
+    assert summary['cases'][0]['gt_ml']['liver'] == pytest.approx(28 * 0.5 /
+                                                                  1000)
     rows = list(csv.DictReader(open(tmp_path / 'seg_per_case.csv')))
     assert float(rows[0]['dice_liver']) == pytest.approx(dice_a, rel=1e-5)
     assert rows[1]['hd95_mm_liver_tumour'] == ''
@@ -77,8 +77,8 @@ def test_dice_hd95_and_reports(tmp_path):
 
 
 def test_missing_prediction_counts_and_nan_handling():
-    metric = METRICS.build(dict(type='cspr_det.VolumeDiceMetric',
-                                classes=('bg', 'organ')))
+    metric = METRICS.build(
+        dict(type='cspr_det.VolumeDiceMetric', classes=('bg', 'organ')))
     gt = np.zeros((3, 4, 4), int)
     gt[1, 1:3, 1:3] = 1
     metric.process({}, [_sample('x', np.zeros_like(gt), gt)])

@@ -10,10 +10,10 @@ import numpy as np
 import pydicom
 import pytest
 import SimpleITK as sitk
-from ct_fixtures import (SPACING, synthetic_hu, write_dicom_series,
-                         write_nifti_rotated, write_png_series)
 
 from cspr_det.fileio import VolumeError, read_ct_volume
+from ct_fixtures import (SPACING, synthetic_hu, write_dicom_series,
+                         write_nifti_rotated, write_png_series)
 
 
 @pytest.fixture(scope='module')
@@ -25,8 +25,8 @@ def series(tmp_path_factory):
     png = write_png_series(str(root / 'png'), hu)
     nii = write_nifti_rotated(str(root / 'vol.nii.gz'), hu)
     files = write_dicom_series(str(root / 'dcm'), hu)
-    write_dicom_series(str(root / 'dcm'), hu[:3] + 5, uid='1.2.3.999',
-                       prefix='other')
+    write_dicom_series(
+        str(root / 'dcm'), hu[:3] + 5, uid='1.2.3.999', prefix='other')
     return dict(hu=hu, png=png, nii=nii, dcm=str(root / 'dcm'), files=files)
 
 
@@ -35,8 +35,8 @@ def test_three_formats_give_one_hu_volume(series):
     hu = series['hu'].astype(np.float32)[::-1]
     png = read_ct_volume(series['png'], spacing=SPACING)
     nii = read_ct_volume(series['nii'])
-    dcm = read_ct_volume(series['dcm'],
-                         series_uid='1.2.826.0.1.3680043.2.1125.7.1')
+    dcm = read_ct_volume(
+        series['dcm'], series_uid='1.2.826.0.1.3680043.2.1125.7.1')
     for vol in (png, nii, dcm):
         assert vol.hu.dtype == np.float32
         np.testing.assert_array_equal(vol.hu, hu)
@@ -60,11 +60,12 @@ def test_three_formats_give_one_hu_volume(series):
     np.testing.assert_array_equal(one.hu, hu)
     # world coordinates agree between formats
     probe = np.array([[3.0, 5.0, 2.0]])
-    np.testing.assert_allclose(nii.index_to_world(probe),
-                               dcm.index_to_world(probe), atol=1e-4)
+    np.testing.assert_allclose(
+        nii.index_to_world(probe), dcm.index_to_world(probe), atol=1e-4)
     np.testing.assert_allclose(
         nii.world_to_source_index(nii.index_to_world(probe)),
-        [[63 - 3.0, 5.0, 7 - 2.0]], atol=1e-4)
+        [[63 - 3.0, 5.0, 7 - 2.0]],
+        atol=1e-4)
 
 
 def test_dicom_series_choice_and_mixed_folder(series):
@@ -96,8 +97,9 @@ def test_png_runs_and_spacing_from_dl_info(tmp_path):
     assert vol.runs() == [(0, 2), (3, 5)]
     # slice n at z = -(n - 1) * dz: row 0 is slice 12, at -55 mm
     assert vol.source['first_index'] == 4 and vol.origin[2] == -55.0
-    assert vol.slice_names == ['012.png', '011.png', '010.png', '006.png',
-                               '005.png', '004.png']
+    assert vol.slice_names == [
+        '012.png', '011.png', '010.png', '006.png', '005.png', '004.png'
+    ]
     assert vol.grid_geometry()['size_xyz'] == [64, 48, 9]
     np.testing.assert_array_equal(vol.hu, hu.astype(np.float32)[::-1])
 
@@ -116,15 +118,15 @@ def test_ct_small_hu_equals_pydicom(tmp_path):
         float(ds.RescaleIntercept)
     assert vol.hu.shape == (1, ) + ds.pixel_array.shape
     np.testing.assert_array_equal(vol.hu[0], expected.astype(np.float32))
-    assert vol.spacing[:2] == pytest.approx([float(v)
-                                             for v in ds.PixelSpacing][::-1])
+    assert vol.spacing[:2] == pytest.approx(
+        [float(v) for v in ds.PixelSpacing][::-1])
     ds.RescaleSlope, ds.RescaleIntercept = 2.5, -1000
     rescaled = tmp_path / 'rescaled'
     rescaled.mkdir()
     ds.save_as(str(rescaled / 'slice.dcm'))
     vol = read_ct_volume(str(rescaled))
-    np.testing.assert_allclose(vol.hu[0], ds.pixel_array * 2.5 - 1000,
-                               atol=1e-3)
+    np.testing.assert_allclose(
+        vol.hu[0], ds.pixel_array * 2.5 - 1000, atol=1e-3)
 
 
 def _one_line(exc, *parts):
@@ -152,8 +154,8 @@ def test_bad_inputs(tmp_path, series):
     _one_line(info, flat, 'not a 3D scalar volume')
     four = str(tmp_path / 'four.nii.gz')
     sitk.WriteImage(
-        sitk.GetImageFromArray(np.zeros((2, 3, 8, 9), np.int16),
-                               isVector=False), four)
+        sitk.GetImageFromArray(
+            np.zeros((2, 3, 8, 9), np.int16), isVector=False), four)
     with pytest.raises(VolumeError) as info:
         read_ct_volume(four)
     _one_line(info, four, 'not a 3D scalar volume')

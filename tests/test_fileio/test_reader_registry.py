@@ -5,14 +5,14 @@ import os.path as osp
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from ct_fixtures import (SPACING, synthetic_hu, write_dicom_series,
-                         write_nifti_rotated, write_png_series)
 
 from cspr_det.fileio import (BaseCTReader, CTVolume, DeepLesionPNGReader,
                              DicomSeriesReader, ImageFileReader, VolumeError,
                              ct_readers, find_reader, read_ct_volume,
                              volume_from_image, write_volume_in_source)
 from cspr_det.registry import CT_READERS
+from ct_fixtures import (SPACING, synthetic_hu, write_dicom_series,
+                         write_nifti_rotated, write_png_series)
 
 
 class NpyVolumeReader(BaseCTReader):
@@ -38,8 +38,9 @@ def npy_reader():
 
 def test_builtin_readers_and_their_order():
     names = [r.name for r in ct_readers()]
-    assert names == ['DeepLesionPNGReader', 'DicomSeriesReader',
-                     'ImageFileReader']
+    assert names == [
+        'DeepLesionPNGReader', 'DicomSeriesReader', 'ImageFileReader'
+    ]
     assert CT_READERS.get('DicomSeriesReader') is DicomSeriesReader
 
 
@@ -89,8 +90,7 @@ def test_arrays_written_in_the_source_geometry(tmp_path):
     labels = np.zeros(vol.hu.shape, np.uint8)
     for row, name in enumerate(vol.slice_names):
         labels[row] = int(name[:3])  # the slice number
-    out = write_volume_in_source(str(tmp_path / 'labels.nii.gz'), labels,
-                                 vol)
+    out = write_volume_in_source(str(tmp_path / 'labels.nii.gz'), labels, vol)
     back = sitk.ReadImage(out)
     arr = sitk.GetArrayFromImage(back)
     # stored order: slice 3 first, the missing slices 5-6 empty
@@ -99,8 +99,8 @@ def test_arrays_written_in_the_source_geometry(tmp_path):
     assert back.GetOrigin() == pytest.approx((0, 0, -2 * SPACING[2]))
     nii = write_nifti_rotated(str(tmp_path / 'r.nii.gz'), hu)
     rot = read_ct_volume(nii)
-    out = write_volume_in_source(str(tmp_path / 'r_lab.nii.gz'),
-                                 rot.hu.astype(np.int16), rot)
+    out = write_volume_in_source(
+        str(tmp_path / 'r_lab.nii.gz'), rot.hu.astype(np.int16), rot)
     np.testing.assert_array_equal(
         sitk.GetArrayFromImage(sitk.ReadImage(out)),
         sitk.GetArrayFromImage(sitk.ReadImage(nii)))

@@ -58,14 +58,12 @@ def test_ct5n_reads_in_position_order_with_exact_hu(tmp_path, seed):
     assert vol.spacing[2] == pytest.approx(2.5)
     first = ds[order[0]]
     np.testing.assert_allclose(
-        vol.origin, [float(v) for v in first.ImagePositionPatient],
-        atol=1e-4)
+        vol.origin, [float(v) for v in first.ImagePositionPatient], atol=1e-4)
 
 
 def test_ct2_with_a_far_slice_is_refused_naming_both_files(tmp_path):
     copies = _copy(get_testdata_files(CT2), str(tmp_path / 'ct2'))
-    z = {f: float(pydicom.dcmread(f).ImagePositionPatient[2])
-         for f in copies}
+    z = {f: float(pydicom.dcmread(f).ImagePositionPatient[2]) for f in copies}
     ordered = sorted(copies, key=z.get)
     steps = np.diff([z[f] for f in ordered])
     gap = int(np.argmax(steps))

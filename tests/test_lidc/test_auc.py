@@ -17,28 +17,29 @@ def _pairwise_auc(labels, scores):
     """Brute force: P(score_pos > score_neg) + 0.5 P(equal)."""
     pos = [s for s, y in zip(scores, labels) if y == 1]
     neg = [s for s, y in zip(scores, labels) if y == 0]
-    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0
-               for p in pos for n in neg)
+    wins = sum(1.0 if p > n else 0.5 if p == n else 0.0 for p in pos
+               for n in neg)
     return wins / (len(pos) * len(neg))
 
 
-@pytest.mark.parametrize('labels,scores,expected', [
-    ([0, 1], [0.2, 0.8], 1.0),
-    ([0, 1], [0.8, 0.2], 0.0),
-    ([0, 1], [0.5, 0.5], 0.5),  # one tied pair
-    ([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], 0.75),  # 3 of 4 pairs
-    # ties across classes: pairs (pos, neg): (.5,.5)=.5 (.5,.2)=1 (.9,.5)=1
-    # (.9,.2)=1 -> 3.5 / 4
-    ([0, 0, 1, 1], [0.5, 0.2, 0.5, 0.9], 0.875),
-    # all equal: every pair tied
-    ([0, 1, 0, 1, 1], [0.3] * 5, 0.5),
-    # ties inside one class do not matter: 6 pairs, (.7 vs .7) ties twice
-    ([1, 1, 0, 0, 0], [0.7, 0.7, 0.7, 0.1, 0.1], (2 * 0.5 + 4) / 6),
-])
+@pytest.mark.parametrize(
+    'labels,scores,expected',
+    [
+        ([0, 1], [0.2, 0.8], 1.0),
+        ([0, 1], [0.8, 0.2], 0.0),
+        ([0, 1], [0.5, 0.5], 0.5),  # one tied pair
+        ([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8], 0.75),  # 3 of 4 pairs
+        # ties across classes: pairs (pos, neg): (.5,.5)=.5 (.5,.2)=1 (.9,.5)=1
+        # (.9,.2)=1 -> 3.5 / 4
+        ([0, 0, 1, 1], [0.5, 0.2, 0.5, 0.9], 0.875),
+        # all equal: every pair tied
+        ([0, 1, 0, 1, 1], [0.3] * 5, 0.5),
+        # ties inside one class do not matter: 6 pairs, (.7 vs .7) ties twice
+        ([1, 1, 0, 0, 0], [0.7, 0.7, 0.7, 0.1, 0.1], (2 * 0.5 + 4) / 6),
+    ])
 def test_auc_hand_cases(labels, scores, expected):
     assert roc_auc(labels, scores) == pytest.approx(expected, abs=1e-12)
-    assert _pairwise_auc(labels, scores) == pytest.approx(expected,
-                                                          abs=1e-12)
+    assert _pairwise_auc(labels, scores) == pytest.approx(expected, abs=1e-12)
 
 
 def test_auc_matches_brute_force_and_monai_on_tied_scores():
@@ -94,9 +95,12 @@ def test_threshold_rules_and_operating_point():
 
 def _samples(subset, labels, probs):
     return [
-        dict(pred_score=torch.tensor([1 - p, p]), gt_label=torch.tensor([y]),
-             nodule_id=f'{subset}{i}', patient_id=f'P{i}', subset=subset)
-        for i, (y, p) in enumerate(zip(labels, probs))
+        dict(
+            pred_score=torch.tensor([1 - p, p]),
+            gt_label=torch.tensor([y]),
+            nodule_id=f'{subset}{i}',
+            patient_id=f'P{i}',
+            subset=subset) for i, (y, p) in enumerate(zip(labels, probs))
     ]
 
 
@@ -108,8 +112,8 @@ def test_metric_threshold_from_val_applied_to_test(tmp_path):
     out = metric.compute_metrics(metric.results)
     # Youden on val: t = 0.6 separates perfectly (highest such threshold)
     assert out['threshold'] == pytest.approx(0.6)
-    assert out['auc'] == pytest.approx(_pairwise_auc([0, 0, 1, 1, 0],
-                                                     [.2, .5, .55, .7, .65]))
+    assert out['auc'] == pytest.approx(
+        _pairwise_auc([0, 0, 1, 1, 0], [.2, .5, .55, .7, .65]))
     assert out['auc_val'] == 1.0
     # test at 0.6: TP 1 (0.7), FP 1 (0.65), TN 2, FN 1 (0.55)
     assert out['sensitivity'] == 0.5

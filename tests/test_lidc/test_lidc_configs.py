@@ -63,8 +63,8 @@ def _small(cfg, root, work_dir):
     """4 base channels, 16^3 crops, CPU optimiser, 2 training iterations."""
     cfg.work_dir = work_dir
     cfg.log_level = 'WARNING'
-    cfg.optim_wrapper = dict(type='OptimWrapper',
-                             optimizer=cfg.optim_wrapper.optimizer)
+    cfg.optim_wrapper = dict(
+        type='OptimWrapper', optimizer=cfg.optim_wrapper.optimizer)
     cfg.model.backbone.base_channels = 4
     for key in LOADERS:
         loader = cfg[key]
@@ -75,34 +75,36 @@ def _small(cfg, root, work_dir):
                 t['size'] = 16
     cfg.env_cfg.dist_cfg = dict(backend='gloo')
     if _is_seg(cfg):
-        cfg.model.decode_head.update(in_channels=(4, 8, 32), fuse_channels=16,
-                                     channels=8)
-        cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=2,
-                             val_interval=2)
+        cfg.model.decode_head.update(
+            in_channels=(4, 8, 32), fuse_channels=16, channels=8)
+        cfg.train_cfg = dict(
+            type='IterBasedTrainLoop', max_iters=2, val_interval=2)
     else:
         cfg.model.head.in_channels = 32
         cfg.train_dataloader.dataset.indices = 4
-        cfg.train_cfg = dict(type='EpochBasedTrainLoop', max_epochs=1,
-                             val_interval=1)
+        cfg.train_cfg = dict(
+            type='EpochBasedTrainLoop', max_epochs=1, val_interval=1)
 
 
 def _fake_checkpoint(cfg, path, record_arch):
     """A pre-training-like checkpoint for the config's (small) backbone."""
     backbone = MODELS.build(cfg.model.backbone)
     # new conv weights; norm parameters and statistics as initialised
-    state = {f'backbone.{k}': torch.randn_like(v) * 0.1 if v.dim() > 1
-             else v for k, v in backbone.state_dict().items()}
+    state = {
+        f'backbone.{k}': torch.randn_like(v) * 0.1 if v.dim() > 1 else v
+        for k, v in backbone.state_dict().items()
+    }
     meta = {}
     if record_arch:  # what the 2D inflation converter records
-        meta['backbone_arch'] = describe_backbone(MODELS.build(
-            dict(type='cspr_det.ResNet3D', depth=18, base_channels=4)))
+        meta['backbone_arch'] = describe_backbone(
+            MODELS.build(
+                dict(type='cspr_det.ResNet3D', depth=18, base_channels=4)))
     torch.save(dict(state_dict=state, meta=meta), path)
     return state
 
 
 @pytest.mark.parametrize('path', CONFIGS, ids=_name)
-def test_config_runs_a_few_iterations(path, tiny_lidc, tmp_path,
-                                      monkeypatch):
+def test_config_runs_a_few_iterations(path, tiny_lidc, tmp_path, monkeypatch):
     # mmengine formats the whole config with yapf twice per Runner (log and
     # dump), about 40 % of these short runs; that text is not under test
     monkeypatch.setattr(Config, 'pretty_text', property(lambda c: c.text))
@@ -111,8 +113,8 @@ def test_config_runs_a_few_iterations(path, tiny_lidc, tmp_path,
     init = cfg.model.backbone.get('init_cfg')
     if init and init.get('type') == 'cspr_det.PretrainedBackbone':
         init.checkpoint = str(tmp_path / 'pretrained.pth')
-        state = _fake_checkpoint(cfg, init.checkpoint,
-                                 record_arch='inflated' in path)
+        state = _fake_checkpoint(
+            cfg, init.checkpoint, record_arch='inflated' in path)
         model = MODELS.build(cfg.model)
         model.init_weights()
         for key in ('conv1.weight', 'layer4.1.conv2.weight'):

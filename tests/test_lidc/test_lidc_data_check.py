@@ -9,10 +9,10 @@ import zipfile
 import numpy as np
 import pytest
 
+from cspr_det.cli.errors import run_cli
 from cspr_det.datasets import LIDCNoduleDataset
 from cspr_det.datasets.data_check import UnreadableSampleError
 from cspr_det.datasets.lidc_npz import nodule_file_problem
-from cspr_det.cli.errors import run_cli
 from tool_loader import REPO, load_tool
 
 PIPELINE = [dict(type='cspr_det.LoadLIDCNodule')]
@@ -91,9 +91,8 @@ def test_train_tool_stops_on_a_corrupt_npz(tiny_lidc, tmp_path, capsys):
     shutil.copytree(tiny_lidc, root)
     first = _ds(root).get_data_info(0)
     _truncate(first['img_path'])
-    config = osp.join(
-        REPO, 'configs', 'classification', 'lidc',
-        'resnet3d18-c16_1xb16-12e_synthetic-lidc-malignancy.py')
+    config = osp.join(REPO, 'configs', 'classification', 'lidc',
+                      'resnet3d18-c16_1xb16-12e_synthetic-lidc-malignancy.py')
     opts = [
         f'{split}_dataloader.{key}' for split in ('train', 'val')
         for key in ('num_workers=0', 'persistent_workers=False',

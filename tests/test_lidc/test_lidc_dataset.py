@@ -22,14 +22,19 @@ def _ids(ds):
 
 def test_patient_split_subsets_are_disjoint(tiny_lidc):
     parts = {s: _ds(tiny_lidc, subset=s) for s in ('train', 'val', 'test')}
-    patients = {s: {d.get_data_info(i)['patient_id']
-                    for i in range(len(d))} for s, d in parts.items()}
+    patients = {
+        s: {d.get_data_info(i)['patient_id']
+            for i in range(len(d))}
+        for s, d in parts.items()
+    }
     assert not patients['train'] & patients['test']
     assert not patients['train'] & patients['val']
     assert not patients['val'] & patients['test']
     info = read_nodule_info(osp.join(tiny_lidc, INFO_CSV))
-    labelled = [i for i, n in info.items()
-                if nodule_label(n, 'classification') is not None]
+    labelled = [
+        i for i, n in info.items()
+        if nodule_label(n, 'classification') is not None
+    ]
     got = sum((_ids(d) for d in parts.values()), [])
     assert sorted(got) == sorted(labelled)
     item = parts['train'].get_data_info(0)
@@ -48,8 +53,12 @@ def test_val_and_test_in_one_dataset(tiny_lidc):
 
 def test_reference_protocol_and_segmentation(tiny_lidc):
     ref = _ds(tiny_lidc, subset='trainval', split_protocol='reference')
-    seg = _ds(tiny_lidc, subset='trainval', split_protocol='reference',
-              task='segmentation', seg_label='union')
+    seg = _ds(
+        tiny_lidc,
+        subset='trainval',
+        split_protocol='reference',
+        task='segmentation',
+        seg_label='union')
     # segmentation keeps the mode-3 nodules that classification drops
     assert set(_ids(ref)) < set(_ids(seg))
     item = seg.get_data_info(0)
@@ -60,8 +69,8 @@ def test_reference_protocol_and_segmentation(tiny_lidc):
 
 def test_patient_fraction_is_nested(tiny_lidc):
     full = _ds(tiny_lidc, subset='train', task='segmentation')
-    half = _ds(tiny_lidc, subset='train', task='segmentation',
-               patient_fraction=0.5)
+    half = _ds(
+        tiny_lidc, subset='train', task='segmentation', patient_fraction=0.5)
     pats = {full.get_data_info(i)['patient_id'] for i in range(len(full))}
     kept = {half.get_data_info(i)['patient_id'] for i in range(len(half))}
     assert kept < pats and len(kept) == int(np.ceil(0.5 * len(pats)))
@@ -78,12 +87,14 @@ def broken_lidc(tiny_lidc, tmp_path):
     os.remove(osp.join(nod, f'{ids[0]}.npz'))
     with open(osp.join(nod, f'{ids[1]}.npz'), 'wb') as f:
         f.write(b'garbage')
-    np.savez(osp.join(nod, f'{ids[2]}.npz'),
-             voxel=np.zeros((40, 52, 52), np.uint8),
-             answer1=np.zeros((40, 52, 52), np.uint8))
-    np.savez(osp.join(nod, f'{ids[3]}.npz'),
-             voxel=np.zeros((52, 52, 52), np.uint8),
-             answer1=np.zeros((52, 52, 50), np.uint8))
+    np.savez(
+        osp.join(nod, f'{ids[2]}.npz'),
+        voxel=np.zeros((40, 52, 52), np.uint8),
+        answer1=np.zeros((40, 52, 52), np.uint8))
+    np.savez(
+        osp.join(nod, f'{ids[3]}.npz'),
+        voxel=np.zeros((52, 52, 52), np.uint8),
+        answer1=np.zeros((52, 52, 50), np.uint8))
     return root, ids
 
 
@@ -115,5 +126,5 @@ def test_bad_arguments(tiny_lidc):
     with pytest.raises(ValueError, match='seg_label'):
         _ds(tiny_lidc, seg_label='answer5')
     with pytest.raises(FileNotFoundError, match='nodule table'):
-        LIDCNoduleDataset(data_root=tiny_lidc, ann_file='missing.csv',
-                          pipeline=[])
+        LIDCNoduleDataset(
+            data_root=tiny_lidc, ann_file='missing.csv', pipeline=[])

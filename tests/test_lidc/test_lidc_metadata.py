@@ -51,8 +51,7 @@ def test_real_classification_label_counts_pinned(real):
 
 
 def test_label_protocol():
-    assert [malignancy_label(m) for m in range(6)] == [None, 0, 0, None, 1,
-                                                       1]
+    assert [malignancy_label(m) for m in range(6)] == [None, 0, 0, None, 1, 1]
 
 
 def test_reference_split_leaks_patients(real):
@@ -105,8 +104,8 @@ def test_patient_split_hand_case():
     ]
     split = patient_disjoint_split(nodules, None, (0.5, 0.0, 0.5), seed=3)
     assert not split['val']
-    assert sorted(split['train'] + split['test']) == sorted(
-        n.index for n in nodules)
+    assert sorted(split['train'] + split['test']) == sorted(n.index
+                                                            for n in nodules)
     of = {i: part for part, ids in split.items() for i in ids}
     for n in nodules:  # every patient in one part
         assert of[n.index] == of[f'n{n.uid[1:]}_0']

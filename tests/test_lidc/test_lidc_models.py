@@ -15,8 +15,7 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CLS_BASE = osp.join(REPO, 'configs/_base_/models/lidc_resnet3d18_cls.py')
 SEG_BASE = osp.join(REPO,
                     'configs/_base_/models/lidc_fcn-fusion_resnet3d18_seg.py')
-PRETRAIN_BASE = osp.join(REPO,
-                         'configs/_base_/models/vdt_resnet3d18.py')
+PRETRAIN_BASE = osp.join(REPO, 'configs/_base_/models/vdt_resnet3d18.py')
 
 
 def test_one_classifier_class_for_pretraining_and_nodules():
@@ -45,33 +44,41 @@ def test_classifier_trains_on_volume_batches():
     model = MODELS.build(cfg)
     data = dict(
         inputs=[torch.rand(1, 24, 24, 24) * 255 for _ in range(2)],
-        data_samples=[BaseDataElement(gt_label=torch.tensor([y]))
-                      for y in (0, 1)])
+        data_samples=[
+            BaseDataElement(gt_label=torch.tensor([y])) for y in (0, 1)
+        ])
     data = model.data_preprocessor(data, True)
     assert data['inputs'].shape == (2, 1, 24, 24, 24)
     losses = model(**data, mode='loss')
     logits = model(data['inputs'], mode='tensor')
     # plain cross-entropy (no label smoothing) in the LIDC configs
-    torch.testing.assert_close(
-        losses['loss_cls'], F.cross_entropy(logits, torch.tensor([0, 1])))
+    torch.testing.assert_close(losses['loss_cls'],
+                               F.cross_entropy(logits, torch.tensor([0, 1])))
     losses['loss_cls'].backward()
     assert model.backbone.conv1.weight.grad.abs().sum() > 0
 
 
 def test_class_weighted_head():
-    head = MODELS.build(dict(type='cspr_det.LinearClsHead3D', num_classes=2,
-                             in_channels=4, label_smoothing=0.0,
-                             class_weight=[1.0, 3.0]))
+    head = MODELS.build(
+        dict(
+            type='cspr_det.LinearClsHead3D',
+            num_classes=2,
+            in_channels=4,
+            label_smoothing=0.0,
+            class_weight=[1.0, 3.0]))
     feats = torch.randn(5, 4, 2, 2, 2)
     labels = torch.tensor([0, 1, 1, 0, 0])
     samples = [BaseDataElement(gt_label=labels[i:i + 1]) for i in range(5)]
-    expected = F.cross_entropy(head(feats), labels,
-                               weight=torch.tensor([1.0, 3.0]))
-    torch.testing.assert_close(head.loss(feats, samples)['loss_cls'],
-                               expected)
+    expected = F.cross_entropy(
+        head(feats), labels, weight=torch.tensor([1.0, 3.0]))
+    torch.testing.assert_close(head.loss(feats, samples)['loss_cls'], expected)
     with pytest.raises(ValueError, match='class_weight'):
-        MODELS.build(dict(type='cspr_det.LinearClsHead3D', num_classes=2,
-                          in_channels=4, class_weight=[1.0]))
+        MODELS.build(
+            dict(
+                type='cspr_det.LinearClsHead3D',
+                num_classes=2,
+                in_channels=4,
+                class_weight=[1.0]))
 
 
 def test_fusion_head_shapes_and_gradients():
@@ -81,9 +88,11 @@ def test_fusion_head_shapes_and_gradients():
     assert head.fuse_stem.in_channels == 576
     assert head.convs[0].conv.weight.shape == (128, 512, 3, 3, 3)
     assert head.conv_seg.weight.shape == (2, 128, 1, 1, 1)
-    maps = [torch.randn(2, 64, 8, 8, 8, requires_grad=True),
-            torch.randn(2, 128, 4, 4, 4, requires_grad=True),
-            torch.randn(2, 512, 2, 2, 2, requires_grad=True)]
+    maps = [
+        torch.randn(2, 64, 8, 8, 8, requires_grad=True),
+        torch.randn(2, 128, 4, 4, 4, requires_grad=True),
+        torch.randn(2, 512, 2, 2, 2, requires_grad=True)
+    ]
     out = head(maps)
     assert out.shape == (2, 2, 8, 8, 8)
     out.sum().backward()
@@ -99,8 +108,8 @@ def test_fusion_head_shapes_and_gradients():
 def test_segmentor_encoder_strides_and_loss():
     cfg = Config.fromfile(SEG_BASE).model
     cfg.backbone.base_channels = 4
-    cfg.decode_head.update(in_channels=(4, 8, 32), fuse_channels=16,
-                           channels=8)
+    cfg.decode_head.update(
+        in_channels=(4, 8, 32), fuse_channels=16, channels=8)
     model = MODELS.build(cfg)
     x = torch.randn(2, 1, 24, 24, 24)
     feats = model.backbone(x)

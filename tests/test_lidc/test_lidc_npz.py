@@ -2,8 +2,7 @@
 import numpy as np
 import pytest
 
-from cspr_det.datasets.lidc_npz import (check_nodule_npz,
-                                        combine_reader_masks,
+from cspr_det.datasets.lidc_npz import (check_nodule_npz, combine_reader_masks,
                                         load_nodule_npz, npz_array_headers)
 
 
@@ -18,15 +17,14 @@ def _masks():
 
 def test_reader_mask_rules_by_hand():
     m = _masks()
-    assert combine_reader_masks(m, 'answer1')[0, 0].tolist() == [1, 1, 0, 0,
-                                                                 0]
+    assert combine_reader_masks(m, 'answer1')[0, 0].tolist() == [1, 1, 0, 0, 0]
     assert combine_reader_masks(m, 'union')[0, 0].tolist() == [1, 1, 1, 1, 0]
     # 3 readers drew a mask: a voxel needs 2 votes
-    assert combine_reader_masks(m, 'majority')[0, 0].tolist() == [0, 1, 1, 0,
-                                                                  0]
+    assert combine_reader_masks(m, 'majority')[0,
+                                               0].tolist() == [0, 1, 1, 0, 0]
     empty_first = [m[3], m[1], m[2], None]
-    assert combine_reader_masks(empty_first, 'any')[0, 0].tolist() == [
-        0, 1, 1, 0, 0]
+    assert combine_reader_masks(empty_first,
+                                'any')[0, 0].tolist() == [0, 1, 1, 0, 0]
     # two readers: majority = both
     assert combine_reader_masks([m[0], m[1], None, None],
                                 'majority')[0, 0].tolist() == [0, 1, 0, 0, 0]
@@ -59,8 +57,10 @@ def test_bad_files_are_described(tmp_path):
     assert 'smaller than 48^3' in check_nodule_npz(small)
     assert check_nodule_npz(small, min_size=40) is None
     shape = str(tmp_path / 'shape.npz')
-    np.savez(shape, voxel=np.zeros((48, 48, 48), np.uint8),
-             answer1=np.zeros((48, 48, 40), np.uint8))
+    np.savez(
+        shape,
+        voxel=np.zeros((48, 48, 48), np.uint8),
+        answer1=np.zeros((48, 48, 40), np.uint8))
     assert 'answer1 (48, 48, 40) differs' in check_nodule_npz(shape)
     with pytest.raises(ValueError, match='answer1 .* differs'):
         load_nodule_npz(shape, 'union')

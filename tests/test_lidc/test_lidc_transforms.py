@@ -9,8 +9,8 @@ from mmengine.dataset import Compose
 from cspr_det.datasets.transforms import (CentreCrop3D, LoadLIDCNodule,
                                           PackVolumeClsInputs,
                                           Random90Rotation3D, RandomFlip3D)
-from cspr_det.datasets.transforms.random_90_rotation_3d import (
-    apply_rotation, cube_rotations)
+from cspr_det.datasets.transforms.random_90_rotation_3d import (apply_rotation,
+                                                                cube_rotations)
 
 
 def _index_volume(n=4):
@@ -26,8 +26,10 @@ def _linear_map(rotation, n=4):
                     -1).reshape(-1, 3)
     # solve coords = grid @ M.T + b exactly from the corners
     b = coords[0]
-    m = np.stack([coords[np.ravel_multi_index(e, vol.shape)] - b
-                  for e in np.eye(3, dtype=int) * 1], 1)
+    m = np.stack([
+        coords[np.ravel_multi_index(e, vol.shape)] - b
+        for e in np.eye(3, dtype=int) * 1
+    ], 1)
     np.testing.assert_array_equal(grid @ m.T + b, coords)
     return m
 
@@ -38,8 +40,8 @@ def test_24_distinct_proper_rotations_each_a_voxel_permutation():
     vol = _index_volume()
     outs = [apply_rotation(vol, r) for r in rots]
     for out in outs:  # every voxel exactly once
-        np.testing.assert_array_equal(np.sort(out.reshape(-1)),
-                                      vol.reshape(-1))
+        np.testing.assert_array_equal(
+            np.sort(out.reshape(-1)), vol.reshape(-1))
     assert len({o.tobytes() for o in outs}) == 24
     np.testing.assert_array_equal(outs[0], vol)  # identity first
     for r in rots:
@@ -76,10 +78,12 @@ def test_flips_on_all_axes_are_exact_permutations():
     np.testing.assert_array_equal(res['gt_seg'], res['img'])
     np.random.seed(1)
     for _ in range(10):
-        res = RandomFlip3D(prob=0.5, axes=('z', 'y', 'x'))(
-            dict(img=vol.copy()))
-        idx = tuple(slice(None, None, -1) if a in res['flip_3d'] else
-                    slice(None) for a in 'zyx')
+        res = RandomFlip3D(
+            prob=0.5, axes=('z', 'y', 'x'))(
+                dict(img=vol.copy()))
+        idx = tuple(
+            slice(None, None, -1) if a in res['flip_3d'] else slice(None)
+            for a in 'zyx')
         np.testing.assert_array_equal(res['img'], vol[idx])
 
 
@@ -95,8 +99,8 @@ def test_centre_crop_and_shift_bounds():
         res = CentreCrop3D(size=4, max_shift=2)(dict(img=vol.copy()))
         starts.update(res['crop_offset_3d'])
         z, y, x = res['crop_offset_3d']
-        np.testing.assert_array_equal(res['img'],
-                                      vol[z:z + 4, y:y + 4, x:x + 4])
+        np.testing.assert_array_equal(res['img'], vol[z:z + 4, y:y + 4,
+                                                      x:x + 4])
     assert starts == {1, 2, 3, 4, 5}  # centre 3 +- 2
     # shifts that would leave the volume are limited to its edge
     res = CentreCrop3D(size=9, max_shift=5)(dict(img=vol.copy()))
@@ -113,8 +117,9 @@ def _pipeline():
         dict(type='cspr_det.CentreCrop3D', size=48, max_shift=5),
         dict(type='cspr_det.Random90Rotation3D'),
         dict(type='cspr_det.RandomFlip3D', prob=0.5, axes=('z', 'y', 'x')),
-        dict(type='cspr_det.PackVolumeSegInputs',
-             meta_keys=('crop_offset_3d', 'rot90_3d', 'flip_3d'))
+        dict(
+            type='cspr_det.PackVolumeSegInputs',
+            meta_keys=('crop_offset_3d', 'rot90_3d', 'flip_3d'))
     ])
 
 
@@ -143,26 +148,31 @@ def test_load_and_same_seed_same_sample(tiny_lidc):
     got = a['inputs'][0].numpy()[a['data_samples'].gt_seg.numpy() == 1]
     assert mask.sum() > 0
     np.testing.assert_array_equal(np.sort(got), np.sort(crop[mask]))
-    np.testing.assert_array_equal(np.sort(a['inputs'].numpy().ravel()),
-                                  np.sort(crop.ravel()))
+    np.testing.assert_array_equal(
+        np.sort(a['inputs'].numpy().ravel()), np.sort(crop.ravel()))
 
 
 def test_loader_errors_name_the_nodule(tmp_path):
     with pytest.raises(ValueError, match='LIDC nodule lidc3_2: '):
-        LoadLIDCNodule()(dict(img_path=str(tmp_path / 'x.npz'),
-                              nodule_id='lidc3_2'))
+        LoadLIDCNodule()(
+            dict(img_path=str(tmp_path / 'x.npz'), nodule_id='lidc3_2'))
     path = str(tmp_path / 'm.npz')
-    np.savez(path, voxel=np.zeros((4, 4, 4), np.uint8),
-             answer1=np.zeros((4, 4, 3), np.uint8))
+    np.savez(
+        path,
+        voxel=np.zeros((4, 4, 4), np.uint8),
+        answer1=np.zeros((4, 4, 3), np.uint8))
     with pytest.raises(ValueError, match='lidc3_3: .*answer1'):
-        LoadLIDCNodule(with_seg=True)(dict(img_path=path, nodule_id='lidc3_3',
-                                           seg_label='answer1'))
+        LoadLIDCNodule(with_seg=True)(
+            dict(img_path=path, nodule_id='lidc3_3', seg_label='answer1'))
 
 
 def test_pack_cls_inputs():
-    res = PackVolumeClsInputs()(dict(img=np.ones((4, 5, 6), np.float32),
-                                     gt_label=1, nodule_id='n1',
-                                     subset='val'))
+    res = PackVolumeClsInputs()(
+        dict(
+            img=np.ones((4, 5, 6), np.float32),
+            gt_label=1,
+            nodule_id='n1',
+            subset='val'))
     assert res['inputs'].shape == (1, 4, 5, 6)
     assert res['data_samples'].gt_label.tolist() == [1]
     assert res['data_samples'].metainfo['nodule_id'] == 'n1'

@@ -13,8 +13,7 @@ from cspr_det.datasets.lidc_metadata import (INFO_CSV, PACKAGED_INFO_CSV,
 from cspr_det.datasets.lidc_npz import READER_KEYS, check_nodule_npz
 from cspr_det.datasets.synthetic.lidc_nodule_rendering import (
     rating_mode, reader_ratings, sample_properties)
-from cspr_det.datasets.synthetic.make_synthetic_lidc import \
-    make_synthetic_lidc
+from cspr_det.datasets.synthetic.make_synthetic_lidc import make_synthetic_lidc
 from cspr_det.evaluation.functional import roc_auc
 
 
@@ -49,8 +48,8 @@ def test_layout_matches_the_real_release(tiny_lidc):
 
 def test_reference_split_leaks_like_the_real_one(tmp_path):
     root = str(tmp_path / 'syn')
-    make_synthetic_lidc(root, preset='tiny', num_patients=14, crop_size=24,
-                        seed=5)
+    make_synthetic_lidc(
+        root, preset='tiny', num_patients=14, crop_size=24, seed=5)
     info = read_nodule_info(osp.join(root, INFO_CSV))
     ref = read_reference_split(osp.join(root, SPLIT_CSV))
     assert shared_patients(info, ref['train'], ref['test'])
@@ -58,11 +57,10 @@ def test_reference_split_leaks_like_the_real_one(tmp_path):
         test_rows = [r['test'] for r in csv.DictReader(f) if r['test']]
     assert len(test_rows) >= len(ref['test'])  # repeated names kept
     again = str(tmp_path / 'again')
-    make_synthetic_lidc(again, preset='tiny', num_patients=14, crop_size=24,
-                        seed=5)
+    make_synthetic_lidc(
+        again, preset='tiny', num_patients=14, crop_size=24, seed=5)
     for name in (INFO_CSV, SPLIT_CSV):
-        with open(osp.join(root, name)) as a, open(osp.join(again,
-                                                             name)) as b:
+        with open(osp.join(root, name)) as a, open(osp.join(again, name)) as b:
             assert a.read() == b.read()
     index = ref['train'][0]
     with np.load(osp.join(root, 'nodule', f'{index}.npz')) as a, np.load(
@@ -82,8 +80,10 @@ def test_malignancy_follows_size_and_margin():
     label = np.array([r[2] for r in rows])
     assert 0.2 < label.mean() < 0.45
     assert roc_auc(label, diam) > 0.85
-    rate = {k: np.mean([r[2] for r in rows if r[1] == k and 8 < r[0] < 14])
-            for k in ('spheroid', 'lobulated', 'spiculated')}
+    rate = {
+        k: np.mean([r[2] for r in rows if r[1] == k and 8 < r[0] < 14])
+        for k in ('spheroid', 'lobulated', 'spiculated')
+    }
     assert rate['spheroid'] < rate['lobulated'] < rate['spiculated']
 
 

@@ -6,8 +6,13 @@ import numpy as np
 import pytest
 
 
-def write_image_folder(root, split='train', num_classes=3, per_class=4,
-                       size=(20, 24), gray_every=3, seed=0):
+def write_image_folder(root,
+                       split='train',
+                       num_classes=3,
+                       per_class=4,
+                       size=(20, 24),
+                       gray_every=3,
+                       seed=0):
     """Write ``root/split/class_<c>/<i>.png`` images; every ``gray_every``-th
     image is single-channel. The class is encoded in the mean intensity of
     the red channel so a model can learn it. Returns the class names."""

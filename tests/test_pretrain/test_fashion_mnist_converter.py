@@ -6,6 +6,7 @@ import struct
 import cv2
 import numpy as np
 import pytest
+
 from tool_loader import load_tool
 
 fm = load_tool('tools/dataset_converters/fashion_mnist_to_folder.py')
@@ -27,10 +28,10 @@ def _fake_fashion_mnist(src, n_train=30, n_val=20):
                                                          False)):
         images = rng.randint(0, 256, (n, 28, 28)).astype(np.uint8)
         labels = np.arange(n) % 10
-        _write_idx(osp.join(src, f'{stem}-images-idx3-ubyte'), images,
-                   compress)
-        _write_idx(osp.join(src, f'{stem}-labels-idx1-ubyte'), labels,
-                   compress)
+        _write_idx(
+            osp.join(src, f'{stem}-images-idx3-ubyte'), images, compress)
+        _write_idx(
+            osp.join(src, f'{stem}-labels-idx1-ubyte'), labels, compress)
         data[stem] = (images, labels)
     return data
 
@@ -50,16 +51,21 @@ def test_convert_full_and_limited(tmp_path):
     assert n_val == 20
 
     out2 = str(tmp_path / 'out2')
-    assert fm.main(['--src', src, '--out-dir', out2, '--limit-train', '12',
-                    '--limit-val', '10']) == 0
-    per_class = [len(os.listdir(osp.join(out2, 'train', c)))
-                 for c in sorted(os.listdir(osp.join(out2, 'train')))]
+    assert fm.main([
+        '--src', src, '--out-dir', out2, '--limit-train', '12', '--limit-val',
+        '10'
+    ]) == 0
+    per_class = [
+        len(os.listdir(osp.join(out2, 'train', c)))
+        for c in sorted(os.listdir(osp.join(out2, 'train')))
+    ]
     assert sum(per_class) == 12 and per_class[:2] == [2, 2]
     assert max(per_class) - min(per_class) <= 1
 
 
 def test_bad_input(tmp_path, capsys):
-    assert fm.main(['--src', str(tmp_path), '--out-dir',
+    assert fm.main(['--src',
+                    str(tmp_path), '--out-dir',
                     str(tmp_path / 'o')]) == 1
     assert 'dataset-fashion-mnist' in capsys.readouterr().err
     bad = str(tmp_path / 'bad-idx')

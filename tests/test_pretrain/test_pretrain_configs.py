@@ -13,8 +13,7 @@ from mmengine.dataset import pseudo_collate
 from mmengine.registry import DATASETS, MODELS, init_default_scope
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-CONFIGS = sorted(
-    glob.glob(osp.join(REPO, 'configs', 'pretrain', '*.py')))
+CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'pretrain', '*.py')))
 # {algorithm}_{backbone}_{gpus}xb{batch}-cosine-{epochs}e_{dataset}.py
 NAME = re.compile(r'^vdt_(?P<backbone>[a-z]+3d)(?P<depth>\d+(?:ba)?)'
                   r'(?:-[a-z0-9-]+)?_(?P<gpus>\d+)xb(?P<batch>\d+)-cosine-'
@@ -52,8 +51,10 @@ def test_config_builds(path, image_root):
     num_classes = NUM_CLASSES[name['dataset']]
     assert model.head.num_classes == num_classes
     assert cfg.train_dataloader.dataset.data_root.startswith('data/')
-    size, = [t.crop_size for t in cfg.val_dataloader.dataset.pipeline
-             if t.type == 'CenterCrop']
+    size, = [
+        t.crop_size for t in cfg.val_dataloader.dataset.pipeline
+        if t.type == 'CenterCrop'
+    ]
 
     samples = []
     for loader in ('train_dataloader', 'val_dataloader'):
@@ -99,8 +100,7 @@ def test_cosine_schedule_spans_the_training(path):
     cfg = Config.fromfile(path)
     epochs = int(name['epochs'])
     assert cfg.train_cfg.max_epochs == epochs
-    cosine = [s for s in cfg.param_scheduler
-              if s.type == 'CosineAnnealingLR']
+    cosine = [s for s in cfg.param_scheduler if s.type == 'CosineAnnealingLR']
     assert len(cosine) == 1
     cosine = cosine[0]
     assert (cosine.begin, cosine.end, cosine.T_max) == (0, epochs, epochs)

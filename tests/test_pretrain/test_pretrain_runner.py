@@ -61,16 +61,21 @@ def _short_run_cfg(root, work_dir, epochs):
     assert train_pipeline[1].type == 'cspr_det.RandomResizedCropVDT'
     train_pipeline[1].scale = SIZE
     test_pipeline = cfg.val_dataloader.dataset.pipeline
-    assert [t.type for t in test_pipeline[1:3]] == [
-        'cspr_det.ResizeShortEdge', 'CenterCrop']
+    assert [t.type for t in test_pipeline[1:3]
+            ] == ['cspr_det.ResizeShortEdge', 'CenterCrop']
     test_pipeline[1].scale = SIZE
     test_pipeline[2].crop_size = SIZE
     cfg.train_cfg.max_epochs = epochs  # 24 images / 12 = 2 iterations each
     cfg.train_cfg.val_interval = epochs
     cfg.default_hooks.checkpoint.interval = epochs
     cfg.param_scheduler = [
-        dict(type='CosineAnnealingLR', T_max=epochs, by_epoch=True, begin=0,
-             end=epochs, convert_to_iter_based=True)
+        dict(
+            type='CosineAnnealingLR',
+            T_max=epochs,
+            by_epoch=True,
+            begin=0,
+            end=epochs,
+            convert_to_iter_based=True)
     ]
     # top-2 of 3 classes says something; top-5 would always be 100 %
     cfg.val_evaluator = dict(type='cspr_det.TopKAccuracy', topk=(1, 2))
@@ -99,8 +104,10 @@ def test_short_run_learns_reports_exact_accuracy_and_transfers(
     # 2) a constructed head whose predictions are known: constant logits
     # (0.5, 0, 1) rank the classes 2, 0, 1 for every image; the validation
     # set has 4 images per class, so top-1 = 4/12 and top-2 = 8/12 exactly.
-    trained_head = {k: v.clone() for k, v in
-                    runner.model.head.state_dict().items()}
+    trained_head = {
+        k: v.clone()
+        for k, v in runner.model.head.state_dict().items()
+    }
     with torch.no_grad():
         runner.model.head.fc.weight.zero_()
         runner.model.head.fc.bias.copy_(torch.tensor([0.5, 0.0, 1.0]))

@@ -18,7 +18,6 @@ from tool_loader import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-
 extract_backbone = load_tool('tools/misc/extract_backbone.py')
 
 
@@ -80,8 +79,10 @@ def test_pretrained_backbone_loads_every_tensor(tmp_path, capsys):
 
     # mmengine's own Pretrained init also works with the prefix
     target2 = MODELS.build(
-        dict(TINY, init_cfg=dict(
-            type='Pretrained', checkpoint=ckpt, prefix='backbone.')))
+        dict(
+            TINY,
+            init_cfg=dict(
+                type='Pretrained', checkpoint=ckpt, prefix='backbone.')))
     target2.init_weights()
     assert _assert_all_equal(target2, expected) == n
 
@@ -136,19 +137,27 @@ def test_imagenet_start_logs_the_count(tmp_path, capsys):
     loaded, and the classifier keys as unexpected."""
     init_default_scope('mmdet')
     torch.manual_seed(0)
-    r18 = dict(type='mmdet.ResNet', depth=18, base_channels=8,
-               out_indices=(0, 1, 2, 3))
+    r18 = dict(
+        type='mmdet.ResNet',
+        depth=18,
+        base_channels=8,
+        out_indices=(0, 1, 2, 3))
     state = MODELS.build(r18).state_dict()
     for v in state.values():
         if v.dtype.is_floating_point:
             v.copy_(torch.randn_like(v))
-    state.update(
-        {'fc.weight': torch.randn(10, 64), 'fc.bias': torch.randn(10)})
+    state.update({
+        'fc.weight': torch.randn(10, 64),
+        'fc.bias': torch.randn(10)
+    })
     path = str(tmp_path / 'resnet18_torchvision.pth')
     torch.save(state, path)
     MMLogger.get_instance('test_transfer_imagenet', log_level='INFO')
-    model = MODELS.build(dict(r18, init_cfg=dict(
-        type='cspr_det.PretrainedBackbone', checkpoint=path)))
+    model = MODELS.build(
+        dict(
+            r18,
+            init_cfg=dict(type='cspr_det.PretrainedBackbone',
+                          checkpoint=path)))
     model.init_weights()
     n = len(model.state_dict())
     for k, v in model.state_dict().items():
@@ -183,22 +192,27 @@ def test_stem_adapted_to_more_input_channels(tmp_path, capsys):
                                     32)
     MMLogger.get_instance('test_transfer_adapt', log_level='INFO')
     two = MODELS.build(
-        dict(TINY, in_channels=2,
-             init_cfg=dict(type='cspr_det.PretrainedBackbone',
-                           checkpoint=ckpt)))
+        dict(
+            TINY,
+            in_channels=2,
+            init_cfg=dict(type='cspr_det.PretrainedBackbone',
+                          checkpoint=ckpt)))
     with pytest.raises(ValueError, match='conv1.weight'):
         two.init_weights()
     two = MODELS.build(
-        dict(TINY, in_channels=2,
-             init_cfg=dict(type='cspr_det.PretrainedBackbone',
-                           checkpoint=ckpt,
-                           adapt_in_channels=[r'^conv1\.weight$'])))
+        dict(
+            TINY,
+            in_channels=2,
+            init_cfg=dict(
+                type='cspr_det.PretrainedBackbone',
+                checkpoint=ckpt,
+                adapt_in_channels=[r'^conv1\.weight$'])))
     two.init_weights()
     got = two.state_dict()
     assert got['conv1.weight'].shape[1] == 2
-    torch.testing.assert_close(got['conv1.weight'],
-                               expected['conv1.weight'].repeat(
-                                   1, 2, 1, 1, 1) / 2)
+    torch.testing.assert_close(
+        got['conv1.weight'],
+        expected['conv1.weight'].repeat(1, 2, 1, 1, 1) / 2)
     others = [k for k in got if k != 'conv1.weight']
     assert len(others) == len(expected) - 1
     for k in others:
@@ -234,8 +248,8 @@ def test_mp3d_transfer_into_detection_config(tmp_path):
     n = _assert_all_equal(backbone, expected, skip=('collapse', ))
     assert n == len([k for k in expected if 'collapse' not in k])
     gtm = [v for k, v in backbone.state_dict().items() if 'collapse' in k]
-    assert gtm and all(torch.allclose(v, torch.full_like(v, 1 / 9))
-                       for v in gtm)
+    assert gtm and all(
+        torch.allclose(v, torch.full_like(v, 1 / 9)) for v in gtm)
 
 
 @pytest.mark.parametrize('keep', [False, True])
@@ -245,9 +259,11 @@ def test_extract_backbone_tool(tmp_path, keep):
                                     32)
     out = osp.join(str(tmp_path), 'bb.pth')
     if keep:  # through the command line
-        cmd = [sys.executable, osp.join(REPO, 'tools', 'misc',
-                                        'extract_backbone.py'), ckpt, out,
-               '--keep-prefix']
+        cmd = [
+            sys.executable,
+            osp.join(REPO, 'tools', 'misc', 'extract_backbone.py'), ckpt, out,
+            '--keep-prefix'
+        ]
         res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
         assert res.returncode == 0, res.stderr
         assert f'wrote {len(expected)} tensors' in res.stdout
@@ -256,8 +272,9 @@ def test_extract_backbone_tool(tmp_path, keep):
     saved = torch.load(out, weights_only=False)['state_dict']
     assert all(k.startswith('backbone.') == keep for k in saved)
     target = MODELS.build(
-        dict(TINY, init_cfg=dict(
-            type='cspr_det.PretrainedBackbone', checkpoint=out)))
+        dict(
+            TINY,
+            init_cfg=dict(type='cspr_det.PretrainedBackbone', checkpoint=out)))
     target.init_weights()
     assert _assert_all_equal(target, expected) == len(expected)
     with pytest.raises(ValueError, match='neck.'):
@@ -287,9 +304,9 @@ def test_cpu_pretrain_config_transfers_into_demo_detector(tmp_path):
         exclude=['collapse', r'^conv1\.'])
     detector = MODELS.build(det_cfg.model)
     detector.init_weights()
-    n = _assert_all_equal(detector.backbone, expected,
-                          skip=('collapse', 'conv1.weight'))
+    n = _assert_all_equal(
+        detector.backbone, expected, skip=('collapse', 'conv1.weight'))
     assert n == len([
-        k for k in expected
-        if 'collapse' not in k and not k.startswith('conv1.')
+        k
+        for k in expected if 'collapse' not in k and not k.startswith('conv1.')
     ]) > 50

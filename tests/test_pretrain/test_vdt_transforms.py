@@ -98,8 +98,9 @@ def test_slice_permute_deterministic_and_stateless():
 
     def run(seed):
         set_random_seed(seed)
-        return [transform(dict(img=img.copy()))['slice_order']
-                for _ in range(10)]
+        return [
+            transform(dict(img=img.copy()))['slice_order'] for _ in range(10)
+        ]
 
     assert run(3) == run(3)
     assert run(3) != run(4)
@@ -107,8 +108,8 @@ def test_slice_permute_deterministic_and_stateless():
 
 
 def test_random_resized_crop_and_resize_short_edge():
-    img = np.random.RandomState(0).randint(0, 255, (40, 60, 3)).astype(
-        np.uint8)
+    img = np.random.RandomState(0).randint(0, 255,
+                                           (40, 60, 3)).astype(np.uint8)
     crop = RandomResizedCropVDT(scale=(16, 24))
     np.random.seed(1)
     a = crop(dict(img=img.copy()))
@@ -155,10 +156,11 @@ def test_config_pipelines_shapes_and_seed(tmp_path):
     from mmengine.config import Config
     init_default_scope('mmdet')
     cfg = Config.fromfile(
-        osp.join(osp.dirname(__file__), '..', '..', 'configs', '_base_',
-                 'datasets', 'imagenet_vdt.py'))
-    rgb = np.random.RandomState(0).randint(0, 255, (300, 260, 3)).astype(
-        np.uint8)
+        osp.join(
+            osp.dirname(__file__), '..', '..', 'configs', '_base_', 'datasets',
+            'imagenet_vdt.py'))
+    rgb = np.random.RandomState(0).randint(0, 255,
+                                           (300, 260, 3)).astype(np.uint8)
     path = _png(tmp_path, rgb)
     train = Compose(cfg.train_pipeline)
     test = Compose(cfg.test_pipeline)

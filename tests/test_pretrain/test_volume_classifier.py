@@ -36,8 +36,10 @@ def test_modes_and_shapes():
     model = tiny_classifier()
     model.init_weights()
     data = dict(
-        inputs=[torch.randint(0, 255, (3, 16, 16), dtype=torch.uint8)
-                for _ in range(2)],
+        inputs=[
+            torch.randint(0, 255, (3, 16, 16), dtype=torch.uint8)
+            for _ in range(2)
+        ],
         data_samples=_samples([1, 3]))
     batch = model.data_preprocessor(data, training=True)
     x = batch['inputs']
@@ -87,8 +89,12 @@ def test_modes_and_shapes():
 def test_head_batch_accuracy_on_known_features():
     # pooled features chosen so that the arg-max of W f is known:
     # f=(1,0)->class 0, (0,1)->1, (-1,-1)->2, (0,2)->1
-    head = MODELS.build(dict(type='cspr_det.LinearClsHead3D', num_classes=3,
-                             in_channels=2, label_smoothing=0.0))
+    head = MODELS.build(
+        dict(
+            type='cspr_det.LinearClsHead3D',
+            num_classes=3,
+            in_channels=2,
+            label_smoothing=0.0))
     with torch.no_grad():
         head.fc.weight.copy_(torch.tensor([[1., 0.], [0., 1.], [-1., -1.]]))
         head.fc.bias.zero_()
@@ -105,8 +111,8 @@ def test_head_accepts_2d_and_5d_maps():
     head = MODELS.build(
         dict(type='cspr_det.LinearClsHead3D', num_classes=3, in_channels=8))
     assert head(torch.rand(2, 8, 3, 4, 4)).shape == (2, 3)
-    assert head((torch.rand(2, 4, 5, 5), torch.rand(2, 8, 4, 4))).shape == (
-        2, 3)
+    assert head((torch.rand(2, 4, 5, 5), torch.rand(2, 8, 4,
+                                                    4))).shape == (2, 3)
     pooled = head.pool(torch.arange(16.).reshape(1, 8, 2, 1, 1))
     torch.testing.assert_close(pooled[0, 0], torch.tensor(0.5))
     with pytest.raises(ValueError, match='channels'):

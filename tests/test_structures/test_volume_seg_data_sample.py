@@ -6,8 +6,11 @@ from cspr_det.structures import VolumeSegDataSample
 
 def test_fields_and_metainfo_survive_to_and_clone():
     sample = VolumeSegDataSample(
-        metainfo=dict(case_id='volume-3', spacing=(1.0, 0.7, 0.7),
-                      img_shape=(4, 6, 8), ori_shape=(4, 6, 8)))
+        metainfo=dict(
+            case_id='volume-3',
+            spacing=(1.0, 0.7, 0.7),
+            img_shape=(4, 6, 8),
+            ori_shape=(4, 6, 8)))
     sample.gt_seg = torch.ones(4, 6, 8, dtype=torch.long)
     sample.seg_logits = torch.zeros(3, 4, 6, 8)
     sample.pred_seg = torch.zeros(4, 6, 8, dtype=torch.long)

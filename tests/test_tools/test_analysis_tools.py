@@ -4,6 +4,7 @@ import json
 import os.path as osp
 
 import pytest
+
 from tool_loader import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -20,26 +21,38 @@ def test_slice_options_set_every_loader_and_the_backbone():
     cfg = Config.fromfile(DEMO)
     cfg.merge_from_dict(dict(o.split('=') for o in opts))
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
-        loaders = [t for t in cfg[key].dataset.pipeline
-                   if t['type'] == 'cspr_det.LoadDeepLesionSlices']
+        loaders = [
+            t for t in cfg[key].dataset.pipeline
+            if t['type'] == 'cspr_det.LoadDeepLesionSlices'
+        ]
         assert len(loaders) == 1 and int(loaders[0]['num_slices']) == 3
     assert int(cfg.model.backbone.num_slices) == 3
 
 
 def test_print_froc(tmp_path, capsys):
+    import numpy as np
+
     from cspr_det.evaluation.metrics.deeplesion_froc_metric import \
         DeepLesionFROCMetric
-    import numpy as np
     metric = DeepLesionFROCMetric(out_dir=str(tmp_path), compute_ap50=False)
-    inst = [dict(bbox=[10., 10., 30., 30.], lesion_type=4, noisy=0,
-                 diameters=[15., 10.])]
+    inst = [
+        dict(
+            bbox=[10., 10., 30., 30.],
+            lesion_type=4,
+            noisy=0,
+            diameters=[15., 10.])
+    ]
     samples = [
-        dict(img_id=i, img_path=f'{i}.png', instances=inst,
-             slice_interval=5.0, spacing=[0.8, 0.8, 5.0],
-             pred_instances=dict(
-                 bboxes=np.array([[10., 10., 30., 30.], [60., 60., 70., 70.]]),
-                 scores=np.array([0.9, 0.5]),
-                 labels=np.array([0, 0]))) for i in range(2)
+        dict(
+            img_id=i,
+            img_path=f'{i}.png',
+            instances=inst,
+            slice_interval=5.0,
+            spacing=[0.8, 0.8, 5.0],
+            pred_instances=dict(
+                bboxes=np.array([[10., 10., 30., 30.], [60., 60., 70., 70.]]),
+                scores=np.array([0.9, 0.5]),
+                labels=np.array([0, 0]))) for i in range(2)
     ]
     metric.process({}, samples)
     res = metric.evaluate(2)
@@ -107,6 +120,7 @@ def _fake_scripts(tmp_path, monkeypatch, mod):
         if not calls.exists():
             return []
         return [json.loads(line) for line in calls.read_text().splitlines()]
+
     return read_calls
 
 
@@ -120,8 +134,11 @@ def test_slice_ablation_runs_in_parallel_and_reports_failures(
     read_calls = _fake_scripts(tmp_path, monkeypatch, mod)
     monkeypatch.setenv('FAKE_FAIL', '1')
     work = tmp_path / 'work'
-    argv = [DEMO, '--slices', '1', '3', '9', '--seeds', '0', '1', '--jobs',
-            '3', '--work-dir', str(work)]
+    argv = [
+        DEMO, '--slices', '1', '3', '9', '--seeds', '0', '1', '--jobs', '3',
+        '--work-dir',
+        str(work)
+    ]
     rc = mod.main(argv)
     out, err = capsys.readouterr()
     assert rc == 1
@@ -139,9 +156,11 @@ def test_slice_ablation_runs_in_parallel_and_reports_failures(
             work / f'{n}slice_seed{seed}')
     for _, n, seed, argv_ in tests:
         # the config's own test split, on this run's best checkpoint
-        assert argv_[:2] == [DEMO, str(
-            work / f'{n}slice_seed{seed}' /
-            f'best_deeplesion_mean_sens_epoch_{n}.pth')]
+        assert argv_[:2] == [
+            DEMO,
+            str(work / f'{n}slice_seed{seed}' /
+                f'best_deeplesion_mean_sens_epoch_{n}.pth')
+        ]
         assert argv_[argv_.index('--work-dir') + 1] == str(
             work / f'{n}slice_seed{seed}' / 'test')
     table = (work / 'slice_ablation.md').read_text()
@@ -165,39 +184,51 @@ def test_study_runner_reads_back_finished_runs(tmp_path):
     required metric fails with the keys it has."""
     from cspr_det.cli.study_runner import (StudyRun, StudyRunner,
                                            read_test_metrics)
-    runner = StudyRunner(str(tmp_path / 'no_train.py'),
-                         str(tmp_path / 'no_test.py'), skip_finished=True,
-                         required_keys=['deeplesion/mean_sens'])
+    runner = StudyRunner(
+        str(tmp_path / 'no_train.py'),
+        str(tmp_path / 'no_test.py'),
+        skip_finished=True,
+        required_keys=['deeplesion/mean_sens'])
     old = tmp_path / 'old'
     (old / 'test' / '20250101_000000').mkdir(parents=True)
     (old / 'test' / '20250101_000000' / '20250101_000000.json').write_text(
-        json.dumps({'deeplesion/mean_sens': 0.3, 'time': 2.0}))
+        json.dumps({
+            'deeplesion/mean_sens': 0.3,
+            'time': 2.0
+        }))
     (old / 'test' / '20250102_000000').mkdir()
     (old / 'test' / '20250102_000000' / '20250102_000000.json').write_text(
-        json.dumps({'deeplesion/mean_sens': 0.42, 'note': 'x'}))
+        json.dumps({
+            'deeplesion/mean_sens': 0.42,
+            'note': 'x'
+        }))
     assert read_test_metrics(str(old / 'test')) == {
-        'deeplesion/mean_sens': 0.42}  # the newest, numbers only
+        'deeplesion/mean_sens': 0.42
+    }  # the newest, numbers only
     res = runner.run_one(StudyRun('old', DEMO, str(old)))
     assert res.ok and res.reused and res.metrics['deeplesion/mean_sens'] == \
         0.42
     new = tmp_path / 'new'
     new.mkdir()
-    (new / 'study_result.json').write_text(json.dumps(dict(
-        metrics={'deeplesion/mean_sens': 0.5}, checkpoint='b.pth')))
+    (new / 'study_result.json').write_text(
+        json.dumps(
+            dict(metrics={'deeplesion/mean_sens': 0.5}, checkpoint='b.pth')))
     res = runner.run_one(StudyRun('new', DEMO, str(new)))
     assert res.metrics == {'deeplesion/mean_sens': 0.5}
     assert res.checkpoint == 'b.pth'
     run = StudyRun('new', DEMO, str(new))
-    (new / 'study_result.json').write_text(json.dumps(dict(
-        metrics={'deeplesion/mean_sens': 0.5},
-        fingerprint=runner.fingerprint(run))))
+    (new / 'study_result.json').write_text(
+        json.dumps(
+            dict(
+                metrics={'deeplesion/mean_sens': 0.5},
+                fingerprint=runner.fingerprint(run))))
     assert runner.run_one(run).reused
     # saved for another config or other options: not read back, run again
     other = StudyRun('new', DEMO, str(new), cfg_options=['a=1'])
     res = runner.run_one(other)
     assert not res.ok and 'training exited with' in res.error
-    (new / 'study_result.json').write_text(json.dumps(dict(
-        metrics={'dice/mean': 0.5})))
+    (new / 'study_result.json').write_text(
+        json.dumps(dict(metrics={'dice/mean': 0.5})))
     res = runner.run_one(StudyRun('new', DEMO, str(new)))
     assert not res.ok
     assert "lack ['deeplesion/mean_sens']; they have ['dice/mean']" in \

@@ -31,10 +31,10 @@ def test_missing_config():
 
 def test_unknown_registry_type(tmp_path):
     cfg = tmp_path / 'bad.py'
-    cfg.write_text(
-        "_base_ = '" + str(REPO / 'configs/_base_/runtimes/detection.py') + "'\n"
-        "model = dict(type='cspr_det.NoSuchDetector')\n"
-        "train_dataloader = None\n")
+    cfg.write_text("_base_ = '" +
+                   str(REPO / 'configs/_base_/runtimes/detection.py') + "'\n"
+                   "model = dict(type='cspr_det.NoSuchDetector')\n"
+                   "train_dataloader = None\n")
     code, err = run_tool('tools/train.py', str(cfg), '--work-dir',
                          str(tmp_path / 'w'))
     assert code == 1
@@ -45,8 +45,7 @@ def test_unknown_registry_type(tmp_path):
 
 def test_missing_data_root(tmp_path):
     code, err = run_tool(
-        'tools/train.py',
-        'configs/deeplesion/'
+        'tools/train.py', 'configs/deeplesion/'
         'faster-rcnn_mp3d63-gtm_fpn_8xb2-24e_deeplesion-9slice.py',
         '--work-dir', str(tmp_path / 'w'), '--cfg-options',
         f'train_dataloader.dataset.data_root={tmp_path}/no_data/')
@@ -57,8 +56,7 @@ def test_missing_data_root(tmp_path):
 
 def test_test_tool_missing_checkpoint(tmp_path):
     code, err = run_tool(
-        'tools/test.py',
-        'configs/deeplesion/'
+        'tools/test.py', 'configs/deeplesion/'
         'faster-rcnn_mp3d63-gtm_fpn_8xb2-24e_deeplesion-9slice.py',
         str(tmp_path / 'missing.pth'))
     assert code == 2
@@ -85,16 +83,24 @@ def test_a_bug_in_code_keeps_its_traceback(tmp_path):
         '    def forward(self, *args, **kwargs):\n'
         '        return {}\n')
     cfg = tmp_path / 'buggy.py'
-    cfg.write_text(
-        "_base_ = '" + str(REPO / 'configs/_base_/default_runtime.py') + "'\n"
-        "custom_imports = dict(imports=['buggy_model'])\n"
-        "model = dict(type='cspr_det.BuggyModel')\n"
-        "train_dataloader = None\n")
-    proc = subprocess.run(
-        [sys.executable, 'tools/train.py', str(cfg), '--work-dir',
-         str(tmp_path / 'w')], cwd=REPO, capture_output=True, text=True,
-        timeout=300, env=dict(os.environ, PYTHONPATH=os.pathsep.join(
-            [str(tmp_path), str(REPO)])))
+    cfg.write_text("_base_ = '" +
+                   str(REPO / 'configs/_base_/default_runtime.py') + "'\n"
+                   "custom_imports = dict(imports=['buggy_model'])\n"
+                   "model = dict(type='cspr_det.BuggyModel')\n"
+                   "train_dataloader = None\n")
+    proc = subprocess.run([
+        sys.executable, 'tools/train.py',
+        str(cfg), '--work-dir',
+        str(tmp_path / 'w')
+    ],
+                          cwd=REPO,
+                          capture_output=True,
+                          text=True,
+                          timeout=300,
+                          env=dict(
+                              os.environ,
+                              PYTHONPATH=os.pathsep.join(
+                                  [str(tmp_path), str(REPO)])))
     assert proc.returncode != 0
     assert 'Traceback' in proc.stderr
     assert "self.sizes = {}['depth']" in proc.stderr
@@ -102,16 +108,19 @@ def test_a_bug_in_code_keeps_its_traceback(tmp_path):
 
 
 def test_run_cli_sorts_user_errors_from_bugs(capsys):
+
     def raise_(exc):
+
         def main():
             raise exc
+
         return main
 
     for exc in (KeyError('depth'), TypeError('bad operand')):
         with pytest.raises(type(exc)):
             run_cli(raise_(exc))
-    for exc, code in ((CLIError('no such file: x'), 2),
-                      (UserInputError('x.csv row 3: no spacing'), 1),
+    for exc, code in ((CLIError('no such file: x'),
+                       2), (UserInputError('x.csv row 3: no spacing'), 1),
                       (FileNotFoundError('x.nii.gz not found'), 1)):
         with pytest.raises(SystemExit) as info:
             run_cli(raise_(exc))

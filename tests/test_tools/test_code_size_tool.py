@@ -68,6 +68,6 @@ def test_limits_and_exit_code(tmp_path, capsys):
 def test_deeplesion_data_modules_within_limits(capsys):
     mod = load_tool('tools/misc/code_size.py')
     paths = [osp.join(ROOT, p) for p in DATA_MODULES]
-    rc = mod.main(paths + ['--max-module-lines', '450',
-                           '--max-function-lines', '100'])
+    rc = mod.main(paths +
+                  ['--max-module-lines', '450', '--max-function-lines', '100'])
     assert rc == 0, capsys.readouterr().out

@@ -8,12 +8,11 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from tool_loader import load_tool
 
-from cspr_det.models.utils import describe_backbone
-from cspr_det.registry import MODELS
-from cspr_det.models.utils import CheckpointMismatchError
 from cspr_det.cli.errors import run_cli
+from cspr_det.models.utils import CheckpointMismatchError, describe_backbone
+from cspr_det.registry import MODELS
+from tool_loader import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(
@@ -27,10 +26,14 @@ train_tool = load_tool('tools/train.py')
 
 
 def _options(root):
-    opts = [f'{split}_dataloader.{key}' for split in ('train', 'val', 'test')
-            for key in ('num_workers=0', 'persistent_workers=False')]
-    opts += [f'{split}_dataloader.dataset.data_root={root}/'
-             for split in ('train', 'val', 'test')]
+    opts = [
+        f'{split}_dataloader.{key}' for split in ('train', 'val', 'test')
+        for key in ('num_workers=0', 'persistent_workers=False')
+    ]
+    opts += [
+        f'{split}_dataloader.dataset.data_root={root}/'
+        for split in ('train', 'val', 'test')
+    ]
     return ['--cfg-options'] + opts + ['train_cfg.max_epochs=1']
 
 
@@ -44,8 +47,10 @@ def mp3d63_state(tmp_path_factory):
     cfg.model.backbone.norm_cfg.num_groups = 8
     cfg.model.neck.in_channels = [32, 64, 128, 256]
     path = str(tmp_path_factory.mktemp('ckpt') / 'mp3d63.pth')
-    torch.save(dict(state_dict=MODELS.build(cfg.model).state_dict(),
-                    meta=dict(epoch=24)), path)
+    torch.save(
+        dict(
+            state_dict=MODELS.build(cfg.model).state_dict(),
+            meta=dict(epoch=24)), path)
     return path
 
 
@@ -55,19 +60,23 @@ def caffe_record(tmp_path_factory):
     caffe-style backbone with a (3, 3, 3) stem pool."""
     init_default_scope('mmdet')
     model = MODELS.build(Config.fromfile(DEMO).model)
-    arch = dict(describe_backbone(model.backbone), style='caffe',
-                stem_pool_kernel=(3, 3, 3))
+    arch = dict(
+        describe_backbone(model.backbone),
+        style='caffe',
+        stem_pool_kernel=(3, 3, 3))
     path = str(tmp_path_factory.mktemp('ckpt') / 'caffe.pth')
-    torch.save(dict(state_dict=model.state_dict(),
-                    meta=dict(backbone_arch=arch)), path)
+    torch.save(
+        dict(state_dict=model.state_dict(), meta=dict(backbone_arch=arch)),
+        path)
     return path
 
 
 def test_test_tool_refuses_a_mismatching_checkpoint(tiny_deeplesion, tmp_path,
-                                                     mp3d63_state, capsys):
+                                                    mp3d63_state, capsys):
     """The command line's error path (``run_cli``), in-process."""
-    args = test_tool.parse_args([DEMO, mp3d63_state, '--work-dir',
-                                 str(tmp_path)] + _options(tiny_deeplesion))
+    args = test_tool.parse_args(
+        [DEMO, mp3d63_state, '--work-dir',
+         str(tmp_path)] + _options(tiny_deeplesion))
     with pytest.raises(SystemExit) as info:
         run_cli(lambda: test_tool.main(args))
     assert info.value.code == 1
@@ -91,8 +100,9 @@ def test_test_tool_refuses_a_mismatching_checkpoint(tiny_deeplesion, tmp_path,
 def test_non_strict_evaluates_with_the_summary_as_a_warning(
         tiny_deeplesion, tmp_path, mp3d63_state):
     work = str(tmp_path / 'non_strict')
-    args = test_tool.parse_args([DEMO, mp3d63_state, '--work-dir', work,
-                                 '--non-strict'] + _options(tiny_deeplesion))
+    args = test_tool.parse_args(
+        [DEMO, mp3d63_state, '--work-dir', work, '--non-strict'] +
+        _options(tiny_deeplesion))
     assert test_tool.main(args) == 0
     log = open(sorted(glob.glob(osp.join(work, '*', '*.log')))[-1]).read()
     assert f'WARNING - {mp3d63_state} does not match FasterRCNN: ' in log
@@ -102,9 +112,9 @@ def test_non_strict_evaluates_with_the_summary_as_a_warning(
 
 def test_recorded_architecture_refused_by_test_tool_and_load_from(
         tiny_deeplesion, tmp_path, caffe_record):
-    args = test_tool.parse_args([DEMO, caffe_record, '--work-dir',
-                                 str(tmp_path / 't')] +
-                                _options(tiny_deeplesion))
+    args = test_tool.parse_args(
+        [DEMO, caffe_record, '--work-dir',
+         str(tmp_path / 't')] + _options(tiny_deeplesion))
     with pytest.raises(CheckpointMismatchError) as info:
         test_tool.main(args)
     msg = str(info.value)

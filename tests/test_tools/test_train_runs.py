@@ -41,20 +41,28 @@ def _options(root, max_epochs=1):
 def _run(args, env=None, timeout=600):
     full_env = dict(os.environ, OMP_NUM_THREADS='1')
     full_env.update(env or {})
-    return subprocess.run(args, cwd=REPO, capture_output=True, text=True,
-                          timeout=timeout, env=full_env)
+    return subprocess.run(
+        args,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env)
 
 
 def test_resume_continues_an_interrupted_run(tiny_deeplesion, tmp_path):
     work = str(tmp_path / 'work')
-    first = _run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', work]
-                 + _options(tiny_deeplesion, max_epochs=1))
+    first = _run(
+        [sys.executable, 'tools/train.py', CONFIG, '--work-dir', work] +
+        _options(tiny_deeplesion, max_epochs=1))
     assert first.returncode == 0, first.stderr[-3000:]
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))
     best = glob.glob(osp.join(work, 'best_deeplesion_mean_sens_epoch_*.pth'))
     assert len(best) == 1  # the best mean FROC checkpoint is kept
-    second = _run([sys.executable, 'tools/train.py', CONFIG, '--work-dir', work,
-                   '--resume'] + _options(tiny_deeplesion, max_epochs=2))
+    second = _run([
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir', work,
+        '--resume'
+    ] + _options(tiny_deeplesion, max_epochs=2))
     assert second.returncode == 0, second.stderr[-3000:]
     logs = sorted(glob.glob(osp.join(work, '*', '*.log')))
     text = open(logs[-1]).read()
@@ -73,9 +81,11 @@ def test_resume_continues_an_interrupted_run(tiny_deeplesion, tmp_path):
     # re-scoring tool turns into the same numbers
     test_dir = str(tmp_path / 'test')
     dump = osp.join(test_dir, 'detections.json')
-    tested = _run([sys.executable, 'tools/test.py', CONFIG,
-                   osp.join(work, 'epoch_2.pth'), '--work-dir', test_dir,
-                   '--dump-detections', dump] + _options(tiny_deeplesion))
+    tested = _run([
+        sys.executable, 'tools/test.py', CONFIG,
+        osp.join(work, 'epoch_2.pth'), '--work-dir', test_dir,
+        '--dump-detections', dump
+    ] + _options(tiny_deeplesion))
     assert tested.returncode == 0, tested.stderr[-3000:]
     for name in ('froc.json', 'froc.csv', 'froc_curve.png'):
         assert osp.isfile(osp.join(test_dir, name))
@@ -84,8 +94,11 @@ def test_resume_continues_an_interrupted_run(tiny_deeplesion, tmp_path):
     with open(dump) as f:
         dumped = json.load(f)
     assert len(dumped['images']) == report['num_images_input']
-    rescored = _run([sys.executable, 'tools/analysis_tools/rescore_detections.py',
-                     dump, '--out-dir', str(tmp_path / 'rescored')])
+    rescored = _run([
+        sys.executable, 'tools/analysis_tools/rescore_detections.py', dump,
+        '--out-dir',
+        str(tmp_path / 'rescored')
+    ])
     assert rescored.returncode == 0, rescored.stderr[-3000:]
     with open(tmp_path / 'rescored' / 'froc.json') as f:
         again = json.load(f)
@@ -94,11 +107,13 @@ def test_resume_continues_an_interrupted_run(tiny_deeplesion, tmp_path):
 
 
 def test_non_finite_loss_stops_with_a_clear_message(tiny_deeplesion, tmp_path):
-    proc = _run([sys.executable, 'tools/train.py', CONFIG, '--work-dir',
-                 str(tmp_path / 'nan')] + _options(tiny_deeplesion) + [
-                     'optim_wrapper.optimizer.lr=1e12',
-                     'optim_wrapper.clip_grad=None',
-                     'param_scheduler=[]'])
+    proc = _run([
+        sys.executable, 'tools/train.py', CONFIG, '--work-dir',
+        str(tmp_path / 'nan')
+    ] + _options(tiny_deeplesion) + [
+        'optim_wrapper.optimizer.lr=1e12', 'optim_wrapper.clip_grad=None',
+        'param_scheduler=[]'
+    ])
     assert proc.returncode == 3, proc.stderr[-3000:]
     last = proc.stderr.strip().splitlines()[-1]
     assert last.startswith('error: non-finite loss')
@@ -121,12 +136,12 @@ def test_two_process_cpu_ddp(tiny_deeplesion, tmp_path):
     assert "dist_cfg: {'backend': 'gloo'}" in text
     # the sampler splits the epoch between the 2 processes: each runs
     # ceil(ceil(n / 2) / 2) iterations of batch 2 over the n training images
-    with open(osp.join(tiny_deeplesion, 'annotations',
-                       'deeplesion_train.json')) as f:
+    with open(
+            osp.join(tiny_deeplesion, 'annotations',
+                     'deeplesion_train.json')) as f:
         n = len(json.load(f)['images'])
     per_rank = math.ceil(math.ceil(n / 2) / 2)
     assert n >= 4
-    assert re.search(
-        rf'Epoch\(train\)\s+\[1\]\[{per_rank}/{per_rank}\]', text)
+    assert re.search(rf'Epoch\(train\)\s+\[1\]\[{per_rank}/{per_rank}\]', text)
     assert 'Epoch(val)' in text
     assert osp.isfile(osp.join(work, 'epoch_1.pth'))

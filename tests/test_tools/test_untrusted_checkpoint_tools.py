@@ -7,13 +7,13 @@ import os.path as osp
 
 import pytest
 import torch
-from checkpoint_files import PAYLOAD_GLOBAL, save_malicious, save_old_format
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
-from tool_loader import load_tool
 
 from cspr_det.cli.errors import run_cli
 from cspr_det.registry import MODELS
+from checkpoint_files import PAYLOAD_GLOBAL, save_malicious, save_old_format
+from tool_loader import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 DEMO = osp.join(
@@ -25,10 +25,14 @@ train_tool = load_tool('tools/train.py')
 
 
 def _options(root):
-    opts = [f'{split}_dataloader.{key}' for split in ('train', 'val', 'test')
-            for key in ('num_workers=0', 'persistent_workers=False')]
-    opts += [f'{split}_dataloader.dataset.data_root={root}/'
-             for split in ('train', 'val', 'test')]
+    opts = [
+        f'{split}_dataloader.{key}' for split in ('train', 'val', 'test')
+        for key in ('num_workers=0', 'persistent_workers=False')
+    ]
+    opts += [
+        f'{split}_dataloader.dataset.data_root={root}/'
+        for split in ('train', 'val', 'test')
+    ]
     return ['--cfg-options'] + opts + ['train_cfg.max_epochs=1']
 
 
@@ -52,8 +56,9 @@ def _refused(main, capsys, path, marker):
     assert not marker.exists()
 
 
-def test_train_and_test_refuse_a_malicious_checkpoint(
-        tiny_deeplesion, tmp_path, demo_state, capsys):
+def test_train_and_test_refuse_a_malicious_checkpoint(tiny_deeplesion,
+                                                      tmp_path, demo_state,
+                                                      capsys):
     marker = tmp_path / 'marker'
     path = save_malicious(tmp_path / 'evil.pth', marker, demo_state)
     opts = _options(tiny_deeplesion)
@@ -63,12 +68,13 @@ def test_train_and_test_refuse_a_malicious_checkpoint(
     _refused(lambda: train_tool.main(args), capsys, path, marker)
     assert not glob.glob(osp.join(work, '*.pth'))
     work = str(tmp_path / 'resume')
-    args = train_tool.parse_args([DEMO, '--work-dir', work, '--resume', path]
-                                 + opts)
+    args = train_tool.parse_args([DEMO, '--work-dir', work, '--resume', path] +
+                                 opts)
     _refused(lambda: train_tool.main(args), capsys, path, marker)
     assert not glob.glob(osp.join(work, '*.pth'))
-    args = test_tool.parse_args([DEMO, path, '--work-dir',
-                                 str(tmp_path / 'test')] + opts)
+    args = test_tool.parse_args(
+        [DEMO, path, '--work-dir',
+         str(tmp_path / 'test')] + opts)
     _refused(lambda: test_tool.main(args), capsys, path, marker)
     assert not osp.exists(tmp_path / 'test' / 'froc.json')
 
@@ -82,7 +88,7 @@ def test_trust_checkpoint_tests_an_old_format_checkpoint(
     with pytest.raises(SystemExit):
         run_cli(lambda: test_tool.main(args))
     assert 'argparse.Namespace' in capsys.readouterr().err
-    args = test_tool.parse_args([DEMO, path, '--work-dir', work,
-                                 '--trust-checkpoint'] + opts)
+    args = test_tool.parse_args(
+        [DEMO, path, '--work-dir', work, '--trust-checkpoint'] + opts)
     assert test_tool.main(args) == 0
     assert osp.isfile(osp.join(work, 'froc.json'))

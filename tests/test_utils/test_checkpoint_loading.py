@@ -8,14 +8,13 @@ import shutil
 import numpy as np
 import pytest
 import torch
-from checkpoint_files import (PAYLOAD_GLOBAL, ToyModel, save_malicious,
-                              save_old_format, toy_runner)
 from mmengine.config import Config, ConfigDict
 from mmengine.logging import HistoryBuffer
 from mmengine.runner import load_checkpoint
 from mmengine.runner.checkpoint import CheckpointLoader
 
 from cspr_det.utils import UserInputError, checkpoint_loading
+# yapf: disable
 from cspr_det.utils.checkpoint_loading import (UnsafeCheckpointError,
                                                checkpoint_safe_global_names,
                                                checkpoint_safe_globals,
@@ -23,6 +22,9 @@ from cspr_det.utils.checkpoint_loading import (UnsafeCheckpointError,
                                                history_buffer_getattr,
                                                load_local_checkpoint,
                                                trusted_checkpoints)
+# yapf: enable
+from checkpoint_files import (PAYLOAD_GLOBAL, ToyModel, save_malicious,
+                              save_old_format, toy_runner)
 
 
 @pytest.fixture(scope='module')
@@ -46,8 +48,9 @@ def test_runner_checkpoint_loads_with_the_allow_list(runner_checkpoint):
     assert np.isfinite(buffers['train/loss'].statistics('mean'))
     assert 'optimizer' in loaded and 'param_schedulers' in loaded
     # what the file needs beyond torch's defaults is exactly on the list
-    needed = set(torch.serialization.get_unsafe_globals_in_checkpoint(
-        runner_checkpoint))
+    needed = set(
+        torch.serialization.get_unsafe_globals_in_checkpoint(
+            runner_checkpoint))
     assert needed and needed <= set(checkpoint_safe_global_names())
     # the allow-list was added for the call only
     assert not set(torch.serialization.get_safe_globals()) & set(
@@ -55,22 +58,26 @@ def test_runner_checkpoint_loads_with_the_allow_list(runner_checkpoint):
 
 
 def test_resumed_run_loads(runner_checkpoint, tmp_path):
-    runner = toy_runner(tmp_path, max_epochs=2, load_from=runner_checkpoint,
-                        resume=True)
+    runner = toy_runner(
+        tmp_path, max_epochs=2, load_from=runner_checkpoint, resume=True)
     runner.train()
     assert runner.epoch == 2
-    assert load_local_checkpoint(str(tmp_path / 'epoch_2.pth'))['meta'][
-        'epoch'] == 2
+    assert load_local_checkpoint(str(tmp_path /
+                                     'epoch_2.pth'))['meta']['epoch'] == 2
 
 
 def test_meta_with_config_and_numpy_loads(tmp_path):
     """What mmengine / mmdet checkpoints keep in ``meta``: Config,
     ConfigDict, numpy scalars, dtypes and arrays."""
     path = str(tmp_path / 'meta.pth')
-    meta = dict(cfg=Config(dict(model=dict(type='X', depth=18))),
-                sub=ConfigDict(a=1), best=np.float64(0.75), step=np.int64(3),
-                dtype=np.dtype('float32'), arr=np.arange(4, dtype=np.int16),
-                flag=np.bool_(True))
+    meta = dict(
+        cfg=Config(dict(model=dict(type='X', depth=18))),
+        sub=ConfigDict(a=1),
+        best=np.float64(0.75),
+        step=np.int64(3),
+        dtype=np.dtype('float32'),
+        arr=np.arange(4, dtype=np.int16),
+        flag=np.bool_(True))
     torch.save(dict(state_dict=ToyModel().state_dict(), meta=meta), path)
     loaded = load_local_checkpoint(path)['meta']
     assert loaded['cfg'].model.depth == 18 and loaded['sub'].a == 1
@@ -137,9 +144,10 @@ def test_getattr_reaches_only_the_history_buffer_statistics(tmp_path):
         history_buffer_getattr(HistoryBuffer, '__init__')
     path = str(tmp_path / 'getattr.pth')
     torch.save(dict(meta=dict(x=_ReachConfigFromfile())), path)
-    with pytest.raises(UnsafeCheckpointError,
-                       match=r'needs mmengine\.config\.config\.Config\.'
-                       'fromfile'):
+    with pytest.raises(
+            UnsafeCheckpointError,
+            match=r'needs mmengine\.config\.config\.Config\.'
+            'fromfile'):
         load_local_checkpoint(path)
 
 
@@ -157,7 +165,8 @@ def test_downloaded_checkpoints_go_through_the_allow_list(
     evil = save_malicious(tmp_path / 'evil.pth', marker)
     monkeypatch.setenv('TORCH_HOME', str(tmp_path / 'torch'))
     monkeypatch.setattr(
-        checkpoint_loading, 'download_url_to_file',
+        checkpoint_loading,
+        'download_url_to_file',
         lambda url, dst, progress=False: shutil.copy(evil, dst))
     cached = str(tmp_path / 'torch' / 'hub' / 'checkpoints' / 'evil.pth')
     with pytest.raises(UnsafeCheckpointError) as info:

@@ -4,14 +4,15 @@ import json
 import os
 import os.path as osp
 import pickle
+
 import numpy as np
 import pytest
-from tool_loader import load_tool
 
-from cspr_det.datasets import DeepLesionDataset
 from cspr_det.cli.errors import run_cli
+from cspr_det.datasets import DeepLesionDataset
 from cspr_det.utils.safe_pickle import (UnsafePickleError, export_json,
                                         safe_load, safe_loads, to_jsonable)
+from tool_loader import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 RELEASED = osp.join(REPO, 'tests', 'data', 'deeplesion3d',
@@ -68,8 +69,12 @@ def test_plain_data_and_numpy_roundtrip():
     data = {
         'a': np.arange(6, dtype=np.float32).reshape(2, 3),
         'b': [1, 2.5, 'text', None, True, b'raw', (1, 2), {3, 4}],
-        'c': np.float64(1.5), 'd': np.int64(7), 'e': np.dtype('int16'),
-        'f': np.zeros((0, 6)), 'g': frozenset({'x'}), 'h': 1 + 2j,
+        'c': np.float64(1.5),
+        'd': np.int64(7),
+        'e': np.dtype('int16'),
+        'f': np.zeros((0, 6)),
+        'g': frozenset({'x'}),
+        'h': 1 + 2j,
     }
     for protocol in (0, 2, 3, 4, 5):
         back = safe_loads(pickle.dumps(data, protocol=protocol))
@@ -147,13 +152,13 @@ def test_detection_dataset_pickle_annotations(tmp_path, tiny_deeplesion):
         coco = json.load(f)
     good = tmp_path / 'val.pkl'
     good.write_bytes(pickle.dumps(coco))
-    ds = DeepLesionDataset(ann_file=str(good), data_root=tiny_deeplesion,
-                           test_mode=True)
+    ds = DeepLesionDataset(
+        ann_file=str(good), data_root=tiny_deeplesion, test_mode=True)
     assert len(ds) == len(coco['images']) > 0
     marker = tmp_path / 'marker'
     evil = tmp_path / 'evil.pkl'
     evil.write_bytes(pickle.dumps(dict(coco, images=_Payload(marker))))
     with pytest.raises(UnsafePickleError, match='evil.pkl'):
-        DeepLesionDataset(ann_file=str(evil), data_root=tiny_deeplesion,
-                          test_mode=True)
+        DeepLesionDataset(
+            ann_file=str(evil), data_root=tiny_deeplesion, test_mode=True)
     assert not marker.exists()

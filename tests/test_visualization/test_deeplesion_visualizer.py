@@ -8,18 +8,18 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from ct_fixtures import DEMO, FAST_OPTIONS
 from mmdet.structures import DetDataSample
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmengine.structures import InstanceData
-from tool_loader import load_tool
 
 from cspr_det.registry import VISUALIZERS
 from cspr_det.visualization import (DeepLesionVisualizer, crop_around,
                                     enable_test_visualization, hu_to_rgb,
                                     montage, use_deeplesion_visualizer)
+from ct_fixtures import DEMO, FAST_OPTIONS
+from tool_loader import load_tool
 
 test_tool = load_tool('tools/test.py')
 GREEN, RED = (0, 255, 0), (255, 40, 40)
@@ -33,9 +33,11 @@ def _sample(tmp_path):
     path = str(folder / '007.png')
     assert cv2.imwrite(path, (hu + 32768).astype(np.uint16))
     sample = DetDataSample()
-    sample.set_metainfo(dict(img_path=path, ori_shape=(64, 64),
-                             instances=[dict(bbox=[10, 10, 30, 30],
-                                             ignore_flag=0)]))
+    sample.set_metainfo(
+        dict(
+            img_path=path,
+            ori_shape=(64, 64),
+            instances=[dict(bbox=[10, 10, 30, 30], ignore_flag=0)]))
     pred = InstanceData()
     pred.bboxes = torch.tensor([[36., 36., 56., 56.], [12., 40., 24., 52.]])
     pred.scores = torch.tensor([0.9, 0.1])
@@ -49,14 +51,20 @@ def _rgb_at(img_bgr, x, y):
 
 
 def test_add_datasample_draws_hu_gt_and_predictions(tmp_path):
-    vis = VISUALIZERS.build(dict(type='cspr_det.DeepLesionVisualizer',
-                                 name='vis_unit_test', line_width=1))
+    vis = VISUALIZERS.build(
+        dict(
+            type='cspr_det.DeepLesionVisualizer',
+            name='vis_unit_test',
+            line_width=1))
     assert isinstance(vis, DeepLesionVisualizer)
     sample = _sample(tmp_path)
     # the hook hands over an 8-bit decode of the 16-bit PNG: ignored
-    vis.add_datasample('test_img', np.zeros((64, 64, 3), np.uint8), sample,
-                       out_file=str(tmp_path / 'show' / '007.png'),
-                       pred_score_thr=0.3)
+    vis.add_datasample(
+        'test_img',
+        np.zeros((64, 64, 3), np.uint8),
+        sample,
+        out_file=str(tmp_path / 'show' / '007.png'),
+        pred_score_thr=0.3)
     out = cv2.imread(str(tmp_path / 'show' / '000002_01_03_007.png'))
     assert out is not None
     drawn = vis.get_image()
@@ -90,10 +98,12 @@ def test_drawing_helpers():
 
 
 def _data_options(root):
-    opts = {f'{split}_dataloader.{k}': v
-            for split in ('train', 'val', 'test')
-            for k, v in (('num_workers', 0), ('persistent_workers', False),
-                         ('dataset.data_root', f'{root}/'))}
+    opts = {
+        f'{split}_dataloader.{k}': v
+        for split in ('train', 'val', 'test')
+        for k, v in (('num_workers', 0), ('persistent_workers', False),
+                     ('dataset.data_root', f'{root}/'))
+    }
     opts.update(FAST_OPTIONS)
     return opts
 
@@ -102,29 +112,32 @@ def test_show_dir(tiny_deeplesion, vis_detector, tmp_path):
     show = tmp_path / 'show'
     opts = [f'{k}={v}' for k, v in _data_options(tiny_deeplesion).items()]
     args = test_tool.parse_args([
-        DEMO, vis_detector, '--work-dir', str(tmp_path / 'work'),
-        '--show-dir', str(show), '--show-score-thr', '0.2',
-        '--cfg-options'
+        DEMO, vis_detector, '--work-dir',
+        str(tmp_path / 'work'), '--show-dir',
+        str(show), '--show-score-thr', '0.2', '--cfg-options'
     ] + opts)
     assert test_tool.main(args) == 0
     cfg = Config.fromfile(DEMO)
     cfg.merge_from_dict(_data_options(tiny_deeplesion))
     init_default_scope('mmdet')
     dataset = Runner.build_dataloader(cfg.test_dataloader).dataset
-    expected = sorted(
-        f'{osp.basename(osp.dirname(p))}_{osp.basename(p)}'
-        for p in (dataset.get_data_info(i)['img_path']
-                  for i in range(len(dataset))))
+    expected = sorted(f'{osp.basename(osp.dirname(p))}_{osp.basename(p)}'
+                      for p in (dataset.get_data_info(i)['img_path']
+                                for i in range(len(dataset))))
     drawn = sorted(osp.basename(p) for p in glob.glob(str(show / '*.png')))
     assert drawn == expected and len(drawn) == len(dataset)
     assert cv2.imread(str(show / drawn[0])).shape[1] >= 512
 
 
 def test_enable_test_visualization_config():
-    cfg = Config(dict(default_hooks=dict(visualization=dict(
-        type='DetVisualizationHook')), visualizer=dict(
-            type='DetLocalVisualizer', name='visualizer',
-            vis_backends=[dict(type='LocalVisBackend')])))
+    cfg = Config(
+        dict(
+            default_hooks=dict(
+                visualization=dict(type='DetVisualizationHook')),
+            visualizer=dict(
+                type='DetLocalVisualizer',
+                name='visualizer',
+                vis_backends=[dict(type='LocalVisBackend')])))
     out = enable_test_visualization(cfg, 'rel/dir', 0.5)
     hook = cfg.default_hooks.visualization
     assert out == osp.abspath('rel/dir') and hook.test_out_dir == out
@@ -139,11 +152,13 @@ def test_visualization_hook_during_validation(tiny_deeplesion, tmp_path):
     draws through the DeepLesion visualiser into the local backend."""
     cfg = Config.fromfile(DEMO)
     cfg.merge_from_dict(_data_options(tiny_deeplesion))
-    cfg.merge_from_dict({'train_dataloader.batch_size': 2,
-                         'train_dataloader.dataset.indices': 2,
-                         'val_dataloader.dataset.indices': 2,
-                         'train_cfg.max_epochs': 1,
-                         'train_cfg.val_interval': 1})
+    cfg.merge_from_dict({
+        'train_dataloader.batch_size': 2,
+        'train_dataloader.dataset.indices': 2,
+        'val_dataloader.dataset.indices': 2,
+        'train_cfg.max_epochs': 1,
+        'train_cfg.val_interval': 1
+    })
     cfg.work_dir = str(tmp_path / 'work')
     cfg.default_hooks.visualization = dict(
         type='DetVisualizationHook', draw=True, interval=1, score_thr=0.1)
@@ -152,8 +167,8 @@ def test_visualization_hook_during_validation(tiny_deeplesion, tmp_path):
     runner = Runner.from_cfg(cfg)
     assert isinstance(runner.visualizer, DeepLesionVisualizer)
     runner.train()
-    images = glob.glob(osp.join(cfg.work_dir, '*', 'vis_data', 'vis_image',
-                                'val_img_*.png'))
+    images = glob.glob(
+        osp.join(cfg.work_dir, '*', 'vis_data', 'vis_image', 'val_img_*.png'))
     assert len(images) == 2  # every validation iteration (interval=1)
     img = cv2.imread(images[0])
     assert img is not None and img.shape[1] >= 512

@@ -72,14 +72,19 @@ def _run_one(spec: dict, queue) -> None:
         torch.manual_seed(0)
         n, s, size = spec['batch'], spec['slices'], spec['size']
         if spec['model'] == 'r50':
-            cfg = dict(type='mmdet.ResNet', depth=50, in_channels=3,
-                       base_channels=spec['base_channels'])
+            cfg = dict(
+                type='mmdet.ResNet',
+                depth=50,
+                in_channels=3,
+                base_channels=spec['base_channels'])
             x = torch.randn(n, 3, size, size, device=device)
         else:
             cfg = dict(
-                type='cspr_det.MP3DResNet' if spec['model'] == 'mp3d63' else
-                'cspr_det.P3DResNet',
-                depth=63, num_slices=s, base_channels=spec['base_channels'])
+                type='cspr_det.MP3DResNet'
+                if spec['model'] == 'mp3d63' else 'cspr_det.P3DResNet',
+                depth=63,
+                num_slices=s,
+                base_channels=spec['base_channels'])
             x = torch.randn(n, s, size, size, device=device)
         model = MODELS.build(cfg).to(device)
         params = sum(p.numel() for p in model.parameters())
@@ -106,8 +111,8 @@ def _run_one(spec: dict, queue) -> None:
         if device.type == 'cuda':
             torch.cuda.synchronize()
         sec = (time.perf_counter() - t0) / spec['iters']
-        res = dict(spec, sec_per_iter=sec, params_m=params / 1e6,
-                   gmacs=macs / 1e9)
+        res = dict(
+            spec, sec_per_iter=sec, params_m=params / 1e6, gmacs=macs / 1e9)
         if device.type == 'cuda':
             res['peak_mem_mib'] = torch.cuda.max_memory_allocated() / 2**20
             res['model_input_mib'] = base_mem
@@ -128,10 +133,13 @@ def run(spec: dict) -> dict:
     p.join()
     res = q.get() if not q.empty() else dict(
         spec, error=f'crashed (exit code {p.exitcode})')
-    print('done:', {k: res.get(k) for k in ('model', 'slices', 'size',
-                                           'sec_per_iter', 'peak_mem_mib',
-                                           'error') if k in res},
-          flush=True)
+    print(
+        'done:', {
+            k: res.get(k)
+            for k in ('model', 'slices', 'size', 'sec_per_iter',
+                      'peak_mem_mib', 'error') if k in res
+        },
+        flush=True)
     return res
 
 
@@ -140,24 +148,38 @@ def main(argv=None) -> None:
     ap.add_argument('--size', type=int, default=512)
     ap.add_argument('--batch', type=int, default=2)
     ap.add_argument('--slices', type=int, default=9)
-    ap.add_argument('--sweep', type=int, nargs='*', default=[3, 9, 27],
-                    help='slice counts for the growth table (MP3D-63, P3D-63)')
-    ap.add_argument('--sweep-size', type=int, default=None,
-                    help='image size of the sweep (default --size)')
+    ap.add_argument(
+        '--sweep',
+        type=int,
+        nargs='*',
+        default=[3, 9, 27],
+        help='slice counts for the growth table (MP3D-63, P3D-63)')
+    ap.add_argument(
+        '--sweep-size',
+        type=int,
+        default=None,
+        help='image size of the sweep (default --size)')
     ap.add_argument('--iters', type=int, default=3)
     ap.add_argument('--warmup', type=int, default=1)
     ap.add_argument('--base-channels', type=int, default=64)
-    ap.add_argument('--threads', type=int, default=0,
-                    help='torch threads (0 = torch default)')
+    ap.add_argument(
+        '--threads',
+        type=int,
+        default=0,
+        help='torch threads (0 = torch default)')
     ap.add_argument('--device', default='auto')
     ap.add_argument('--json', default=None, help='also write results here')
     args = ap.parse_args(argv)
     import torch
     device = ('cuda' if torch.cuda.is_available() else 'cpu') \
         if args.device == 'auto' else args.device
-    common = dict(batch=args.batch, iters=args.iters, warmup=args.warmup,
-                  base_channels=args.base_channels, threads=args.threads,
-                  device=device)
+    common = dict(
+        batch=args.batch,
+        iters=args.iters,
+        warmup=args.warmup,
+        base_channels=args.base_channels,
+        threads=args.threads,
+        device=device)
     main_runs = [
         run(dict(common, model=m, slices=args.slices, size=args.size))
         for m in ('r50', 'mp3d63', 'p3d63')

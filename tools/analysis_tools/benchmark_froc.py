@@ -153,8 +153,10 @@ def make_case(num_images: int = 4817,
         jitter = jitter + rng.normal(0, 0.08, (near, 4)) * np.tile(
             jitter[:, 2:] - jitter[:, :2], 2)
         det = np.vstack([jitter, boxes(dets_per_image - near, 6, 80)])
-        score = np.concatenate([rng.uniform(0.2, 1.0, near),
-                                rng.beta(1, 6, dets_per_image - near)])
+        score = np.concatenate([
+            rng.uniform(0.2, 1.0, near),
+            rng.beta(1, 6, dets_per_image - near)
+        ])
         keep = rng.permutation(dets_per_image)
         pred_boxes.append(det[keep])
         pred_scores.append(score[keep])
@@ -172,10 +174,14 @@ def parse_args(argv=None):
     parser.add_argument('--iou-thr', type=float, default=0.5)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
-        '--repeat', type=int, default=9,
+        '--repeat',
+        type=int,
+        default=9,
         help='timed runs of froc (spread over the classic runs)')
     parser.add_argument(
-        '--classic-repeat', type=int, default=3,
+        '--classic-repeat',
+        type=int,
+        default=3,
         help='timed runs of the classic code')
     return parser.parse_args(argv)
 
@@ -203,32 +209,40 @@ def run(args) -> dict:
     from cspr_det.evaluation import froc
 
     pred_boxes, pred_scores, gt_boxes = make_case(
-        args.num_images, args.dets_per_image, args.num_lesions,
-        seed=args.seed)
+        args.num_images, args.dets_per_image, args.num_lesions, seed=args.seed)
     all_scores = np.concatenate(pred_scores)
     if np.unique(all_scores).size != all_scores.size:
         raise RuntimeError('benchmark scores are not distinct')
-    classic_boxes = [np.hstack([b, s[:, None]])
-                     for b, s in zip(pred_boxes, pred_scores)]
+    classic_boxes = [
+        np.hstack([b, s[:, None]]) for b, s in zip(pred_boxes, pred_scores)
+    ]
     rounds = max(1, args.classic_repeat)
     per_round = -(-max(1, args.repeat) // rounds)
     froc_s, classic_s = [], []
     for _ in range(rounds):
         res, t = _timed(
-            lambda: froc(pred_boxes, pred_scores, gt_boxes, RATES,
-                         args.iou_thr, plus_one=True), per_round)
+            lambda: froc(
+                pred_boxes,
+                pred_scores,
+                gt_boxes,
+                RATES,
+                args.iou_thr,
+                plus_one=True), per_round)
         froc_s += t
         ref, t = _timed(
-            lambda: classic_sens_at_fp(classic_boxes, gt_boxes, RATES,
-                                       args.iou_thr), 1)
+            lambda: classic_sens_at_fp(classic_boxes, gt_boxes, RATES, args.
+                                       iou_thr), 1)
         classic_s += t
         if not np.array_equal(res['sens'], ref):
             raise RuntimeError(f'froc gives {res["sens"].tolist()} but the '
                                f'classic code {ref.tolist()}')
     froc_s, classic_s = np.array(froc_s), np.array(classic_s)
-    return dict(froc_s=froc_s, classic_s=classic_s,
-                ratio=float(classic_s.min() / froc_s.min()),
-                sens=res['sens'], result=res)
+    return dict(
+        froc_s=froc_s,
+        classic_s=classic_s,
+        ratio=float(classic_s.min() / froc_s.min()),
+        sens=res['sens'],
+        result=res)
 
 
 def main(argv=None) -> int:
@@ -238,11 +252,11 @@ def main(argv=None) -> int:
     print(f"{res['num_images']} images, {res['num_lesions']} lesions, "
           f"{res['num_detections']} detections, IoU >= {args.iou_thr} with "
           f"+1 widths; last observed FP rate {res['max_fps']:.2f}/image")
-    print('sensitivity @ ' + ', '.join(
-        f'{r:g}: {s:.4f}' for r, s in zip(RATES, out['sens'])) +
-        ' (identical in both)')
-    for name, t in (('classic loop', out['classic_s']),
-                    ('cspr_det froc', out['froc_s'])):
+    print('sensitivity @ ' + ', '.join(f'{r:g}: {s:.4f}'
+                                       for r, s in zip(RATES, out['sens'])) +
+          ' (identical in both)')
+    for name, t in (('classic loop', out['classic_s']), ('cspr_det froc',
+                                                         out['froc_s'])):
         print(f'{name:>14}: best {t.min():.3f} s, median '
               f'{np.median(t):.3f} s over {t.size} runs')
     print(f"speed-up (best / best): {out['ratio']:.0f}x; (median / median): "

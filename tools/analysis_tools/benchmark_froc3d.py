@@ -21,8 +21,7 @@ import time
 
 import numpy as np
 
-from cspr_det.evaluation.functional.froc3d import (FPS_3D,
-                                                   froc3d, overlaps3d)
+from cspr_det.evaluation.functional.froc3d import FPS_3D, froc3d, overlaps3d
 
 
 def make_case(num_vol: int, per_vol: int, lesions: float, mode: str,
@@ -36,15 +35,18 @@ def make_case(num_vol: int, per_vol: int, lesions: float, mode: str,
         s = rng.uniform(10, 60, (m, 2))
         z = rng.integers(1, 50, m)
         dz = rng.integers(1, 12, m)
-        g = np.stack([c[:, 0] - s[:, 0] / 2, c[:, 1] - s[:, 1] / 2, z,
-                      c[:, 0] + s[:, 0] / 2, c[:, 1] + s[:, 1] / 2,
-                      z if mode == 'P3D' else z + dz], 1).round()
+        g = np.stack([
+            c[:, 0] - s[:, 0] / 2, c[:, 1] - s[:, 1] / 2, z, c[:, 0] +
+            s[:, 0] / 2, c[:, 1] + s[:, 1] / 2, z if mode == 'P3D' else z + dz
+        ], 1).round()
         c = rng.uniform(0, 512, (per_vol, 2))
         s = rng.uniform(8, 60, (per_vol, 2))
         z = rng.integers(1, 55, per_vol)
-        p = np.stack([c[:, 0] - s[:, 0] / 2, c[:, 1] - s[:, 1] / 2, z,
-                      c[:, 0] + s[:, 0] / 2, c[:, 1] + s[:, 1] / 2,
-                      z + rng.integers(0, 10, per_vol)], 1)
+        p = np.stack([
+            c[:, 0] - s[:, 0] / 2, c[:, 1] - s[:, 1] / 2, z,
+            c[:, 0] + s[:, 0] / 2, c[:, 1] + s[:, 1] / 2,
+            z + rng.integers(0, 10, per_vol)
+        ], 1)
         if m:
             k = min(per_vol, 2 * m)
             near = g[rng.integers(0, m, k)] + rng.normal(0, 3, (k, 6))
@@ -81,8 +83,11 @@ def walk(preds, gts, thr: float, overlap: str, mode: str) -> np.ndarray:
         fp_run.append(fps)
     sens = np.array(tp_run) / sum(len(g) for g in gts)
     rate = np.array(fp_run) / len(gts)
-    out = [0.0 if f < rate[0] else sens[-1] if f > rate[-1] else
-           float(np.interp(f, rate, sens)) for f in FPS_3D]
+    out = [
+        0.0 if f < rate[0] else
+        sens[-1] if f > rate[-1] else float(np.interp(f, rate, sens))
+        for f in FPS_3D
+    ]
     return np.array(out)
 
 
@@ -102,15 +107,22 @@ def main(argv=None) -> int:
     times = []
     for _ in range(args.repeat):
         tic = time.perf_counter()
-        res = froc3d(preds, None, gts, iou_thr=args.iou_thr,
-                     overlap=args.overlap, mode=args.mode)
+        res = froc3d(
+            preds,
+            None,
+            gts,
+            iou_thr=args.iou_thr,
+            overlap=args.overlap,
+            mode=args.mode)
         times.append(time.perf_counter() - tic)
     tic = time.perf_counter()
     ref = walk(preds, gts, args.iou_thr, args.overlap, args.mode)
     walk_s = time.perf_counter() - tic
     if not np.array_equal(ref, res['sens']):
-        print(f'error: froc3d {res["sens"].tolist()} differs from the walk '
-              f'{ref.tolist()}', file=sys.stderr)
+        print(
+            f'error: froc3d {res["sens"].tolist()} differs from the walk '
+            f'{ref.tolist()}',
+            file=sys.stderr)
         return 1
     print(f'{args.num_subvolumes} sub-volumes, {res["num_lesions"]} '
           f'lesions, {res["num_detections"]} boxes ({args.mode}, '

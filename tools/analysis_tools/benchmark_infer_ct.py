@@ -35,27 +35,42 @@ DEMO = osp.join(
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Benchmark inference_ct')
     parser.add_argument('--config', default=DEMO, help='detector config')
-    parser.add_argument('--checkpoint', help='checkpoint (default: random '
-                        'initialisation)')
-    parser.add_argument('--format', choices=['png', 'dicom', 'nifti'],
-                        default='png')
+    parser.add_argument(
+        '--checkpoint', help='checkpoint (default: random '
+        'initialisation)')
+    parser.add_argument(
+        '--format', choices=['png', 'dicom', 'nifti'], default='png')
     parser.add_argument('--size', type=int, default=512, help='rows = cols')
     parser.add_argument('--slices', type=int, default=120)
-    parser.add_argument('--spacing', type=float, nargs=3,
-                        default=(0.7, 0.7, 2.5), metavar=('X', 'Y', 'Z'))
+    parser.add_argument(
+        '--spacing',
+        type=float,
+        nargs=3,
+        default=(0.7, 0.7, 2.5),
+        metavar=('X', 'Y', 'Z'))
     parser.add_argument('--batch-size', type=int, default=4)
     parser.add_argument('--score-thr', type=float, default=0.3)
-    parser.add_argument('--threads', type=int, default=2,
-                        help='torch threads (the 2-core reference machine)')
-    parser.add_argument('--full-pipeline', action='store_true',
-                        help='run the full test pipeline per slice (no reuse '
-                        'of windowed / resized slices)')
-    parser.add_argument('--work-dir', help='where to write the volume '
-                        '(default: a temporary folder)')
+    parser.add_argument(
+        '--threads',
+        type=int,
+        default=2,
+        help='torch threads (the 2-core reference machine)')
+    parser.add_argument(
+        '--full-pipeline',
+        action='store_true',
+        help='run the full test pipeline per slice (no reuse '
+        'of windowed / resized slices)')
+    parser.add_argument(
+        '--work-dir',
+        help='where to write the volume '
+        '(default: a temporary folder)')
     parser.add_argument('--out', help='write the figures to this JSON file')
     parser.add_argument('--seed', type=int, default=0)
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config keys')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config keys')
     return parser.parse_args(argv)
 
 
@@ -103,15 +118,16 @@ def write_volume(hu, spacing, fmt: str, folder: str) -> str:
     os.makedirs(out, exist_ok=True)
     for k, img in enumerate(hu):
         if fmt == 'png':
-            cv2.imwrite(osp.join(out, f'{k + 1:03d}.png'),
-                        (img.astype(np.int32) + 32768).astype(np.uint16))
+            cv2.imwrite(
+                osp.join(out, f'{k + 1:03d}.png'),
+                (img.astype(np.int32) + 32768).astype(np.uint16))
             continue
         s = sitk.GetImageFromArray(img)
         s.SetSpacing([float(spacing[0]), float(spacing[1])])
         for tag, value in (('0008|0060', 'CT'), ('0020|000e', '1.2.3.4.5'),
                            ('0020|0032', f'0\\0\\{k * spacing[2]:.4f}'),
-                           ('0020|0037', '1\\0\\0\\0\\1\\0'),
-                           ('0020|0013', str(k + 1)),
+                           ('0020|0037', '1\\0\\0\\0\\1\\0'), ('0020|0013',
+                                                               str(k + 1)),
                            ('0028|1052', '-1024'), ('0028|1053', '1')):
             s.SetMetaData(tag, value)
         writer = sitk.ImageFileWriter()
@@ -135,8 +151,8 @@ def run(args, folder: str) -> dict:
     print(f'wrote a {args.size} x {args.size} x {args.slices} volume '
           f'({args.format}) in {time.perf_counter() - t0:.1f} s')
     torch.manual_seed(args.seed)
-    model = init_detector(args.config, args.checkpoint,
-                          cfg_options=args.cfg_options)
+    model = init_detector(
+        args.config, args.checkpoint, cfg_options=args.cfg_options)
     decodes = []
     real = png_series.decode_ct_png
     png_series.decode_ct_png = \
@@ -150,19 +166,29 @@ def run(args, folder: str) -> dict:
         png_series.decode_ct_png = real
     # warm-up (first forward passes allocate)
     inference_ct(model, volume, rows=[0, 1], batch_size=2)
-    result = inference_ct(model, volume, batch_size=args.batch_size,
-                          score_thr=args.score_thr,
-                          fast=not args.full_pipeline)
+    result = inference_ct(
+        model,
+        volume,
+        batch_size=args.batch_size,
+        score_thr=args.score_thr,
+        fast=not args.full_pipeline)
     result.add_read_time(read_s)
     t = result.timings
     n = len(result.rows)
     figures = dict(
-        format=args.format, size=args.size, slices=n,
-        spacing=list(args.spacing), threads=args.threads,
-        batch_size=args.batch_size, fast_path=result.settings['fast_path'],
+        format=args.format,
+        size=args.size,
+        slices=n,
+        spacing=list(args.spacing),
+        threads=args.threads,
+        batch_size=args.batch_size,
+        fast_path=result.settings['fast_path'],
         slices_per_s=n / t['total_s'],
-        read_s=t['read_s'], prepare_s=t['prepare_s'], model_s=t['model_s'],
-        link_s=t['link_s'], total_s=t['total_s'],
+        read_s=t['read_s'],
+        prepare_s=t['prepare_s'],
+        model_s=t['model_s'],
+        link_s=t['link_s'],
+        total_s=t['total_s'],
         non_model_share=t['non_model_share'],
         decodes_per_file=len(decodes) / n if args.format == 'png' else None,
         detections=int(len(result.detections['rows'])),

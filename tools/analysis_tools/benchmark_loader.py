@@ -54,8 +54,7 @@ def run(args, data_root: str) -> dict:
         print(f'generated {s["slices"]} slices in {time.time() - t0:.1f} s '
               f'under {data_root}')
     summary = convert_deeplesion_csv(
-        osp.join(data_root, 'DL_info.csv'), osp.join(data_root,
-                                                     'annotations'))
+        osp.join(data_root, 'DL_info.csv'), osp.join(data_root, 'annotations'))
     init_default_scope('mmdet')
     split = max(
         summary['splits'], key=lambda k: summary['splits'][k]['images'])

@@ -45,24 +45,40 @@ PIPELINE = [
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    p.add_argument('--samples', type=int, default=30,
-                   help='crops per loader (default 30)')
-    p.add_argument('--cases', type=int, default=2,
-                   help='synthetic cases to generate (default 2)')
+    p.add_argument(
+        '--samples',
+        type=int,
+        default=30,
+        help='crops per loader (default 30)')
+    p.add_argument(
+        '--cases',
+        type=int,
+        default=2,
+        help='synthetic cases to generate (default 2)')
     p.add_argument('--image-size', type=int, default=512)
-    p.add_argument('--slice-spacing', type=float, default=2.5,
-                   help='source slice spacing in mm (default 2.5)')
-    p.add_argument('--raw', help='use this LiTS-layout folder instead of '
-                   'generating one')
-    p.add_argument('--config', help='also time a training step of this '
-                   "config's model")
-    p.add_argument('--uncompressed', action='store_true',
-                   help='keep the generated files as .nii (as LiTS ships '
-                   'them) instead of .nii.gz')
-    p.add_argument('--task', default='liver', choices=('liver',
-                                                       'liver_tumour'),
-                   help='LiTS task of the crops\' labels (tumour merged '
-                   'into the liver for "liver"); match --config')
+    p.add_argument(
+        '--slice-spacing',
+        type=float,
+        default=2.5,
+        help='source slice spacing in mm (default 2.5)')
+    p.add_argument(
+        '--raw',
+        help='use this LiTS-layout folder instead of '
+        'generating one')
+    p.add_argument(
+        '--config', help='also time a training step of this '
+        "config's model")
+    p.add_argument(
+        '--uncompressed',
+        action='store_true',
+        help='keep the generated files as .nii (as LiTS ships '
+        'them) instead of .nii.gz')
+    p.add_argument(
+        '--task',
+        default='liver',
+        choices=('liver', 'liver_tumour'),
+        help='LiTS task of the crops\' labels (tumour merged '
+        'into the liver for "liver"); match --config')
     p.add_argument('--seed', type=int, default=0)
     p.add_argument('--keep', help='keep the generated data in this folder')
     return p.parse_args(argv)
@@ -129,12 +145,12 @@ def time_nifti(cases, raw_root, n, seed, task='liver'):
     t0 = time.perf_counter()
     for i in range(n):
         case = cases[i % len(cases)]
-        img = reorient(read_image(osp.join(raw_root,
-                                           case['source']['image']),
-                                  check=False))
-        lab = reorient(read_image(osp.join(raw_root,
-                                           case['source']['label']),
-                                  check=False))
+        img = reorient(
+            read_image(
+                osp.join(raw_root, case['source']['image']), check=False))
+        lab = reorient(
+            read_image(
+                osp.join(raw_root, case['source']['label']), check=False))
         grid = target_grid(img, (1.0, None, None))
         hu = np.round(sitk.GetArrayFromImage(resample_intensity(
             img, grid))).astype(np.int16)
@@ -160,8 +176,9 @@ def time_model(config: str, outs, repeat: int = 2) -> float:
     for r in range(repeat + 1):
         batch = outs[r * bs:(r + 1) * bs] or outs[:bs]
         data = model.data_preprocessor(
-            dict(inputs=[b['inputs'] for b in batch],
-                 data_samples=[b['data_samples'] for b in batch]), True)
+            dict(
+                inputs=[b['inputs'] for b in batch],
+                data_samples=[b['data_samples'] for b in batch]), True)
         t0 = time.perf_counter()
         loss, _ = model.parse_losses(model(**data, mode='loss'))
         opt.zero_grad()
@@ -186,22 +203,36 @@ def main(argv=None) -> int:
             raw = osp.join(tmp, 'raw')
             t0 = time.time()
             make_synthetic_lits(
-                raw, num_cases=args.cases, seed=args.seed, preset='real',
-                image_size=args.image_size, tumours=(1, 2),
+                raw,
+                num_cases=args.cases,
+                seed=args.seed,
+                preset='real',
+                image_size=args.image_size,
+                tumours=(1, 2),
                 slice_spacing=((args.slice_spacing, 1.0), ),
-                split_fractions=(1, 0, 0), oblique_prob=0.0)
+                split_fractions=(1, 0, 0),
+                oblique_prob=0.0)
             if not args.uncompressed:  # .nii.gz, as BTCV ships
                 _compress(raw)
             print(f'generated {args.cases} case(s) in '
                   f'{time.time() - t0:.1f} s')
         images = find_case_files(raw, r'volume-(\d+)\.nii(?:\.gz)?')
         labels = find_case_files(raw, r'segmentation-(\d+)\.nii(?:\.gz)?')
-        cases = [dict(case_id=f'volume-{n}', image=images[n],
-                      label=labels[n], split='train') for n in sorted(images)]
+        cases = [
+            dict(
+                case_id=f'volume-{n}',
+                image=images[n],
+                label=labels[n],
+                split='train') for n in sorted(images)
+        ]
         out = osp.join(tmp, 'converted')
         t0 = time.time()
-        convert_dataset(cases, out, 'lits', (1.0, None, None), range(3),
-                        raw_root=osp.abspath(raw))
+        convert_dataset(
+            cases,
+            out,
+            'lits', (1.0, None, None),
+            range(3),
+            raw_root=osp.abspath(raw))
         convert_s = time.time() - t0
         index = load_index(osp.join(out, 'index.json'))
         conv = index['cases']
@@ -209,8 +240,7 @@ def main(argv=None) -> int:
         print(f'converted {len(conv)} case(s) ({shapes} at 1 mm) in '
               f'{convert_s:.1f} s')
         time_arrays(conv, out, 2, args.seed, args.task)  # warm the page cache
-        ms_a, outs = time_arrays(conv, out, args.samples, args.seed,
-                                 args.task)
+        ms_a, outs = time_arrays(conv, out, args.samples, args.seed, args.task)
         n_nifti = max(2, args.samples // 5)
         ms_n = time_nifti(conv, osp.abspath(raw), n_nifti, args.seed,
                           args.task)

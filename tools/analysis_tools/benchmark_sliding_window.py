@@ -54,9 +54,9 @@ def _rss_mib() -> float:
 def build_std_unet(base_channels: int, num_classes: int):
     """The StdUNet of ``configs/_base_/models/unet3d_resnet3d18.py``, with
     every width scaled by ``base_channels / 64``."""
-    import cspr_det  # noqa: F401
     from mmengine.config import Config
 
+    import cspr_det  # noqa: F401
     from cspr_det.registry import MODELS
     cfg = Config.fromfile(
         osp.join(REPO, 'configs', '_base_', 'models',
@@ -76,8 +76,8 @@ def _worker(spec: dict, queue) -> None:
     try:
         queue.put(_measure(spec))
     except Exception as e:  # reported by the parent
-        queue.put(dict(method=spec['method'],
-                       error=f'{type(e).__name__}: {e}'))
+        queue.put(
+            dict(method=spec['method'], error=f'{type(e).__name__}: {e}'))
 
 
 def _measure(spec: dict) -> dict:
@@ -103,17 +103,24 @@ def _measure(spec: dict) -> dict:
         overlap = [1.0 - s / w for s, w in zip(stride, window)]
 
         def infer():
-            return monai_swi(x, window, bs, predictor, overlap=overlap,
-                             mode='constant', sw_device=device,
-                             device=device, progress=False)
+            return monai_swi(
+                x,
+                window,
+                bs,
+                predictor,
+                overlap=overlap,
+                mode='constant',
+                sw_device=device,
+                device=device,
+                progress=False)
     else:
         from cspr_det.models.utils.sliding_window import \
             sliding_window_inference
         output = 'labels' if method == 'cspr_det-labels' else 'logits'
 
         def infer():
-            return sliding_window_inference(x, predictor, window, stride,
-                                            sw_batch_size=bs, output=output)
+            return sliding_window_inference(
+                x, predictor, window, stride, sw_batch_size=bs, output=output)
 
     def sync():
         if device.type == 'cuda':
@@ -143,9 +150,15 @@ def _measure(spec: dict) -> dict:
                 result = out.cpu().numpy()
             del out
     np.save(spec['out'], result)
-    return dict(method=method, seconds=min(times), all_seconds=times,
-                cpu_seconds=min(cpu_times), all_cpu_seconds=cpu_times,
-                peak_mib=peak, windows=_num_windows(spec), out=spec['out'])
+    return dict(
+        method=method,
+        seconds=min(times),
+        all_seconds=times,
+        cpu_seconds=min(cpu_times),
+        all_cpu_seconds=cpu_times,
+        peak_mib=peak,
+        windows=_num_windows(spec),
+        out=spec['out'])
 
 
 def _num_windows(spec: dict) -> int:
@@ -164,8 +177,8 @@ def run(spec: dict) -> dict:
     p.start()
     p.join()
     if q.empty():
-        return dict(method=spec['method'],
-                    error=f'crashed (exit code {p.exitcode})')
+        return dict(
+            method=spec['method'], error=f'crashed (exit code {p.exitcode})')
     return q.get()
 
 
@@ -178,13 +191,16 @@ def max_abs_diff(a_path: str, b_path: str, chunk: int = 8) -> float:
         raise ValueError(f'output shapes differ: {a.shape} vs {b.shape}')
     worst = 0.0
     for z in range(0, a.shape[2], chunk):
-        worst = max(worst, float(np.abs(
-            a[:, :, z:z + chunk].astype(np.float64) -
-            b[:, :, z:z + chunk]).max()))
+        worst = max(
+            worst,
+            float(
+                np.abs(a[:, :, z:z + chunk].astype(np.float64) -
+                       b[:, :, z:z + chunk]).max()))
     return worst
 
 
-def label_agreement(labels_path: str, logits_path: str,
+def label_agreement(labels_path: str,
+                    logits_path: str,
                     chunk: int = 8) -> float:
     """Fraction of voxels whose label equals the arg-max of the logits."""
     import numpy as np
@@ -192,29 +208,44 @@ def label_agreement(labels_path: str, logits_path: str,
     logits = np.load(logits_path, mmap_mode='r')
     same = 0
     for z in range(0, labels.shape[1], chunk):
-        same += int((labels[:, z:z + chunk] ==
-                     logits[:, :, z:z + chunk].argmax(1)).sum())
+        same += int(
+            (labels[:, z:z + chunk] == logits[:, :,
+                                              z:z + chunk].argmax(1)).sum())
     return same / labels.size
 
 
 def parse_args(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    ap.add_argument('--size', type=int, nargs=3, default=[200, 512, 512],
-                    metavar=('D', 'H', 'W'), help='volume size')
+    ap.add_argument(
+        '--size',
+        type=int,
+        nargs=3,
+        default=[200, 512, 512],
+        metavar=('D', 'H', 'W'),
+        help='volume size')
     ap.add_argument('--window', type=int, nargs=3, default=[32, 256, 256])
     ap.add_argument('--stride', type=int, nargs=3, default=[12, 128, 128])
     ap.add_argument('--sw-batch-size', type=int, default=4)
     ap.add_argument('--num-classes', type=int, default=2)
-    ap.add_argument('--base-channels', type=int, default=64,
-                    help='StdUNet width (64 = the reference; all widths '
-                    'scale with it)')
-    ap.add_argument('--repeat', type=int, default=1,
-                    help='timed runs per method (the fastest is reported)')
-    ap.add_argument('--methods', nargs='+', default=list(METHODS),
-                    choices=METHODS)
+    ap.add_argument(
+        '--base-channels',
+        type=int,
+        default=64,
+        help='StdUNet width (64 = the reference; all widths '
+        'scale with it)')
+    ap.add_argument(
+        '--repeat',
+        type=int,
+        default=1,
+        help='timed runs per method (the fastest is reported)')
+    ap.add_argument(
+        '--methods', nargs='+', default=list(METHODS), choices=METHODS)
     ap.add_argument('--device', default='auto')
-    ap.add_argument('--threads', type=int, default=0,
-                    help='torch threads (0 = torch default)')
+    ap.add_argument(
+        '--threads',
+        type=int,
+        default=0,
+        help='torch threads (0 = torch default)')
     ap.add_argument('--json', default=None, help='also write results here')
     args = ap.parse_args(argv)
     if any(s < w for s, w in zip(args.size, args.window)):
@@ -244,23 +275,39 @@ def main(argv=None) -> dict:
     results = {}
     try:
         for method in args.methods:
-            spec = dict(method=method, size=args.size, window=args.window,
-                        stride=args.stride, sw_batch_size=args.sw_batch_size,
-                        num_classes=args.num_classes,
-                        base_channels=args.base_channels, repeat=args.repeat,
-                        device=device, threads=args.threads,
-                        out=osp.join(tmp, f'{method}.npy'))
+            spec = dict(
+                method=method,
+                size=args.size,
+                window=args.window,
+                stride=args.stride,
+                sw_batch_size=args.sw_batch_size,
+                num_classes=args.num_classes,
+                base_channels=args.base_channels,
+                repeat=args.repeat,
+                device=device,
+                threads=args.threads,
+                out=osp.join(tmp, f'{method}.npy'))
             results[method] = run(spec)
-            print('done:', {k: v for k, v in results[method].items()
-                            if k in ('method', 'seconds', 'cpu_seconds',
-                                     'peak_mib', 'error')}, flush=True)
+            print(
+                'done:', {
+                    k: v
+                    for k, v in results[method].items()
+                    if k in ('method', 'seconds', 'cpu_seconds', 'peak_mib',
+                             'error')
+                },
+                flush=True)
         ok = {m: r for m, r in results.items() if 'error' not in r}
         summary = dict(
-            device=device, torch=torch.__version__,
+            device=device,
+            torch=torch.__version__,
             threads=args.threads or torch.get_num_threads(),
-            size=args.size, window=args.window, stride=args.stride,
-            sw_batch_size=args.sw_batch_size, num_classes=args.num_classes,
-            base_channels=args.base_channels, repeat=args.repeat)
+            size=args.size,
+            window=args.window,
+            stride=args.stride,
+            sw_batch_size=args.sw_batch_size,
+            num_classes=args.num_classes,
+            base_channels=args.base_channels,
+            repeat=args.repeat)
         if 'monai' in ok:
             import monai  # noqa: F811 (imported above only when asked for)
             summary['monai'] = monai.__version__
@@ -279,7 +326,10 @@ def main(argv=None) -> dict:
                         r['out'], ref['out'])
         _print_table(summary, results)
         summary['results'] = {
-            m: {k: v for k, v in r.items() if k != 'out'}
+            m: {
+                k: v
+                for k, v in r.items() if k != 'out'
+            }
             for m, r in results.items()
         }
         if args.json:

@@ -113,12 +113,10 @@ class DatasetKind(NamedTuple):
 
 
 KINDS = (
-    DatasetKind(DeepLesionDataset, 'patient_fraction',
-                'patient_fraction_seed', 'images', 'patient_id',
-                'deeplesion/mean_sens', {}),
-    DatasetKind(LIDCNoduleDataset, 'patient_fraction',
-                'patient_fraction_seed', 'nodules', 'patient_id', None,
-                dict(check_files=False)),
+    DatasetKind(DeepLesionDataset, 'patient_fraction', 'patient_fraction_seed',
+                'images', 'patient_id', 'deeplesion/mean_sens', {}),
+    DatasetKind(LIDCNoduleDataset, 'patient_fraction', 'patient_fraction_seed',
+                'nodules', 'patient_id', None, dict(check_files=False)),
     DatasetKind(BaseVolumeSegDataset, 'case_fraction', 'case_fraction_seed',
                 'cases', 'case_id', 'seg/mDice', {}),
 )
@@ -174,8 +172,8 @@ def train_set_size(cfg) -> Tuple[int, int]:
     samples."""
     init_default_scope(cfg.get('default_scope', 'mmdet'))
     ds_cfg = copy.deepcopy(cfg.train_dataloader.dataset)
-    inner, kind = find_train_dataset(dict(train_dataloader=dict(
-        dataset=ds_cfg)))
+    inner, kind = find_train_dataset(
+        dict(train_dataloader=dict(dataset=ds_cfg)))
     # not serialized: only counted (mmengine's serialization runs a full
     # garbage collection per build)
     inner.update(pipeline=[], serialize_data=False, **kind.count_args)
@@ -183,8 +181,10 @@ def train_set_size(cfg) -> Tuple[int, int]:
     base = dataset
     while not isinstance(base, kind.cls) and hasattr(base, 'dataset'):
         base = base.dataset
-    patients = {base.get_data_info(i)[kind.patient_key]
-                for i in range(len(base))}
+    patients = {
+        base.get_data_info(i)[kind.patient_key]
+        for i in range(len(base))
+    }
     patients.discard(None)
     return len(dataset), len(patients)
 
@@ -204,14 +204,18 @@ def resolve_budget(budget: Optional[str], cfg) -> str:
     return budget
 
 
-def backbone_init(pretrained: Optional[str], init_type: str, prefix: str,
-                  exclude: Sequence[str] = (),
-                  adapt_in_channels: Sequence[str] = ()) -> Optional[dict]:
+def backbone_init(
+    pretrained: Optional[str],
+    init_type: str,
+    prefix: str,
+    exclude: Sequence[str] = (),
+    adapt_in_channels: Sequence[str] = ()
+) -> Optional[dict]:
     """The backbone ``init_cfg`` of one run (None = from scratch)."""
     if pretrained is None:
         return None
-    init = dict(type=init_type, checkpoint=osp.abspath(pretrained),
-                prefix=prefix)
+    init = dict(
+        type=init_type, checkpoint=osp.abspath(pretrained), prefix=prefix)
     for flag, key, value in (('--exclude', 'exclude', exclude),
                              ('--adapt-in-channels', 'adapt_in_channels',
                               adapt_in_channels)):
@@ -236,40 +240,50 @@ def plan_runs(args, base) -> Tuple[List[StudyRun], List[Dict[str, Any]]]:
     full_size, full_patients = train_set_size(base)
     world = args.gpus if args.launcher == 'pytorch' else 1
     batch = int(base.train_dataloader.batch_size)
-    inits = [i for i in INITS if (i != 'pretrained' or args.pretrained)
-             and (i != 'scratch' or not args.no_scratch)]
+    inits = [
+        i for i in INITS if (i != 'pretrained' or args.pretrained) and (
+            i != 'scratch' or not args.no_scratch)
+    ]
     runs, infos = [], []
     for fraction in sorted(args.fractions):
         cfg_f = copy.deepcopy(base)
-        subset = {kind.fraction_arg: fraction,
-                  kind.seed_arg: args.subset_seed}
+        subset = {kind.fraction_arg: fraction, kind.seed_arg: args.subset_seed}
         if args.patient_key:
             subset['patient_key'] = args.patient_key
         find_train_dataset(cfg_f)[0].update(subset)
         size, patients = train_set_size(cfg_f)
         if epoch_based:
-            epochs = budget_epochs(int(base.train_cfg.max_epochs), full_size,
-                                   size, args.budget)
+            epochs = budget_epochs(
+                int(base.train_cfg.max_epochs), full_size, size, args.budget)
             scale_epoch_schedule(cfg_f, epochs)
             per_epoch = iters_per_epoch(size, batch, world)
             total = epochs * per_epoch
         else:
             epochs, per_epoch = None, None
             total = int(base.train_cfg.max_iters)
-        infos.append(dict(fraction=fraction, patients=patients,
-                          patients_total=full_patients, train_samples=size,
-                          unit=kind.unit, epochs=epochs,
-                          iters_per_epoch=per_epoch, total_iters=total))
+        infos.append(
+            dict(
+                fraction=fraction,
+                patients=patients,
+                patients_total=full_patients,
+                train_samples=size,
+                unit=kind.unit,
+                epochs=epochs,
+                iters_per_epoch=per_epoch,
+                total_iters=total))
         schedule = (f'{epochs} epochs x {per_epoch} = {total} iterations'
                     if epoch_based else f'{total} iterations')
-        print(f'fraction {fraction:g}: {patients}/{full_patients} training '
-              f'patients, {size} {kind.unit}, {schedule} ({args.budget} '
-              'budget)', flush=True)
+        print(
+            f'fraction {fraction:g}: {patients}/{full_patients} training '
+            f'patients, {size} {kind.unit}, {schedule} ({args.budget} '
+            'budget)',
+            flush=True)
         for warmup in iteration_warmups(cfg_f):
             if warmup > total:
-                print(f'warning: fraction {fraction:g} trains {total} '
-                      f'iterations, fewer than a {warmup}-iteration warm-up',
-                      file=sys.stderr)
+                print(
+                    f'warning: fraction {fraction:g} trains {total} '
+                    f'iterations, fewer than a {warmup}-iteration warm-up',
+                    file=sys.stderr)
         for init in inits:
             for seed in args.seeds:
                 cfg = copy.deepcopy(cfg_f)
@@ -278,16 +292,19 @@ def plan_runs(args, base) -> Tuple[List[StudyRun], List[Dict[str, Any]]]:
                     args.init_type, args.prefix, args.exclude,
                     args.adapt_in_channels)
                 cfg.merge_from_dict({'randomness.seed': seed})
-                run_dir = osp.abspath(osp.join(
-                    args.work_dir, f'frac_{fraction:g}', f'{init}_seed{seed}'))
+                run_dir = osp.abspath(
+                    osp.join(args.work_dir, f'frac_{fraction:g}',
+                             f'{init}_seed{seed}'))
                 cfg.work_dir = run_dir
                 os.makedirs(osp.dirname(run_dir), exist_ok=True)
                 # beside the work dir: the Runner dumps its own copy into it
                 cfg.dump(run_dir + '.py')
-                runs.append(StudyRun(
-                    name=f'frac{fraction:g}_{init}_seed{seed}',
-                    config=run_dir + '.py', work_dir=run_dir,
-                    factors=dict(fraction=fraction, init=init, seed=seed)))
+                runs.append(
+                    StudyRun(
+                        name=f'frac{fraction:g}_{init}_seed{seed}',
+                        config=run_dir + '.py',
+                        work_dir=run_dir,
+                        factors=dict(fraction=fraction, init=init, seed=seed)))
     return runs, infos
 
 
@@ -299,42 +316,56 @@ def summarize(results, infos: List[dict], metric: str,
     rows = []
     for agg in aggregate(results, ('fraction', 'init'), [metric]):
         info = by_fraction[agg['fraction']]
-        rows.append(dict(
-            fraction=agg['fraction'], init=agg['init'], budget=budget,
-            epochs=info['epochs'], total_iters=info['total_iters'],
-            patients=info['patients'], train_samples=info['train_samples'],
-            n=agg['n'], mean=agg[metric], std=agg[metric + '_std'],
-            values=';'.join(f'{v:.6g}' for v in agg[metric + '_values'])))
+        rows.append(
+            dict(
+                fraction=agg['fraction'],
+                init=agg['init'],
+                budget=budget,
+                epochs=info['epochs'],
+                total_iters=info['total_iters'],
+                patients=info['patients'],
+                train_samples=info['train_samples'],
+                n=agg['n'],
+                mean=agg[metric],
+                std=agg[metric + '_std'],
+                values=';'.join(f'{v:.6g}' for v in agg[metric + '_values'])))
     return sorted(rows, key=lambda r: (r['fraction'], INITS.index(r['init'])))
 
 
-def markdown(summary: List[Dict[str, Any]], metric: str, budget: str,
+def markdown(summary: List[Dict[str, Any]],
+             metric: str,
+             budget: str,
              unit: str = 'training samples') -> str:
     """The summary as a markdown table (``unit``: what a training sample
     is), plus where the pre-trained runs reach the full-data scratch
     mean."""
     inits = [i for i in INITS if any(r['init'] == i for r in summary)]
-    lines = [f'{metric} on the test split, {budget} budget; mean ± '
-             'population std over the training seeds (n runs)', '',
-             f'| patients (%) | patients | {unit} | epochs | iterations | '
-             + ' | '.join(inits) + ' |',
-             '|---' * (5 + len(inits)) + '|']
+    lines = [
+        f'{metric} on the test split, {budget} budget; mean ± '
+        'population std over the training seeds (n runs)', '',
+        f'| patients (%) | patients | {unit} | epochs | iterations | ' +
+        ' | '.join(inits) + ' |', '|---' * (5 + len(inits)) + '|'
+    ]
     for fraction in sorted({r['fraction'] for r in summary}):
         sel = {r['init']: r for r in summary if r['fraction'] == fraction}
         any_row = next(iter(sel.values()))
         epochs = any_row['epochs']
-        cells = [f'{fraction * 100:g}', str(any_row['patients']),
-                 str(any_row['train_samples']),
-                 '-' if epochs is None else str(epochs),
-                 str(any_row['total_iters'])]
+        cells = [
+            f'{fraction * 100:g}',
+            str(any_row['patients']),
+            str(any_row['train_samples']),
+            '-' if epochs is None else str(epochs),
+            str(any_row['total_iters'])
+        ]
         for init in inits:
             r = sel.get(init)
             cells.append('-' if r is None else
                          f'{format_mean_std(r["mean"], r["std"], r["n"])} '
                          f'({r["n"]})')
         lines.append('| ' + ' | '.join(cells) + ' |')
-    full = [r for r in summary if r['init'] == 'scratch'
-            and r['fraction'] == 1.0]
+    full = [
+        r for r in summary if r['init'] == 'scratch' and r['fraction'] == 1.0
+    ]
     pre = sorted((r for r in summary if r['init'] == 'pretrained'),
                  key=lambda r: r['fraction'])
     if full and pre:
@@ -342,9 +373,9 @@ def markdown(summary: List[Dict[str, Any]], metric: str, budget: str,
         lines.append('')
         lines.append(
             'smallest fraction whose pre-trained mean reaches the 100 % '
-            f'scratch mean ({full[0]["mean"]:.3f}): '
-            + (f'{reach[0]["fraction"] * 100:g} %' if reach else 'none')
-            + ' (means only; compare the spread)')
+            f'scratch mean ({full[0]["mean"]:.3f}): ' +
+            (f'{reach[0]["fraction"] * 100:g} %' if reach else 'none') +
+            ' (means only; compare the spread)')
     return '\n'.join(lines)
 
 
@@ -368,10 +399,20 @@ def plot(summary: List[Dict[str, Any]], metric: str, title: str,
             continue
         x, mean, std, n = (np.array(v, float) for v in zip(*pts))
         std = np.where(n > 1, std, 0.0)
-        line = ax.errorbar(x, mean, yerr=std, fmt='o-', capsize=3,
-                           label=f'{init} (n={int(n.max())})')
-        ax.fill_between(x, mean - std, mean + std, alpha=0.2,
-                        color=line[0].get_color(), linewidth=0)
+        line = ax.errorbar(
+            x,
+            mean,
+            yerr=std,
+            fmt='o-',
+            capsize=3,
+            label=f'{init} (n={int(n.max())})')
+        ax.fill_between(
+            x,
+            mean - std,
+            mean + std,
+            alpha=0.2,
+            color=line[0].get_color(),
+            linewidth=0)
         drawn[init] = (x, mean, std)
     ax.set_xlabel('training patients (%)')
     ax.set_ylabel(f'{metric} (test)')
@@ -391,7 +432,10 @@ def _write_csv(path: str, rows: List[Dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-def run_rows(runs, results, infos: List[dict], metric: str,
+def run_rows(runs,
+             results,
+             infos: List[dict],
+             metric: str,
              runner=None) -> List[Dict[str, Any]]:
     """One CSV row per run (``results`` None: planned, not run; then the
     training command of each run when ``runner`` is given)."""
@@ -405,9 +449,12 @@ def run_rows(runs, results, infos: List[dict], metric: str,
             status='planned' if res is None else
             ('ok' if res.ok else 'failed'),
             value=res.metrics[metric] if res is not None and res.ok else '',
-            epochs=info['epochs'], train_samples=info['train_samples'],
-            unit=info['unit'], iters_per_epoch=info['iters_per_epoch'],
-            total_iters=info['total_iters'], patients=info['patients'],
+            epochs=info['epochs'],
+            train_samples=info['train_samples'],
+            unit=info['unit'],
+            iters_per_epoch=info['iters_per_epoch'],
+            total_iters=info['total_iters'],
+            patients=info['patients'],
             patients_total=info['patients_total'],
             checkpoint=(res.checkpoint or '') if res is not None else '',
             work_dir=run.work_dir,
@@ -427,14 +474,15 @@ def write_summary(args, results, infos: List[dict], metric: str) -> str:
         return ''
     _write_csv(osp.join(args.work_dir, 'data_efficiency.csv'), summary)
     table = markdown(summary, metric, args.budget, infos[0]['unit'])
-    with open(osp.join(args.work_dir, 'data_efficiency.md'), 'w',
-              encoding='utf-8') as f:
+    with open(
+            osp.join(args.work_dir, 'data_efficiency.md'), 'w',
+            encoding='utf-8') as f:
         f.write(table + '\n')
     seeds = len(args.seeds)
-    plot(summary, metric,
-         f'test split, {args.budget} budget, mean ± std over '
-         f'{seeds} seed{"s" * (seeds > 1)}',
-         osp.join(args.work_dir, 'data_efficiency.png'))
+    plot(
+        summary, metric, f'test split, {args.budget} budget, mean ± std over '
+        f'{seeds} seed{"s" * (seeds > 1)}',
+        osp.join(args.work_dir, 'data_efficiency.png'))
     return table
 
 
@@ -444,48 +492,77 @@ def parse_args(argv=None):
         'config on fractions of the training patients, pre-trained vs '
         'scratch, scored on the test split')
     parser.add_argument('config', help='config file')
-    parser.add_argument('--pretrained',
-                        help='pre-training checkpoint for the backbone '
-                        '(omit to run from scratch only)')
-    parser.add_argument('--no-scratch', action='store_true',
-                        help='skip the from-scratch runs')
-    parser.add_argument('--fractions', type=float, nargs='+',
-                        default=[0.1, 0.2, 0.4, 0.6, 1.0])
+    parser.add_argument(
+        '--pretrained',
+        help='pre-training checkpoint for the backbone '
+        '(omit to run from scratch only)')
+    parser.add_argument(
+        '--no-scratch', action='store_true', help='skip the from-scratch runs')
+    parser.add_argument(
+        '--fractions',
+        type=float,
+        nargs='+',
+        default=[0.1, 0.2, 0.4, 0.6, 1.0])
     add_runner_args(parser, default_work_dir='work_dirs/data_efficiency')
-    parser.add_argument('--budget', choices=BUDGETS, default=None,
-                        help='epochs (default for epoch-based configs): '
-                        'every run trains the config\'s epochs; iters '
-                        '(default and only choice for iteration-based '
-                        'configs): about equal iterations, smaller '
-                        'fractions train proportionally more epochs')
-    parser.add_argument('--subset-seed', type=int, default=0,
-                        help='seed of the patient order of the subsets')
+    parser.add_argument(
+        '--budget',
+        choices=BUDGETS,
+        default=None,
+        help='epochs (default for epoch-based configs): '
+        'every run trains the config\'s epochs; iters '
+        '(default and only choice for iteration-based '
+        'configs): about equal iterations, smaller '
+        'fractions train proportionally more epochs')
+    parser.add_argument(
+        '--subset-seed',
+        type=int,
+        default=0,
+        help='seed of the patient order of the subsets')
     parser.add_argument('--seed', type=int, help=argparse.SUPPRESS)
-    parser.add_argument('--metric', default=None,
-                        help='test metric to report (a key of the test '
-                        'metrics log; default deeplesion/mean_sens, '
-                        'seg/mDice or cls/auc by family)')
-    parser.add_argument('--patient-key', default=None,
-                        help='DeepLesion: image field holding the patient '
-                        'id')
-    parser.add_argument('--init-type', default='cspr_det.PretrainedBackbone',
-                        help='init_cfg type used with --pretrained '
-                        '(or Pretrained)')
-    parser.add_argument('--prefix', default='backbone.',
-                        help='key prefix of the backbone in --pretrained')
-    parser.add_argument('--exclude', nargs='+', default=[],
-                        help='regexes of backbone tensors not loaded from '
-                        '--pretrained (e.g. collapse: slice-count dependent '
-                        'GTM weights)')
-    parser.add_argument('--adapt-in-channels', nargs='+', default=[],
-                        help='regexes of conv weights (the stem) tiled over '
-                        'a different number of input channels, e.g. a '
-                        '1-channel pre-trained stem for 2 HU windows')
-    parser.add_argument('--dry-run', action='store_true',
-                        help='write the configs and the planned runs; do '
-                        'not train')
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='config overrides applied to every run')
+    parser.add_argument(
+        '--metric',
+        default=None,
+        help='test metric to report (a key of the test '
+        'metrics log; default deeplesion/mean_sens, '
+        'seg/mDice or cls/auc by family)')
+    parser.add_argument(
+        '--patient-key',
+        default=None,
+        help='DeepLesion: image field holding the patient '
+        'id')
+    parser.add_argument(
+        '--init-type',
+        default='cspr_det.PretrainedBackbone',
+        help='init_cfg type used with --pretrained '
+        '(or Pretrained)')
+    parser.add_argument(
+        '--prefix',
+        default='backbone.',
+        help='key prefix of the backbone in --pretrained')
+    parser.add_argument(
+        '--exclude',
+        nargs='+',
+        default=[],
+        help='regexes of backbone tensors not loaded from '
+        '--pretrained (e.g. collapse: slice-count dependent '
+        'GTM weights)')
+    parser.add_argument(
+        '--adapt-in-channels',
+        nargs='+',
+        default=[],
+        help='regexes of conv weights (the stem) tiled over '
+        'a different number of input channels, e.g. a '
+        '1-channel pre-trained stem for 2 HU windows')
+    parser.add_argument(
+        '--dry-run',
+        action='store_true',
+        help='write the configs and the planned runs; do '
+        'not train')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='config overrides applied to every run')
     return parser.parse_args(argv)
 
 
@@ -519,9 +596,11 @@ def main(argv=None) -> int:
             base.merge_from_dict(args.cfg_options)
         _, kind = find_train_dataset(base)
         metric = args.metric or default_metric(base, kind)
-        runner = runner_from_args(args, train_step=TRAIN_STEP,
-                                  test_step=TEST_STEP,
-                                  required_keys=[metric])
+        runner = runner_from_args(
+            args,
+            train_step=TRAIN_STEP,
+            test_step=TEST_STEP,
+            required_keys=[metric])
         runs, infos = plan_runs(args, base)
     except (ValueError, KeyError, FileNotFoundError) as e:
         text = e.args[0] if isinstance(e, KeyError) and e.args else e
@@ -544,9 +623,10 @@ def main(argv=None) -> int:
             for ext in ('csv', 'md', 'png')))
     failed = [r.run.name for r in results if not r.ok]
     if failed:
-        print(f'error: failed runs, left out of the summary: {failed}; '
-              'rerun with --skip-finished to redo only them',
-              file=sys.stderr)
+        print(
+            f'error: failed runs, left out of the summary: {failed}; '
+            'rerun with --skip-finished to redo only them',
+            file=sys.stderr)
         return 1
     return 0
 

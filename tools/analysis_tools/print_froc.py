@@ -7,8 +7,7 @@ import json
 import os.path as osp
 import sys
 
-from cspr_det.evaluation.metrics.froc_report import \
-    format_table
+from cspr_det.evaluation.metrics.froc_report import format_table
 
 
 def main(argv=None) -> int:
@@ -23,8 +22,9 @@ def main(argv=None) -> int:
             report = json.load(f)
         print(format_table(report))
     except (json.JSONDecodeError, KeyError, TypeError) as exc:
-        print(f'error: {args.report} is not a FROC report: {exc}',
-              file=sys.stderr)
+        print(
+            f'error: {args.report} is not a FROC report: {exc}',
+            file=sys.stderr)
         return 2
     return 0
 

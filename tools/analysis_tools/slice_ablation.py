@@ -29,7 +29,6 @@ from cspr_det.cli.study_runner import (TEST_STEP, TRAIN_STEP, StudyRun,
                                        add_runner_args, aggregate,
                                        format_mean_std, runner_from_args)
 
-
 RATES = ('0.5', '1', '2', '4', '8', '16')
 PREFIX = 'deeplesion/'
 
@@ -41,8 +40,10 @@ def slice_options(config: str, num_slices: int) -> List[str]:
     opts = [f'model.backbone.num_slices={num_slices}']
     for key in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         pipeline = cfg[key].dataset.pipeline
-        idx = [i for i, t in enumerate(pipeline)
-               if str(t.get('type', '')).endswith('LoadDeepLesionSlices')]
+        idx = [
+            i for i, t in enumerate(pipeline)
+            if str(t.get('type', '')).endswith('LoadDeepLesionSlices')
+        ]
         if len(idx) != 1:
             raise ValueError(f'{key} of {config} needs exactly one '
                              'cspr_det.LoadDeepLesionSlices transform')
@@ -53,12 +54,13 @@ def slice_options(config: str, num_slices: int) -> List[str]:
 def table(results, slices) -> str:
     """Markdown table: per slice count, mean ± std over the seeds of every
     FROC rate, the mean sensitivity (0.5-4) and AP50."""
-    keys = [f'{PREFIX}sens@{r}' for r in RATES] + [f'{PREFIX}mean_sens',
-                                                    f'{PREFIX}ap50']
+    keys = [f'{PREFIX}sens@{r}'
+            for r in RATES] + [f'{PREFIX}mean_sens', f'{PREFIX}ap50']
     rows = {r['slices']: r for r in aggregate(results, ('slices', ), keys)}
-    lines = ['| slices | seeds | ' + ' | '.join(f'sens@{r}' for r in RATES) +
-             ' | mean (0.5-4) | AP50 |',
-             '|---' * (len(RATES) + 4) + '|']
+    lines = [
+        '| slices | seeds | ' + ' | '.join(f'sens@{r}' for r in RATES) +
+        ' | mean (0.5-4) | AP50 |', '|---' * (len(RATES) + 4) + '|'
+    ]
     for s in slices:
         row = rows.get(s)
         if row is None:
@@ -74,8 +76,11 @@ def main(argv=None) -> int:
     parser.add_argument('config')
     parser.add_argument('--slices', type=int, nargs='+', default=[1, 3, 9])
     add_runner_args(parser, default_work_dir='work_dirs/slice_ablation')
-    parser.add_argument('--cfg-options', nargs='+', default=[],
-                        help='extra key=value overrides for every run')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        default=[],
+        help='extra key=value overrides for every run')
     args = parser.parse_args(argv)
     if not osp.isfile(args.config):
         print(f'error: config file not found: {args.config}', file=sys.stderr)
@@ -84,21 +89,25 @@ def main(argv=None) -> int:
     # options here, before any worker thread starts
     try:
         runner = runner_from_args(
-            args, train_step=TRAIN_STEP, test_step=TEST_STEP,
-            required_keys=[f'{PREFIX}sens@{r}' for r in RATES] +
-            [f'{PREFIX}mean_sens'])
+            args,
+            train_step=TRAIN_STEP,
+            test_step=TEST_STEP,
+            required_keys=[f'{PREFIX}sens@{r}'
+                           for r in RATES] + [f'{PREFIX}mean_sens'])
         slice_opts = {s: slice_options(args.config, s) for s in args.slices}
     except ValueError as e:
         print(f'error: {e}', file=sys.stderr)
         return 2
     runs = [
-        StudyRun(name=f'{s}slice_seed{seed}', config=args.config,
-                 work_dir=osp.abspath(
-                     osp.join(args.work_dir, f'{s}slice_seed{seed}')),
-                 cfg_options=slice_opts[s] + [f'randomness.seed={seed}'] +
-                 list(args.cfg_options),
-                 factors=dict(slices=s, seed=seed))
-        for s in args.slices for seed in args.seeds
+        StudyRun(
+            name=f'{s}slice_seed{seed}',
+            config=args.config,
+            work_dir=osp.abspath(
+                osp.join(args.work_dir, f'{s}slice_seed{seed}')),
+            cfg_options=slice_opts[s] + [f'randomness.seed={seed}'] +
+            list(args.cfg_options),
+            factors=dict(slices=s, seed=seed)) for s in args.slices
+        for seed in args.seeds
     ]
     results = runner.run_all(runs)
     ok = [r for r in results if r.ok]
@@ -114,19 +123,23 @@ def main(argv=None) -> int:
                         [f'sens@{r}' for r in RATES])
         for r in ok:
             m = r.metrics
-            writer.writerow([r.run.factors['slices'], r.run.factors['seed'],
-                             m[f'{PREFIX}mean_sens'],
-                             m.get(f'{PREFIX}ap50', float('nan'))] +
-                            [m[f'{PREFIX}sens@{rate}'] for rate in RATES])
+            writer.writerow([
+                r.run.factors['slices'], r.run.factors['seed'],
+                m[f'{PREFIX}mean_sens'],
+                m.get(f'{PREFIX}ap50', float('nan'))
+            ] + [m[f'{PREFIX}sens@{rate}'] for rate in RATES])
     text = table(results, args.slices)
-    with open(osp.join(args.work_dir, 'slice_ablation.md'), 'w',
-              encoding='utf-8') as f:
+    with open(
+            osp.join(args.work_dir, 'slice_ablation.md'), 'w',
+            encoding='utf-8') as f:
         f.write(text + '\n')
     print(text)
     print(f'[ablation] wrote {csv_path}')
     if failed:
-        print(f'error: failed runs, left out of the table: {failed}; rerun '
-              'with --skip-finished to redo only them', file=sys.stderr)
+        print(
+            f'error: failed runs, left out of the table: {failed}; rerun '
+            'with --skip-finished to redo only them',
+            file=sys.stderr)
         return 1
     return 0
 

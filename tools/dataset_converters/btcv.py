@@ -21,19 +21,21 @@ import os.path as osp
 import sys
 
 from cspr_det.datasets.btcv_dataset import BTCV_CLASSES
-from cspr_det.datasets.splits import (btcv_case_id,
-                                      btcv_published_split)
-from cspr_det.datasets.volume_converter_cli import (
-    add_conversion_args, convert_from_args)
+from cspr_det.datasets.splits import btcv_case_id, btcv_published_split
+from cspr_det.datasets.volume_converter_cli import (add_conversion_args,
+                                                    convert_from_args)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Convert BTCV NIfTI volumes to memory-mappable arrays')
-    parser.add_argument('raw', help='folder holding RawData/Training/'
-                        '{img,label} (searched recursively)')
-    parser.add_argument('out', help='output folder (images/, labels/, '
-                        'index.json)')
+    parser.add_argument(
+        'raw',
+        help='folder holding RawData/Training/'
+        '{img,label} (searched recursively)')
+    parser.add_argument(
+        'out', help='output folder (images/, labels/, '
+        'index.json)')
     add_conversion_args(
         parser, ('2.0', '1.5', '1.5'),
         'JSON {"train": [...], "test": [...]} of imgNNNN ids instead of the '
@@ -45,7 +47,11 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     train_dir = osp.join(args.raw, 'RawData', 'Training')
     return convert_from_args(
-        args, 'btcv', btcv_published_split, r'img(\d+)', r'label(\d+)',
+        args,
+        'btcv',
+        btcv_published_split,
+        r'img(\d+)',
+        r'label(\d+)',
         btcv_case_id,
         lambda c: osp.join(train_dir, 'img', c + '.nii.gz'),
         lambda c: osp.join(train_dir, 'label',

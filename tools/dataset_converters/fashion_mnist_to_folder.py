@@ -109,23 +109,34 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Fashion-MNIST IDX files -> train/<class>/*.png and '
         'val/<class>/*.png')
-    parser.add_argument('--src', default=DEFAULT_SRC,
-                        help='folder with the IDX files (default '
-                        f'{DEFAULT_SRC})')
+    parser.add_argument(
+        '--src',
+        default=DEFAULT_SRC,
+        help='folder with the IDX files (default '
+        f'{DEFAULT_SRC})')
     parser.add_argument('--out-dir', required=True, help='output folder')
-    parser.add_argument('--limit-train', type=int, default=0,
-                        help='keep N balanced training images (0 = all)')
-    parser.add_argument('--limit-val', type=int, default=0,
-                        help='keep N balanced validation images (0 = all)')
-    parser.add_argument('--limit', type=int, default=0,
-                        help='shortcut: same N for both splits')
+    parser.add_argument(
+        '--limit-train',
+        type=int,
+        default=0,
+        help='keep N balanced training images (0 = all)')
+    parser.add_argument(
+        '--limit-val',
+        type=int,
+        default=0,
+        help='keep N balanced validation images (0 = all)')
+    parser.add_argument(
+        '--limit',
+        type=int,
+        default=0,
+        help='shortcut: same N for both splits')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    limits = dict(train=args.limit_train or args.limit,
-                  val=args.limit_val or args.limit)
+    limits = dict(
+        train=args.limit_train or args.limit, val=args.limit_val or args.limit)
     for split, n in limits.items():
         if n < 0:
             print(f'error: --limit-{split} must be >= 0', file=sys.stderr)

@@ -38,28 +38,40 @@ import zipfile
 
 import numpy as np
 
-from cspr_det.datasets.lidc_metadata import (
-    INFO_CSV, SPLIT_CSV, build_split, nodule_label, read_nodule_info,
-    read_reference_split, shared_patients)
-from cspr_det.datasets.lidc_npz import (READER_KEYS,
-                                        check_nodule_npz)
+from cspr_det.datasets.lidc_metadata import (INFO_CSV, SPLIT_CSV, build_split,
+                                             nodule_label, read_nodule_info,
+                                             read_reference_split,
+                                             shared_patients)
+from cspr_det.datasets.lidc_npz import READER_KEYS, check_nodule_npz
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('data_root', help='folder with nodule/ and the CSVs')
-    p.add_argument('--out-dir', default=None,
-                   help='where to write the record (default: data_root)')
-    p.add_argument('--info-csv', default=None,
-                   help=f'nodule table (default: data_root/{INFO_CSV})')
-    p.add_argument('--split-csv', default=None,
-                   help=f'reference split (default: data_root/{SPLIT_CSV})')
+    p.add_argument(
+        '--out-dir',
+        default=None,
+        help='where to write the record (default: data_root)')
+    p.add_argument(
+        '--info-csv',
+        default=None,
+        help=f'nodule table (default: data_root/{INFO_CSV})')
+    p.add_argument(
+        '--split-csv',
+        default=None,
+        help=f'reference split (default: data_root/{SPLIT_CSV})')
     p.add_argument('--split-seed', type=int, default=0)
-    p.add_argument('--fractions', type=float, nargs=3,
-                   default=(0.7, 0.1, 0.2), metavar=('TRAIN', 'VAL', 'TEST'))
+    p.add_argument(
+        '--fractions',
+        type=float,
+        nargs=3,
+        default=(0.7, 0.1, 0.2),
+        metavar=('TRAIN', 'VAL', 'TEST'))
     p.add_argument('--min-size', type=int, default=48)
-    p.add_argument('--strict', action='store_true',
-                   help='fail (and write nothing) when a nodule is bad')
+    p.add_argument(
+        '--strict',
+        action='store_true',
+        help='fail (and write nothing) when a nodule is bad')
     return p.parse_args(argv)
 
 
@@ -85,8 +97,7 @@ def full_check(path: str, min_size: int) -> str:
 
 
 def _subset_of(split: dict) -> dict:
-    return {i: name for name in ('train', 'val', 'test')
-            for i in split[name]}
+    return {i: name for name in ('train', 'val', 'test') for i in split[name]}
 
 
 def build_record(args) -> tuple:
@@ -96,12 +107,14 @@ def build_record(args) -> tuple:
     ref = read_reference_split(args.split_csv or osp.join(root, SPLIT_CSV))
     fractions = tuple(args.fractions)
     splits = {
-        name: build_split(info, ref, task, protocol, fractions,
-                          seed=args.split_seed)
-        for name, task, protocol in (
-            ('reference_cls', 'classification', 'reference'),
-            ('patient_cls', 'classification', 'patient'),
-            ('patient_seg', 'segmentation', 'patient'))
+        name:
+        build_split(
+            info, ref, task, protocol, fractions, seed=args.split_seed)
+        for name, task, protocol in (('reference_cls', 'classification',
+                                      'reference'),
+                                     ('patient_cls', 'classification',
+                                      'patient'), ('patient_seg',
+                                                   'segmentation', 'patient'))
     }
     reference = {i: 'train' for i in ref['train']}
     reference.update({i: 'test' for i in ref['test']})
@@ -110,26 +123,31 @@ def build_record(args) -> tuple:
     rows, bad = [], {}
     for index in patient_seg:  # every annotated nodule
         nodule = info[index]
-        problem = full_check(osp.join(root, 'nodule', f'{index}.npz'),
-                             args.min_size)
+        problem = full_check(
+            osp.join(root, 'nodule', f'{index}.npz'), args.min_size)
         if problem:
             bad[index] = problem
         label = nodule_label(nodule, 'classification')
-        rows.append(dict(
-            index=index, uid=nodule.uid,
-            malignancy_mode=nodule.malignancy_mode,
-            cls_label='' if label is None else label,
-            reference=reference.get(index, ''),
-            patient_cls=patient_cls.get(index, ''),
-            patient_seg=patient_seg[index], problem=problem))
+        rows.append(
+            dict(
+                index=index,
+                uid=nodule.uid,
+                malignancy_mode=nodule.malignancy_mode,
+                cls_label='' if label is None else label,
+                reference=reference.get(index, ''),
+                patient_cls=patient_cls.get(index, ''),
+                patient_seg=patient_seg[index],
+                problem=problem))
     counts = {}
     for name, split in splits.items():
         counts[name] = {}
         for part in ('train', 'val', 'test'):
             ids = split[part]
-            entry = dict(nodules=len(ids),
-                         patients=len({info[i].uid for i in ids}),
-                         bad=sum(i in bad for i in ids))
+            entry = dict(
+                nodules=len(ids),
+                patients=len({info[i].uid
+                              for i in ids}),
+                bad=sum(i in bad for i in ids))
             if name.endswith('_cls'):
                 entry['malignant'] = sum(
                     nodule_label(info[i], 'classification') for i in ids)
@@ -137,9 +155,14 @@ def build_record(args) -> tuple:
         counts[name]['patients_shared_train_test'] = len(
             shared_patients(info, split['train'] + split['val'],
                             split['test']))
-    summary = dict(data_root=root, split_seed=args.split_seed,
-                   fractions=list(fractions), min_size=args.min_size,
-                   nodules=len(rows), bad_nodules=bad, counts=counts)
+    summary = dict(
+        data_root=root,
+        split_seed=args.split_seed,
+        fractions=list(fractions),
+        min_size=args.min_size,
+        nodules=len(rows),
+        bad_nodules=bad,
+        counts=counts)
     return rows, summary
 
 
@@ -154,8 +177,7 @@ def _write_atomic(path: str, text: str) -> str:
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not osp.isdir(args.data_root):
-        print(f'error: data root not found: {args.data_root}',
-              file=sys.stderr)
+        print(f'error: data root not found: {args.data_root}', file=sys.stderr)
         return 1
     try:
         rows, summary = build_record(args)
@@ -166,27 +188,28 @@ def main(argv=None) -> int:
     for index, problem in bad.items():
         print(f'bad nodule {index}: {problem}', file=sys.stderr)
     if bad and args.strict:
-        print(f'error: {len(bad)} bad nodule(s); nothing written (--strict)',
-              file=sys.stderr)
+        print(
+            f'error: {len(bad)} bad nodule(s); nothing written (--strict)',
+            file=sys.stderr)
         return 1
     out = args.out_dir or args.data_root
     os.makedirs(out, exist_ok=True)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]) if rows else [
-        'index'])
+    writer = csv.DictWriter(
+        buf, fieldnames=list(rows[0]) if rows else ['index'])
     writer.writeheader()
     writer.writerows(rows)
     staged = [(_write_atomic(osp.join(out, 'lidc_splits.csv'),
                              buf.getvalue()), 'lidc_splits.csv'),
-              (_write_atomic(osp.join(out, 'lidc_check.json'),
-                             json.dumps(summary, indent=1)),
-               'lidc_check.json')]
+              (_write_atomic(
+                  osp.join(out, 'lidc_check.json'),
+                  json.dumps(summary, indent=1)), 'lidc_check.json')]
     for tmp, name in staged:
         os.replace(tmp, osp.join(out, name))
     for name, parts in summary['counts'].items():
         text = ', '.join(
-            f'{p} {c["nodules"]}' + (f' ({c["malignant"]} malignant)'
-                                     if 'malignant' in c else '')
+            f'{p} {c["nodules"]}' +
+            (f' ({c["malignant"]} malignant)' if 'malignant' in c else '')
             for p, c in parts.items() if isinstance(c, dict))
         print(f'{name}: {text}; patients shared by train/val and test: '
               f'{parts["patients_shared_train_test"]}')

@@ -24,17 +24,20 @@ import sys
 
 from cspr_det.datasets.lits_dataset import LITS_TASKS
 from cspr_det.datasets.splits import lits_published_split
-from cspr_det.datasets.volume_converter_cli import (
-    add_conversion_args, convert_from_args)
+from cspr_det.datasets.volume_converter_cli import (add_conversion_args,
+                                                    convert_from_args)
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Convert LiTS NIfTI volumes to memory-mappable arrays')
-    parser.add_argument('raw', help='folder with volume-N.nii and '
-                        'segmentation-N.nii (searched recursively)')
-    parser.add_argument('out', help='output folder (images/, labels/, '
-                        'index.json)')
+    parser.add_argument(
+        'raw',
+        help='folder with volume-N.nii and '
+        'segmentation-N.nii (searched recursively)')
+    parser.add_argument(
+        'out', help='output folder (images/, labels/, '
+        'index.json)')
     add_conversion_args(
         parser, ('1.0', 'none', 'none'),
         'JSON {"train": [...], "val": [...], "test": [...]} of volume-N ids '
@@ -45,11 +48,15 @@ def parse_args(argv=None):
 def main(argv=None) -> int:
     args = parse_args(argv)
     return convert_from_args(
-        args, 'lits', lits_published_split, r'volume-(\d+)',
-        r'segmentation-(\d+)', lambda n: f'volume-{n}',
+        args,
+        'lits',
+        lits_published_split,
+        r'volume-(\d+)',
+        r'segmentation-(\d+)',
+        lambda n: f'volume-{n}',
         lambda c: osp.join(args.raw, c + '.nii'),
-        lambda c: osp.join(
-            args.raw, c.replace('volume-', 'segmentation-') + '.nii'),
+        lambda c: osp.join(args.raw,
+                           c.replace('volume-', 'segmentation-') + '.nii'),
         classes=LITS_TASKS['liver_tumour']['classes'])
 
 

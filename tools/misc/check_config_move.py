@@ -66,7 +66,8 @@ def export_revision(rev: str, dest: str) -> List[str]:
     archive = osp.join(dest, 'configs.tar')
     with open(archive, 'wb') as f:
         subprocess.run(['git', '-C', REPO, 'archive', rev, 'configs'],
-                       stdout=f, check=True)
+                       stdout=f,
+                       check=True)
     with tarfile.open(archive) as tar:
         tar.extractall(dest, filter='data')
     os.remove(archive)
@@ -83,17 +84,17 @@ def merged(path: str) -> Tuple[str, str]:
     cfg = Config.fromfile(path, import_custom_modules=False)
     as_dict = cfg.to_dict()
     as_dict.pop('_base_', None)
-    return (json.dumps(as_dict, sort_keys=True, default=repr),
-            cfg.pretty_text)
+    return (json.dumps(as_dict, sort_keys=True, default=repr), cfg.pretty_text)
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('--rev', required=True,
-                        help='git revision before the move')
-    parser.add_argument('--mapping', default=osp.join(REPO, 'configs',
-                                                      'MOVED.md'),
-                        help='Markdown table old path -> new path')
+    parser.add_argument(
+        '--rev', required=True, help='git revision before the move')
+    parser.add_argument(
+        '--mapping',
+        default=osp.join(REPO, 'configs', 'MOVED.md'),
+        help='Markdown table old path -> new path')
     args = parser.parse_args(argv)
     # mmengine resolves `mmdet::` bases through pkg_resources, which warns on
     # every load; the check has nothing to say about it.
@@ -108,8 +109,9 @@ def main(argv=None) -> int:
         try:
             old_paths = export_revision(args.rev, tmp)
         except subprocess.CalledProcessError:
-            print(f'error: cannot export configs/ of revision {args.rev!r}',
-                  file=sys.stderr)
+            print(
+                f'error: cannot export configs/ of revision {args.rev!r}',
+                file=sys.stderr)
             return 2
         unused = set(mapping) - set(old_paths)
         for old in old_paths:

@@ -89,9 +89,9 @@ def iter_python_files(roots: Sequence[str]) -> Iterator[str]:
         if not osp.isdir(root):
             raise FileNotFoundError(f'no such file or folder: {root}')
         for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames
-                                 if not d.startswith('.')
-                                 and d != '__pycache__')
+            dirnames[:] = sorted(
+                d for d in dirnames
+                if not d.startswith('.') and d != '__pycache__')
             for name in sorted(filenames):
                 if name.endswith('.py'):
                     yield osp.join(dirpath, name)

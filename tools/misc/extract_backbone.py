@@ -26,8 +26,11 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 from cspr_det.utils import UserInputError  # noqa: E402
 
 
-def extract(ckpt_path: str, out_path: str, prefix: str = 'backbone.',
-            keep_prefix: bool = False, trust_checkpoint: bool = False) -> int:
+def extract(ckpt_path: str,
+            out_path: str,
+            prefix: str = 'backbone.',
+            keep_prefix: bool = False,
+            trust_checkpoint: bool = False) -> int:
     """Write the backbone tensors of ``ckpt_path`` to ``out_path``
     (``trust_checkpoint``: read it without the allow-list of checkpoint
     globals, only for a file you trust).
@@ -48,8 +51,10 @@ def extract(ckpt_path: str, out_path: str, prefix: str = 'backbone.',
         raise ValueError(
             f'no key of {ckpt_path} starts with {prefix!r}; first keys: '
             f'{sorted(state)[:5]}')
-    picked = {(prefix + k if keep_prefix else k): v.clone()
-              for k, v in inside.items()}
+    picked = {
+        (prefix + k if keep_prefix else k): v.clone()
+        for k, v in inside.items()
+    }
     meta = dict(
         source=osp.abspath(ckpt_path),
         prefix=prefix,
@@ -69,23 +74,29 @@ def parse_args(argv=None):
         description='Extract backbone.* weights from a checkpoint')
     parser.add_argument('checkpoint', help='pre-training checkpoint (.pth)')
     parser.add_argument('out', help='output file (.pth)')
-    parser.add_argument('--prefix', default='backbone.',
-                        help='key prefix to extract (default backbone.)')
-    parser.add_argument('--keep-prefix', action='store_true',
-                        help='keep the prefix in the written keys')
-    parser.add_argument('--trust-checkpoint', action='store_true',
-                        help='read CHECKPOINT without the allow-list of '
-                        'checkpoint globals: for an old file you trust '
-                        'only, since unpickling it can run code (see '
-                        'docs/security.md)')
+    parser.add_argument(
+        '--prefix',
+        default='backbone.',
+        help='key prefix to extract (default backbone.)')
+    parser.add_argument(
+        '--keep-prefix',
+        action='store_true',
+        help='keep the prefix in the written keys')
+    parser.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='read CHECKPOINT without the allow-list of '
+        'checkpoint globals: for an old file you trust '
+        'only, since unpickling it can run code (see '
+        'docs/security.md)')
     return parser.parse_args(argv)
 
 
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not osp.isfile(args.checkpoint):
-        print(f'error: checkpoint not found: {args.checkpoint}',
-              file=sys.stderr)
+        print(
+            f'error: checkpoint not found: {args.checkpoint}', file=sys.stderr)
         return 1
     try:
         n = extract(args.checkpoint, args.out, args.prefix, args.keep_prefix,

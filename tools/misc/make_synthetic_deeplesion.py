@@ -21,13 +21,16 @@ def parse_args(argv=None):
         'DeepLesion dataset')
     parser.add_argument('--out-dir', required=True, help='output folder')
     parser.add_argument(
-        '--preset', default='demo', choices=sorted(PRESETS),
+        '--preset',
+        default='demo',
+        choices=sorted(PRESETS),
         help='size preset (default: demo)')
     parser.add_argument('--num-patients', type=int, default=None)
     parser.add_argument('--image-size', type=int, default=None)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument(
-        '--subvolumes', action='store_true',
+        '--subvolumes',
+        action='store_true',
         help='also write the 3D benchmark of the val/test series into '
         'OUT_DIR/deeplesion3d (NIH-named sub-volume NIfTI files, 3D boxes '
         'of every lesion as annotations.pkl/.json)')
@@ -54,9 +57,13 @@ def main(argv=None) -> int:
     for name, s in summary['splits'].items():
         print(f'{name:<6} {s["patients"]:>8} {s["images"]:>7} '
               f'{s["lesions"]:>8} {s["noisy"]:>6}')
-    print(json.dumps(
-        {k: summary[k] for k in ('series_with_gaps', 'tubes',
-                                 'slice_intervals')}, default=str))
+    print(
+        json.dumps(
+            {
+                k: summary[k]
+                for k in ('series_with_gaps', 'tubes', 'slice_intervals')
+            },
+            default=str))
     for name, s in summary.get('subvolumes', {}).items():
         print(f'3D {name}: {s["subvolumes"]} sub-volumes, {s["boxes"]} 3D '
               f'boxes ({s["empty"]} sub-volumes without lesion) in '

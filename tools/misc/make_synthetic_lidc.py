@@ -23,9 +23,12 @@ def parse_args(argv=None):
     p.add_argument('--num-patients', type=int, default=None)
     p.add_argument('--crop-size', type=int, default=None)
     p.add_argument('--seed', type=int, default=0)
-    p.add_argument('--test-fraction', type=float, default=0.2,
-                   help='nodule share of the reference (nodule-level) '
-                   'split\'s test column')
+    p.add_argument(
+        '--test-fraction',
+        type=float,
+        default=0.2,
+        help='nodule share of the reference (nodule-level) '
+        'split\'s test column')
     return p.parse_args(argv)
 
 
@@ -46,8 +49,9 @@ def label_counts(out_dir: str) -> str:
             ids = split[name]
             pos = sum(nodule_label(info[i], 'classification') for i in ids)
             parts.append(f'{name} {len(ids)} ({len(ids) - pos}/{pos})')
-        shared = len(shared_patients(info, split['train'] + split['val'],
-                                     split['test']))
+        shared = len(
+            shared_patients(info, split['train'] + split['val'],
+                            split['test']))
         lines.append(f'{protocol} split (benign/malignant): ' +
                      ', '.join(parts) +
                      f'; patients in train/val and test: {shared}')

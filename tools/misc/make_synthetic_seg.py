@@ -21,11 +21,13 @@ from cspr_det.datasets.synthetic.make_synthetic_seg import (
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Write a synthetic LiTS or BTCV dataset as NIfTI')
-    parser.add_argument('--dataset', choices=['lits', 'btcv'],
-                        required=True)
+    parser.add_argument('--dataset', choices=['lits', 'btcv'], required=True)
     parser.add_argument('--out-dir', required=True, help='output folder')
-    parser.add_argument('--preset', default='demo', choices=sorted(PRESETS),
-                        help='size preset (default: demo)')
+    parser.add_argument(
+        '--preset',
+        default='demo',
+        choices=sorted(PRESETS),
+        help='size preset (default: demo)')
     parser.add_argument('--num-cases', type=int, default=None)
     parser.add_argument('--image-size', type=int, default=None)
     parser.add_argument('--seed', type=int, default=0)
@@ -40,16 +42,23 @@ def main(argv=None) -> int:
     overrides = {} if args.image_size is None else dict(
         image_size=args.image_size)
     try:
-        summary = make(args.out_dir, num_cases=args.num_cases,
-                       seed=args.seed, preset=args.preset, **overrides)
+        summary = make(
+            args.out_dir,
+            num_cases=args.num_cases,
+            seed=args.seed,
+            preset=args.preset,
+            **overrides)
     except (TypeError, ValueError) as e:
         print(f'error: {e}', file=sys.stderr)
         return 1
     print(f'wrote {summary["cases"]} synthetic {args.dataset.upper()} '
           f'case(s) ({summary["image_size"]} px) to {args.out_dir} in '
           f'{time.time() - t0:.1f} s')
-    print(json.dumps({k: summary[k] for k in ('splits', 'orientations',
-                                              'oblique', 'tumours')}))
+    print(
+        json.dumps({
+            k: summary[k]
+            for k in ('splits', 'orientations', 'oblique', 'tumours')
+        }))
     return 0
 
 

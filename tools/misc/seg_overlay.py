@@ -28,18 +28,28 @@ import SimpleITK as sitk
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Overlay a NIfTI prediction on its source CT')
-    parser.add_argument('--index', required=True,
-                        help="converter's index.json")
-    parser.add_argument('--pred-dir', required=True,
-                        help='folder of <case_id>.nii.gz predictions')
+    parser.add_argument(
+        '--index', required=True, help="converter's index.json")
+    parser.add_argument(
+        '--pred-dir',
+        required=True,
+        help='folder of <case_id>.nii.gz predictions')
     parser.add_argument('--out', required=True, help='output PNG')
-    parser.add_argument('--case', help='case id (default: the first test '
-                        'case with a prediction)')
-    parser.add_argument('--metrics', help='seg_metrics.json of the test run: '
-                        'print its per-case table')
-    parser.add_argument('--window', nargs=2, type=float,
-                        default=(-200.0, 250.0), metavar=('LO', 'HI'),
-                        help='HU window of the picture')
+    parser.add_argument(
+        '--case',
+        help='case id (default: the first test '
+        'case with a prediction)')
+    parser.add_argument(
+        '--metrics',
+        help='seg_metrics.json of the test run: '
+        'print its per-case table')
+    parser.add_argument(
+        '--window',
+        nargs=2,
+        type=float,
+        default=(-200.0, 250.0),
+        metavar=('LO', 'HI'),
+        help='HU window of the picture')
     return parser.parse_args(argv)
 
 
@@ -48,8 +58,10 @@ def format_metrics(path: str) -> str:
     with open(path) as f:
         rep = json.load(f)
     classes = rep['classes'][1:]
-    lines = [f'{"case":<16}' + ''.join(f'{"Dice " + c:>18}{"HD95 mm":>9}'
-                                       for c in classes)]
+    lines = [
+        f'{"case":<16}' + ''.join(f'{"Dice " + c:>18}{"HD95 mm":>9}'
+                                  for c in classes)
+    ]
     for case in rep['cases']:
         row = f'{case["case_id"]:<16}'
         for c in classes:
@@ -58,8 +70,9 @@ def format_metrics(path: str) -> str:
             row += f'{"-" if h is None else f"{h:.1f}":>9}'
         lines.append(row)
     s = rep['summary']
-    lines.append('global Dice (sums over cases): ' + ', '.join(
-        f'{c} {s["Dice_" + c.replace(" ", "_")]:.4f}' for c in classes) +
+    lines.append('global Dice (sums over cases): ' +
+                 ', '.join(f'{c} {s["Dice_" + c.replace(" ", "_")]:.4f}'
+                           for c in classes) +
                  f'; mean per-case Dice {s["mDice_case"]:.4f}')
     return '\n'.join(lines)
 
@@ -69,8 +82,8 @@ def _outline(mask: np.ndarray) -> np.ndarray:
     return mask & ~ndimage.binary_erosion(mask)
 
 
-def draw(image: np.ndarray, label: np.ndarray, pred: np.ndarray,
-         spacing_zyx, window, title: str, out: str) -> None:
+def draw(image: np.ndarray, label: np.ndarray, pred: np.ndarray, spacing_zyx,
+         window, title: str, out: str) -> None:
     """Three axial slices through the labelled region and a coronal one."""
     import matplotlib
     matplotlib.use('Agg')
@@ -80,20 +93,25 @@ def draw(image: np.ndarray, label: np.ndarray, pred: np.ndarray,
         else np.array([label.shape[0] // 2] * 3)
     y = int(np.argwhere(label > 0)[:, 1].mean()) if label.any() else \
         label.shape[1] // 2
-    views = [(f'slice {z}', image[z], label[z], pred[z], spacing_zyx[1] /
-              spacing_zyx[2]) for z in zs]
-    views.append((f'row {y} (coronal)', image[:, y], label[:, y],
-                  pred[:, y], spacing_zyx[0] / spacing_zyx[2]))
+    views = [(f'slice {z}', image[z], label[z], pred[z],
+              spacing_zyx[1] / spacing_zyx[2]) for z in zs]
+    views.append((f'row {y} (coronal)', image[:, y], label[:, y], pred[:, y],
+                  spacing_zyx[0] / spacing_zyx[2]))
     fig, axes = plt.subplots(1, 4, figsize=(16, 4.6))
     lo, hi = window
     for ax, (name, img, gt, pr, aspect) in zip(axes, views):
-        ax.imshow(np.clip(img, lo, hi), cmap='gray', aspect=aspect,
-                  origin='lower' if 'coronal' in name else 'upper')
+        ax.imshow(
+            np.clip(img, lo, hi),
+            cmap='gray',
+            aspect=aspect,
+            origin='lower' if 'coronal' in name else 'upper')
         rgba = np.zeros(img.shape + (4, ))
         rgba[_outline(gt > 0)] = (0.1, 0.9, 0.1, 1.0)
         rgba[_outline(pr > 0)] = (1.0, 0.15, 0.1, 1.0)
-        ax.imshow(rgba, aspect=aspect,
-                  origin='lower' if 'coronal' in name else 'upper')
+        ax.imshow(
+            rgba,
+            aspect=aspect,
+            origin='lower' if 'coronal' in name else 'upper')
         ax.set_title(name)
         ax.axis('off')
     fig.suptitle(f'{title}  (green: ground truth, red: prediction)')
@@ -109,16 +127,20 @@ def main(argv=None) -> int:
     cases = {c['case_id']: c for c in index['cases']}
     if args.case:
         if args.case not in cases:
-            print(f'error: case {args.case} not in {args.index}',
-                  file=sys.stderr)
+            print(
+                f'error: case {args.case} not in {args.index}',
+                file=sys.stderr)
             return 1
         case_id = args.case
     else:
-        found = [c for c, e in cases.items() if e['split'] == 'test' and
-                 osp.isfile(osp.join(args.pred_dir, c + '.nii.gz'))]
+        found = [
+            c for c, e in cases.items() if e['split'] == 'test'
+            and osp.isfile(osp.join(args.pred_dir, c + '.nii.gz'))
+        ]
         if not found:
-            print(f'error: no test-case prediction in {args.pred_dir}',
-                  file=sys.stderr)
+            print(
+                f'error: no test-case prediction in {args.pred_dir}',
+                file=sys.stderr)
             return 1
         case_id = found[0]
     case = cases[case_id]
@@ -130,18 +152,20 @@ def main(argv=None) -> int:
     for name, other in (('label', lab), ('prediction', pred)):
         if other.GetSize() != img.GetSize() or not np.allclose(
                 other.GetDirection(), img.GetDirection(), atol=1e-5):
-            print(f'error: {case_id}: {name} grid differs from the image',
-                  file=sys.stderr)
+            print(
+                f'error: {case_id}: {name} grid differs from the image',
+                file=sys.stderr)
             return 1
     img, lab, pred = (sitk.DICOMOrient(x, 'LPS') for x in (img, lab, pred))
     label = sitk.GetArrayFromImage(lab)
     if index.get('dataset') == 'lits' and not (sitk.GetArrayFromImage(pred)
                                                > 1).any():
         label = (label > 0).astype(np.uint8)  # liver task: tumour is liver
-    draw(sitk.GetArrayFromImage(img), label, sitk.GetArrayFromImage(pred),
-         tuple(reversed(img.GetSpacing())), args.window,
-         f'{case_id}: {osp.basename(pred_path)} on '
-         f'{osp.basename(case["source"]["image"])}', args.out)
+    draw(
+        sitk.GetArrayFromImage(img), label, sitk.GetArrayFromImage(pred),
+        tuple(reversed(img.GetSpacing())), args.window,
+        f'{case_id}: {osp.basename(pred_path)} on '
+        f'{osp.basename(case["source"]["image"])}', args.out)
     if args.metrics:
         print(format_metrics(args.metrics))
     print(f'overlay of {case_id} written to {args.out}')

@@ -28,14 +28,16 @@ import argparse
 import sys
 
 import cspr_det  # noqa: F401
-from cspr_det.models.utils import (RESNET3D_ARCH_KEYS,
-                                   conversion_summary, convert_cspr_resnet3d,
-                                   infer_cspr_resnet3d_config,
-                                   read_state_dict, save_converted)
+from cspr_det.models.utils import (RESNET3D_ARCH_KEYS, conversion_summary,
+                                   convert_cspr_resnet3d,
+                                   infer_cspr_resnet3d_config, read_state_dict,
+                                   save_converted)
 from cspr_det.utils import UserInputError  # noqa: E402
 
 
-def convert(src, dst: str, base_config: str = None,
+def convert(src,
+            dst: str,
+            base_config: str = None,
             trust_checkpoint: bool = False) -> dict:
     """Convert ``src`` (path or state dict) and write ``dst`` and its config;
     returns the load report (plus ``passed_through`` and ``written``).
@@ -45,7 +47,11 @@ def convert(src, dst: str, base_config: str = None,
     cfg = infer_cspr_resnet3d_config(legacy)
     backbone, others = convert_cspr_resnet3d(legacy)
     return save_converted(
-        backbone, others, cfg, dst, 'convert_cspr_resnet3d',
+        backbone,
+        others,
+        cfg,
+        dst,
+        'convert_cspr_resnet3d',
         arch_keys=RESNET3D_ARCH_KEYS,
         source=src if isinstance(src, str) else None,
         base_config=base_config)
@@ -54,19 +60,27 @@ def convert(src, dst: str, base_config: str = None,
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('src', help='legacy checkpoint')
-    p.add_argument('dst', help='output checkpoint (.pth); its config is '
-                   'written beside it (.py)')
-    p.add_argument('--base-config',
-                   help='config the written config inherits (default: the '
-                   'VDT ResNet3D-18 classifier config)')
-    p.add_argument('--trust-checkpoint', action='store_true',
-                   help='read SRC without the allow-list of checkpoint '
-                   'globals: for an old file you trust only, since '
-                   'unpickling it can run code (see docs/security.md)')
+    p.add_argument(
+        'dst',
+        help='output checkpoint (.pth); its config is '
+        'written beside it (.py)')
+    p.add_argument(
+        '--base-config',
+        help='config the written config inherits (default: the '
+        'VDT ResNet3D-18 classifier config)')
+    p.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='read SRC without the allow-list of checkpoint '
+        'globals: for an old file you trust only, since '
+        'unpickling it can run code (see docs/security.md)')
     args = p.parse_args(argv)
     try:
-        report = convert(args.src, args.dst, base_config=args.base_config,
-                         trust_checkpoint=args.trust_checkpoint)
+        report = convert(
+            args.src,
+            args.dst,
+            base_config=args.base_config,
+            trust_checkpoint=args.trust_checkpoint)
     except (UserInputError, FileNotFoundError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1

@@ -29,14 +29,17 @@ import argparse
 import sys
 
 import cspr_det  # noqa: F401
-from cspr_det.models.utils import (conversion_summary,
-                                   convert_mp3d, infer_mp3d_config,
-                                   read_state_dict, save_converted)
+from cspr_det.models.utils import (conversion_summary, convert_mp3d,
+                                   infer_mp3d_config, read_state_dict,
+                                   save_converted)
 from cspr_det.utils import UserInputError  # noqa: E402
 
 
-def convert(src, dst: str, baseline: bool = False,
-            base_config: str = None, trust_checkpoint: bool = False) -> dict:
+def convert(src,
+            dst: str,
+            baseline: bool = False,
+            base_config: str = None,
+            trust_checkpoint: bool = False) -> dict:
     """Convert ``src`` (path or state dict) and write ``dst`` and its config;
     returns the load report (plus ``passed_through``, ``written`` and
     ``backbone_cfg``). ``trust_checkpoint`` reads a ``src`` file without the
@@ -49,7 +52,11 @@ def convert(src, dst: str, baseline: bool = False,
         dropped = sorted(k for k in backbone if k.startswith('collapse'))
         backbone = {k: v for k, v in backbone.items() if k not in dropped}
     report = save_converted(
-        backbone, others, cfg, dst, 'convert_mp3d',
+        backbone,
+        others,
+        cfg,
+        dst,
+        'convert_mp3d',
         source=src if isinstance(src, str) else None,
         base_config=base_config)
     if baseline:
@@ -61,22 +68,32 @@ def convert(src, dst: str, baseline: bool = False,
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('src', help='legacy checkpoint')
-    p.add_argument('dst', help='output checkpoint (.pth); its config is '
-                   'written beside it (.py)')
-    p.add_argument('--p3d', action='store_true',
-                   help='target the P3DResNet baseline (depth pooling)')
-    p.add_argument('--base-config',
-                   help='config the written config inherits (default: the '
-                   'shipped detector config for this backbone)')
-    p.add_argument('--trust-checkpoint', action='store_true',
-                   help='read SRC without the allow-list of checkpoint '
-                   'globals: for an old file you trust only, since '
-                   'unpickling it can run code (see docs/security.md)')
+    p.add_argument(
+        'dst',
+        help='output checkpoint (.pth); its config is '
+        'written beside it (.py)')
+    p.add_argument(
+        '--p3d',
+        action='store_true',
+        help='target the P3DResNet baseline (depth pooling)')
+    p.add_argument(
+        '--base-config',
+        help='config the written config inherits (default: the '
+        'shipped detector config for this backbone)')
+    p.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='read SRC without the allow-list of checkpoint '
+        'globals: for an old file you trust only, since '
+        'unpickling it can run code (see docs/security.md)')
     args = p.parse_args(argv)
     try:
-        report = convert(args.src, args.dst, baseline=args.p3d,
-                         base_config=args.base_config,
-                         trust_checkpoint=args.trust_checkpoint)
+        report = convert(
+            args.src,
+            args.dst,
+            baseline=args.p3d,
+            base_config=args.base_config,
+            trust_checkpoint=args.trust_checkpoint)
     except (UserInputError, FileNotFoundError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1

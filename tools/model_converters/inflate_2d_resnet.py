@@ -22,8 +22,8 @@ import sys
 import torch
 
 import cspr_det  # noqa: F401
-from cspr_det.registry import MODELS
 from cspr_det.models.utils import format_report, inflate_2d_resnet
+from cspr_det.registry import MODELS
 from cspr_det.utils import UserInputError
 
 
@@ -31,23 +31,34 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('src', help='2D ResNet checkpoint')
     p.add_argument('dst', help='output checkpoint')
-    p.add_argument('--arch', choices=['p3d', 'mp3d', 'resnet3d'],
-                   default='p3d',
-                   help='p3d and mp3d give identical backbone weights')
-    p.add_argument('--depth', default='63',
-                   help="p3d/mp3d: 18ba, 34ba, 63, 131, 199; resnet3d: "
-                   '18, 34, 50')
+    p.add_argument(
+        '--arch',
+        choices=['p3d', 'mp3d', 'resnet3d'],
+        default='p3d',
+        help='p3d and mp3d give identical backbone weights')
+    p.add_argument(
+        '--depth',
+        default='63',
+        help="p3d/mp3d: 18ba, 34ba, 63, 131, 199; resnet3d: "
+        '18, 34, 50')
     p.add_argument('--in-channels', type=int, default=1)
     p.add_argument('--base-channels', type=int, default=64)
     p.add_argument('--norm', choices=['bn', 'gn'], default='bn')
-    p.add_argument('--style', choices=['pytorch', 'caffe'],
-                   default='pytorch', help='p3d/mp3d stride position')
-    p.add_argument('--strict', action='store_true',
-                   help='fail unless every 2D backbone key is used')
-    p.add_argument('--trust-checkpoint', action='store_true',
-                   help='read SRC without the allow-list of checkpoint '
-                   'globals: for an old file you trust only, since '
-                   'unpickling it can run code (see docs/security.md)')
+    p.add_argument(
+        '--style',
+        choices=['pytorch', 'caffe'],
+        default='pytorch',
+        help='p3d/mp3d stride position')
+    p.add_argument(
+        '--strict',
+        action='store_true',
+        help='fail unless every 2D backbone key is used')
+    p.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='read SRC without the allow-list of checkpoint '
+        'globals: for an old file you trust only, since '
+        'unpickling it can run code (see docs/security.md)')
     return p.parse_args(argv)
 
 
@@ -64,12 +75,17 @@ def main(argv=None) -> int:
             collapse='center',
             num_slices=None,
             style=args.style)
-    cfg.update(in_channels=args.in_channels,
-               base_channels=args.base_channels, norm_cfg=norm_cfg)
+    cfg.update(
+        in_channels=args.in_channels,
+        base_channels=args.base_channels,
+        norm_cfg=norm_cfg)
     model = MODELS.build(cfg)
     try:
-        report = inflate_2d_resnet(model, args.src, strict=args.strict,
-                                   trust_checkpoint=args.trust_checkpoint)
+        report = inflate_2d_resnet(
+            model,
+            args.src,
+            strict=args.strict,
+            trust_checkpoint=args.trust_checkpoint)
     except (UserInputError, FileNotFoundError) as exc:
         print(f'error: {exc}', file=sys.stderr)
         return 1
@@ -78,10 +94,13 @@ def main(argv=None) -> int:
         for k, v in model.state_dict().items() if not k.startswith('collapse')
     }
     torch.save(
-        dict(state_dict=sd, meta=dict(source=args.src, arch=args.arch,
-                                      depth=args.depth,
-                                      converter='inflate_2d_resnet')),
-        args.dst)
+        dict(
+            state_dict=sd,
+            meta=dict(
+                source=args.src,
+                arch=args.arch,
+                depth=args.depth,
+                converter='inflate_2d_resnet')), args.dst)
     print(format_report(report))
     print(f'wrote {len(sd)} tensors to {args.dst}')
     return 0

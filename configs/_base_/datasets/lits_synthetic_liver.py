@@ -20,7 +20,6 @@ train_pipeline = [
     dict(type='cspr_det.PackVolumeSegInputs')
 ]
 train_dataloader = dict(
-    num_workers=1,
-    dataset=dict(data_root=data_root, pipeline=train_pipeline))
+    num_workers=1, dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(num_workers=1, dataset=dict(data_root=data_root))
 test_dataloader = dict(num_workers=1, dataset=dict(data_root=data_root))

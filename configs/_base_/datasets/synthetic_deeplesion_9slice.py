@@ -37,8 +37,6 @@ train_dataloader = dict(
     num_workers=1,
     dataset=dict(data_root=data_root, pipeline=train_pipeline))
 val_dataloader = dict(
-    num_workers=1,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+    num_workers=1, dataset=dict(data_root=data_root, pipeline=test_pipeline))
 test_dataloader = dict(
-    num_workers=1,
-    dataset=dict(data_root=data_root, pipeline=test_pipeline))
+    num_workers=1, dataset=dict(data_root=data_root, pipeline=test_pipeline))

@@ -31,5 +31,6 @@ model = dict(
         rcnn=dict(sampler=dict(num=512, pos_fraction=0.25))),
     test_cfg=dict(
         rcnn=dict(
-            score_thr=0.0, nms=dict(type='nms', iou_threshold=0.5),
+            score_thr=0.0,
+            nms=dict(type='nms', iou_threshold=0.5),
             max_per_img=100)))

@@ -24,7 +24,9 @@ model = dict(
     neck=dict(start_level=0, add_extra_convs='on_input', num_outs=5),
     bbox_head=dict(
         num_classes=1,
-        anchor_generator=dict(
-            octave_base_scale=4, strides=[4, 8, 16, 32, 64])),
-    test_cfg=dict(score_thr=0.0, nms=dict(type='nms', iou_threshold=0.5),
-                  max_per_img=100))
+        anchor_generator=dict(octave_base_scale=4, strides=[4, 8, 16, 32,
+                                                            64])),
+    test_cfg=dict(
+        score_thr=0.0,
+        nms=dict(type='nms', iou_threshold=0.5),
+        max_per_img=100))

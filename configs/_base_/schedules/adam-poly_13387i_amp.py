@@ -16,8 +16,7 @@ param_scheduler = [
         end=13387,
         by_epoch=False)
 ]
-train_cfg = dict(
-    type='IterBasedTrainLoop', max_iters=13387, val_interval=2677)
+train_cfg = dict(type='IterBasedTrainLoop', max_iters=13387, val_interval=2677)
 val_cfg = dict(type='ValLoop')
 test_cfg = dict(type='TestLoop')
 # lr 1e-3 is for 4 GPUs x 8 crops; `tools/train.py --auto-scale-lr` rescales.

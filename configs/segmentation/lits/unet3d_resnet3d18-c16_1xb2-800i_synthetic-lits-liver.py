@@ -12,8 +12,8 @@ _base_ = [
 ]
 model = dict(
     backbone=dict(base_channels=16),
-    neck=dict(in_channels=(16, 16, 32, 64, 128), channels=(8, 16, 32, 64,
-                                                          128)),
+    neck=dict(
+        in_channels=(16, 16, 32, 64, 128), channels=(8, 16, 32, 64, 128)),
     decode_head=dict(
         in_channels=8,
         channels=8,

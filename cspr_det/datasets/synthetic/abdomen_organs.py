@@ -51,9 +51,8 @@ class AbdomenOrgans:
         self.ivc_hu = float(rng.uniform(105, 130))
         self.portal_hu = float(rng.uniform(135, 165))
 
-    def paint(self, x: np.ndarray, y: np.ndarray, z: float,
-              tissue: np.ndarray, hu: np.ndarray, geo: dict,
-              btcv: bool) -> np.ndarray:
+    def paint(self, x: np.ndarray, y: np.ndarray, z: float, tissue: np.ndarray,
+              hu: np.ndarray, geo: dict, btcv: bool) -> np.ndarray:
         """Add the organs of slice ``z`` to ``hu`` (in place) and return the
         (H, W) uint8 label map (LiTS or BTCV ids)."""
         ix, iy = geo['ix'], geo['iy']
@@ -67,8 +66,8 @@ class AbdomenOrgans:
         if t > 0:
             lb = self.lobe
             lobe = ellipse_norm2(x, y, (0.02 + lb['dx']) * ix, -0.42 * iy,
-                        0.28 * ix * t * lb['size'], 0.2 * iy * t,
-                        lb['theta']) <= 1
+                                 0.28 * ix * t * lb['size'], 0.2 * iy * t,
+                                 lb['theta']) <= 1
             add = lobe & free
             liver |= add
             hu[add] = 85.0
@@ -93,7 +92,7 @@ class AbdomenOrgans:
         if t > 0:
             st = self.stomach
             m = ellipse_norm2(x, y, 0.3 * ix, -0.2 * iy, 46 * t * st['size'],
-                     34 * t * st['size'], st['theta']) <= 1
+                              34 * t * st['size'], st['theta']) <= 1
             inner = ellipse_norm2(x, y, 0, 0, ix, iy) <= 0.78
             m &= (labels == 0) & inner & \
                 np.isin(tissue, (SOFT, MESFAT, FAT, LUNG))
@@ -128,7 +127,7 @@ class AbdomenOrgans:
         if t > 0:
             g = self.gall
             m = ellipse_norm2(x, y, (-0.22 + g['dx']) * ix, -0.22 * iy,
-                     13 * t * g['size'], 20 * t * g['size'], 0.6) <= 1
+                              13 * t * g['size'], 20 * t * g['size'], 0.6) <= 1
             put(m & np.isin(labels, (0, _LIVER)), _GALL, g['hu'])
         # oesophagus (upper abdomen / lower chest), anterior-left of spine
         t = ellipsoid_profile(z, 375, 640)

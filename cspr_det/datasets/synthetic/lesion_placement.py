@@ -51,16 +51,20 @@ def _type_mask(lesion_type: int, labels: np.ndarray, r_in: np.ndarray,
     raise ValueError(lesion_type)
 
 
-def _target_hu(label: int, rng: np.random.Generator,
-               contrast: Tuple[float, float] = (40.0, 120.0)) -> float:
+def _target_hu(
+    label: int,
+    rng: np.random.Generator,
+    contrast: Tuple[float, float] = (40.0, 120.0)
+) -> float:
     """HU inside a lesion (or tube) whose centre lies in tissue ``label``;
     in soft tissue and organs the lesion differs from the tissue by
     ``contrast`` HU (min, max), hypo- or hyper-dense."""
     if label == LUNG:
         return float(rng.uniform(-40, 60))
     if label in (BONE, MARROW):
-        return float(rng.uniform(-20, 120) if rng.random() < 0.6 else rng.
-                     uniform(550, 950))
+        return float(
+            rng.uniform(-20, 120) if rng.random() <
+            0.6 else rng.uniform(550, 950))
     base = TISSUE_HU.get(label, 40.0)
     if label in (FAT, MESFAT):
         return base + float(rng.uniform(80, 150))
@@ -105,8 +109,8 @@ def visible_target(label: int,
     for _ in range(tries):
         target = _target_hu(label, rng, contrast)
         if not ring.size or float(
-                np.mean(np.abs(ring - target) >= 0.5 * contrast[0])
-        ) >= min_fraction:
+                np.mean(np.abs(ring - target) >= 0.5 *
+                        contrast[0])) >= min_fraction:
             return target
     return None
 
@@ -233,8 +237,8 @@ def _apart(cx: float, cy: float, cz: float, a: float, c: float,
     """Whether a lesion there keeps 3 mm from every other lesion, in-plane
     or along z."""
     return all(
-        np.hypot(cx - o['cx'], cy - o['cy']) > a + o['a'] + 3
-        or abs(cz - o['cz']) > c + o['c'] + 3 for o in others)
+        np.hypot(cx - o['cx'], cy - o['cy']) > a + o['a'] +
+        3 or abs(cz - o['cz']) > c + o['c'] + 3 for o in others)
 
 
 def place_lesion(rng: np.random.Generator, anatomy: SliceAnatomy,
@@ -269,8 +273,18 @@ def place_lesion(rng: np.random.Generator, anatomy: SliceAnatomy,
                 (cx, cy, a, b, theta), rng, cfg['lesion_contrast_hu'])
             if target is None:
                 continue
-            return dict(type=lesion_type, key=k, cx=cx, cy=cy, cz=zc, a=a,
-                        b=b, c=c, theta=theta, target=target, noisy=0)
+            return dict(
+                type=lesion_type,
+                key=k,
+                cx=cx,
+                cy=cy,
+                cz=zc,
+                a=a,
+                b=b,
+                c=c,
+                theta=theta,
+                target=target,
+                noisy=0)
         a, b = a * 0.8, b * 0.8
         if 2 * b < cfg['min_lesion_px'] * spacing:
             break
@@ -295,8 +309,8 @@ def _tube_is_clear(tube: dict, lesions: Sequence[dict],
 
 
 def place_tube(rng: np.random.Generator, anatomy: SliceAnatomy,
-               lesions: Sequence[dict], tubes: Sequence[dict],
-               spacing: float, cfg: dict) -> Optional[dict]:
+               lesions: Sequence[dict], tubes: Sequence[dict], spacing: float,
+               cfg: dict) -> Optional[dict]:
     """A vessel-like tube through the series, seen on the key slice of a
     random lesion with the lesions' cross-section and contrast law, or
     None when no clear, visible position was found in 20 tries."""

@@ -34,15 +34,21 @@ def sample_properties(rng: np.random.Generator) -> Dict[str, object]:
     latent = (-0.5 + 0.28 * diameter + 0.6 * KIND_IRREGULARITY[kind] -
               1.5 * calcified + 0.3 * ground_glass +
               float(rng.normal(0.0, 0.3)))
-    return dict(kind=kind, diameter_mm=diameter, calcified=calcified,
-                ground_glass=ground_glass, latent=latent)
+    return dict(
+        kind=kind,
+        diameter_mm=diameter,
+        calcified=calcified,
+        ground_glass=ground_glass,
+        latent=latent)
 
 
 def reader_ratings(rng: np.random.Generator, latent: float,
                    num_readers: int) -> List[int]:
     """1-5 malignancy ratings of ``num_readers`` readers."""
-    return [int(np.clip(np.rint(latent + rng.normal(0.0, 0.5)), 1, 5))
-            for _ in range(num_readers)]
+    return [
+        int(np.clip(np.rint(latent + rng.normal(0.0, 0.5)), 1, 5))
+        for _ in range(num_readers)
+    ]
 
 
 def rating_mode(ratings: List[int]) -> int:
@@ -106,8 +112,8 @@ def reader_masks(rng: np.random.Generator, field: np.ndarray,
 
 
 def render_nodule_crop(rng: np.random.Generator, phantom: Phantom,
-                       props: Dict[str, object], size: int
-                       ) -> Tuple[np.ndarray, np.ndarray, dict]:
+                       props: Dict[str, object],
+                       size: int) -> Tuple[np.ndarray, np.ndarray, dict]:
     """Render the crop of one nodule.
 
     Args:
@@ -155,7 +161,6 @@ def render_nodule_crop(rng: np.random.Generator, phantom: Phantom,
 
 
 __all__ = [
-    'CHEST_Z', 'VOXEL_WINDOW', 'lung_position', 'rating_mode',
-    'reader_masks', 'reader_ratings', 'render_nodule_crop',
-    'sample_properties'
+    'CHEST_Z', 'VOXEL_WINDOW', 'lung_position', 'rating_mode', 'reader_masks',
+    'reader_ratings', 'render_nodule_crop', 'sample_properties'
 ]

@@ -70,8 +70,8 @@ def random_nodule(rng: np.random.Generator, kind: str,
     if kind in ('lobulated', 'spiculated'):
         n = int(rng.integers(3, 6))
         nodule['lobe_dirs'] = _unit_vectors(rng, n)
-        nodule['lobe_amps'] = rng.uniform(0.3, 0.6, size=n) * (
-            1.0 if kind == 'lobulated' else 0.5)
+        nodule['lobe_amps'] = rng.uniform(
+            0.3, 0.6, size=n) * (1.0 if kind == 'lobulated' else 0.5)
     if kind == 'spiculated':
         n = int(rng.integers(6, 13))
         nodule['spike_dirs'] = _unit_vectors(rng, n)
@@ -93,13 +93,16 @@ def _segment_distance(grids: Tuple[np.ndarray, ...], norm2: np.ndarray,
     direction`` and the position ``t`` in [0, 1] of the nearest point."""
     proj = _dot(grids, direction)
     t = np.clip(proj / np.float32(length), 0.0, 1.0)
-    d2 = norm2 - 2 * t * np.float32(length) * proj + (t * np.float32(
-        length))**2
+    d2 = norm2 - 2 * t * np.float32(length) * proj + (t *
+                                                      np.float32(length))**2
     return np.sqrt(np.maximum(d2, 0.0)), t
 
 
-def nodule_field(nodule: Dict[str, object], zz: np.ndarray, yy: np.ndarray,
-                 xx: np.ndarray, edge_mm: float = 0.8) -> np.ndarray:
+def nodule_field(nodule: Dict[str, object],
+                 zz: np.ndarray,
+                 yy: np.ndarray,
+                 xx: np.ndarray,
+                 edge_mm: float = 0.8) -> np.ndarray:
     """Soft indicator of a nodule centred at the origin.
 
     Args:
@@ -114,8 +117,8 @@ def nodule_field(nodule: Dict[str, object], zz: np.ndarray, yy: np.ndarray,
     rot = np.asarray(nodule['rotation'])
     r = float(nodule['radius'])
     axes = np.asarray(nodule['axes']) * r
-    ell2 = sum((_dot(grids, rot[:, i]) / np.float32(axes[i]))**2
-               for i in range(3))
+    ell2 = sum(
+        (_dot(grids, rot[:, i]) / np.float32(axes[i]))**2 for i in range(3))
     norm2 = grids[0]**2 + grids[1]**2 + grids[2]**2
     inv_norm = 1.0 / np.maximum(np.sqrt(norm2), 1e-6)
     bulge = np.ones(norm2.shape, np.float32)
@@ -133,9 +136,13 @@ def nodule_field(nodule: Dict[str, object], zz: np.ndarray, yy: np.ndarray,
     return field.astype(np.float32)
 
 
-def vessel_field(rng: np.random.Generator, zz: np.ndarray, yy: np.ndarray,
-                 xx: np.ndarray, num: int,
-                 radius_mm: Tuple[float, float] = (0.6, 2.2)) -> np.ndarray:
+def vessel_field(
+    rng: np.random.Generator,
+    zz: np.ndarray,
+    yy: np.ndarray,
+    xx: np.ndarray,
+    num: int,
+    radius_mm: Tuple[float, float] = (0.6, 2.2)) -> np.ndarray:
     """Soft indicator of ``num`` straight vessels crossing the crop.
 
     Each vessel is a line through a random point of the crop's central
@@ -149,11 +156,12 @@ def vessel_field(rng: np.random.Generator, zz: np.ndarray, yy: np.ndarray,
     for _ in range(num):
         p0 = rng.uniform(-0.7 * half, 0.7 * half, size=3)
         d = _unit_vectors(rng, 1)[0]
-        rel = tuple(np.asarray(g, np.float32) - np.float32(o)
-                    for g, o in zip((zz, yy, xx), p0))
+        rel = tuple(
+            np.asarray(g, np.float32) - np.float32(o)
+            for g, o in zip((zz, yy, xx), p0))
         proj = _dot(rel, d)
-        dist = np.sqrt(np.maximum(
-            rel[0]**2 + rel[1]**2 + rel[2]**2 - proj**2, 0.0))
+        dist = np.sqrt(
+            np.maximum(rel[0]**2 + rel[1]**2 + rel[2]**2 - proj**2, 0.0))
         rad = float(rng.uniform(*radius_mm))
         field = np.maximum(field, blob_profile(dist / rad, rad, 0.5))
     return field.astype(np.float32)

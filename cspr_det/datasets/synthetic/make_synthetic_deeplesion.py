@@ -111,7 +111,8 @@ def make_synthetic_deeplesion(out_dir: str,
         image_size=int(cfg['image_size']),
         pixel_spacing=(min(spacings), max(spacings)),
         patients=int(cfg['num_patients']),
-        studies=len({(pl.patient, pl.study) for pl in plans}),
+        studies=len({(pl.patient, pl.study)
+                     for pl in plans}),
         series=len(plans),
         slices=n_slices,
         series_with_gaps=sum(1 for pl in plans if len(pl.runs) > 1),
@@ -138,9 +139,9 @@ def _patient_splits(rng: np.random.Generator, fractions: Tuple[float, ...],
     return split_of
 
 
-def _plan_patients(rng: np.random.Generator, cfg: dict, seed: int,
-                   split_of: np.ndarray, planner: SeriesPlanner
-                   ) -> Tuple[List[SeriesPlan], List[dict]]:
+def _plan_patients(
+        rng: np.random.Generator, cfg: dict, seed: int, split_of: np.ndarray,
+        planner: SeriesPlanner) -> Tuple[List[SeriesPlan], List[dict]]:
     """Draw every patient (gender, age, studies) and plan their series.
 
     Returns:
@@ -159,8 +160,9 @@ def _plan_patients(rng: np.random.Generator, cfg: dict, seed: int,
         gender = 'F' if rng.random() < 0.5 else 'M'
         age = None if rng.random() < 0.05 else float(rng.integers(18, 90))
         patients.append(dict(patient=p, split=split, gender=gender, age=age))
-        n_studies = int(rng.integers(cfg['studies_per_patient'][0],
-                                     cfg['studies_per_patient'][1] + 1))
+        n_studies = int(
+            rng.integers(cfg['studies_per_patient'][0],
+                         cfg['studies_per_patient'][1] + 1))
         patient_rng = np.random.default_rng([seed, p])
         for st in range(1, n_studies + 1):
             # the anatomy and field of view come from their own generators,
@@ -169,8 +171,9 @@ def _plan_patients(rng: np.random.Generator, cfg: dict, seed: int,
             fov = 2 * 175 * phantom.scale * patient_rng.uniform(
                 *cfg['fov_fill'])
             spacing = float(format_number(fov / size))
-            n_series = int(rng.integers(cfg['series_per_study'][0],
-                                        cfg['series_per_study'][1] + 1))
+            n_series = int(
+                rng.integers(cfg['series_per_study'][0],
+                             cfg['series_per_study'][1] + 1))
             for se in range(1, n_series + 1):
                 if cfg['cycle_intervals']:
                     dz = intervals[series_counter % len(intervals)]
@@ -209,7 +212,8 @@ def _split_summary(records: List[dict], patients: List[dict]) -> dict:
         recs = [r for r in records if r['split'] == code]
         splits[name] = dict(
             patients=int(sum(1 for pt in patients if pt['split'] == code)),
-            images=len({r['file_name'] for r in recs}),
+            images=len({r['file_name']
+                        for r in recs}),
             lesions=len(recs),
             noisy=sum(r['noisy'] for r in recs),
             types=dict(

@@ -26,9 +26,8 @@ from typing import Dict, List, Optional
 import numpy as np
 
 from ..lidc_metadata import INFO_CSV, SPLIT_CSV
-from .lidc_nodule_rendering import (reader_masks, reader_ratings,
-                                    render_nodule_crop, rating_mode,
-                                    sample_properties)
+from .lidc_nodule_rendering import (rating_mode, reader_masks, reader_ratings,
+                                    render_nodule_crop, sample_properties)
 from .phantom import Phantom
 
 #: Generator presets; keyword arguments override them.
@@ -41,12 +40,12 @@ PRESETS: Dict[str, dict] = dict(
     large=dict(num_patients=870, crop_size=64, nodules_per_patient=(1, 5)),
 )
 
-INFO_COLUMNS = (
-    'index', 'uid', 'scan', 'name', 'roi', 'volume', 'diameter_mm', 'coordZ',
-    'coordY', 'coordX', 'spacingZ', 'spacingY', 'spacingX', 'nodIDs1',
-    'nodIDs2', 'nodIDs3', 'nodIDs4', 'subtlety', 'internalStructure',
-    'calcification', 'sphericity', 'margin', 'lobulation', 'spiculation',
-    'texture', 'malignancy', 'malignancy_mode', 'subset', 'remark')
+INFO_COLUMNS = ('index', 'uid', 'scan', 'name', 'roi', 'volume', 'diameter_mm',
+                'coordZ', 'coordY', 'coordX', 'spacingZ', 'spacingY',
+                'spacingX', 'nodIDs1', 'nodIDs2', 'nodIDs3', 'nodIDs4',
+                'subtlety', 'internalStructure', 'calcification', 'sphericity',
+                'margin', 'lobulation', 'spiculation', 'texture', 'malignancy',
+                'malignancy_mode', 'subset', 'remark')
 
 
 def _reader_string(values: List[int]) -> str:
@@ -178,41 +177,62 @@ def make_synthetic_lidc(out_dir: str,
                 index = f'lidc{scan}_{roi}'
                 nrng = np.random.default_rng([seed, scan, roi])
                 props = sample_properties(nrng)
-                voxel, field, geo = render_nodule_crop(
-                    nrng, phantom, props, crop_size)
+                voxel, field, geo = render_nodule_crop(nrng, phantom, props,
+                                                       crop_size)
                 num_readers = int(nrng.choice(4, p=(0.1, 0.15, 0.25, 0.5))) \
                     + 1
                 masks = reader_masks(nrng, field, num_readers)
                 ratings = reader_ratings(nrng, props['latent'], num_readers)
                 np.savez_compressed(
-                    osp.join(nodule_dir, f'{index}.npz'), voxel=voxel,
-                    **{f'answer{k + 1}': m for k, m in enumerate(masks)})
-                rows.append(_nodule_row(index, patient, scan, roi, props,
-                                        masks, ratings, geo, rng))
+                    osp.join(nodule_dir, f'{index}.npz'),
+                    voxel=voxel,
+                    **{
+                        f'answer{k + 1}': m
+                        for k, m in enumerate(masks)
+                    })
+                rows.append(
+                    _nodule_row(index, patient, scan, roi, props, masks,
+                                ratings, geo, rng))
                 truth[index] = dict(
-                    props, ratings=ratings, num_readers=num_readers,
+                    props,
+                    ratings=ratings,
+                    num_readers=num_readers,
                     centre_mm=list(geo['centre_mm']),
                     offset_mm=geo['offset_mm'])
     ids = [r['index'] for r in rows]
-    split = _write_split(osp.join(out_dir, SPLIT_CSV), ids, test_fraction,
-                         rng)
+    split = _write_split(osp.join(out_dir, SPLIT_CSV), ids, test_fraction, rng)
     # a table row without a crop and without ratings, as in the real table
     last = rows[-1]
-    rows.append(dict({k: '' for k in INFO_COLUMNS}, index=f'{last["name"]}_'
-                     f'{int(last["roi"]) + 1}', uid=last['uid'],
-                     scan=last['scan'], name=last['name'],
-                     roi=int(last['roi']) + 1, malignancy='xxx',
-                     malignancy_mode=0, remark='no annotation'))
+    rows.append(
+        dict({k: ''
+              for k in INFO_COLUMNS},
+             index=f'{last["name"]}_'
+             f'{int(last["roi"]) + 1}',
+             uid=last['uid'],
+             scan=last['scan'],
+             name=last['name'],
+             roi=int(last['roi']) + 1,
+             malignancy='xxx',
+             malignancy_mode=0,
+             remark='no annotation'))
     _write_csv(osp.join(out_dir, INFO_CSV), INFO_COLUMNS, rows)
-    with open(osp.join(out_dir, 'synthetic_truth.json'), 'w',
-              encoding='utf-8') as f:
-        json.dump(dict(seed=seed, preset=preset, crop_size=crop_size,
-                       nodules=truth), f, indent=1)
-    modes = np.bincount([int(r['malignancy_mode']) for r in rows],
-                        minlength=6)
-    return dict(patients=num_patients, nodules=len(ids),
-                reference_split={k: len(v) for k, v in split.items()},
-                malignancy_mode={m: int(modes[m]) for m in range(6)})
+    with open(
+            osp.join(out_dir, 'synthetic_truth.json'), 'w',
+            encoding='utf-8') as f:
+        json.dump(
+            dict(seed=seed, preset=preset, crop_size=crop_size, nodules=truth),
+            f,
+            indent=1)
+    modes = np.bincount([int(r['malignancy_mode']) for r in rows], minlength=6)
+    return dict(
+        patients=num_patients,
+        nodules=len(ids),
+        reference_split={
+            k: len(v)
+            for k, v in split.items()
+        },
+        malignancy_mode={m: int(modes[m])
+                         for m in range(6)})
 
 
 __all__ = ['INFO_COLUMNS', 'PRESETS', 'make_synthetic_lidc']

@@ -85,13 +85,15 @@ def _sample_spacing(rng: np.random.Generator,
     return float(rng.choice(values, p=p / p.sum()))
 
 
-def render_case(rng: np.random.Generator,
-                btcv: bool = False,
-                image_size: int = 96,
-                fov_mm: Tuple[float, float] = (330.0, 400.0),
-                slice_spacing: Sequence[Tuple[float, float]] = ((2.5, 1.0), ),
-                tumours: Tuple[int, int] = (0, 4),
-                noise_hu: Tuple[float, float] = (8.0, 16.0)) -> dict:
+def render_case(
+    rng: np.random.Generator,
+    btcv: bool = False,
+    image_size: int = 96,
+    fov_mm: Tuple[float, float] = (330.0, 400.0),
+    slice_spacing: Sequence[Tuple[float, float]] = ((2.5, 1.0), ),
+    tumours: Tuple[int, int] = (0, 4),
+    noise_hu: Tuple[float, float] = (8.0, 16.0)
+) -> dict:
     """Render one abdominal case in the canonical orientation.
 
     Args:
@@ -138,9 +140,9 @@ def render_case(rng: np.random.Generator,
     return dict(hu=hu, labels=labels, spacing=(sz, sxy, sxy), tumours=found)
 
 
-def _add_tumours(rng: np.random.Generator, hu: np.ndarray,
-                 labels: np.ndarray, spacing: Tuple[float, float, float],
-                 count: Tuple[int, int]) -> List[dict]:
+def _add_tumours(rng: np.random.Generator, hu: np.ndarray, labels: np.ndarray,
+                 spacing: Tuple[float, float,
+                                float], count: Tuple[int, int]) -> List[dict]:
     """Soft-edged ellipsoid tumours centred in the liver: HU changed by the
     tumour contrast inside the liver, label 2 where the profile exceeds
     0.5."""
@@ -153,28 +155,33 @@ def _add_tumours(rng: np.random.Generator, hu: np.ndarray,
         c = liver[int(rng.integers(len(liver)))] * sp
         r = float(np.exp(rng.uniform(np.log(6), np.log(25))))
         axes = r * rng.uniform(0.75, 1.25, size=3)
-        delta = float(rng.uniform(-70, -30) if rng.random() < 0.85 else rng.
-                      uniform(30, 55))
+        delta = float(
+            rng.uniform(-70, -30) if rng.random() <
+            0.85 else rng.uniform(30, 55))
         # bounding box of the ellipsoid plus its soft edge
         lo = np.maximum(np.floor((c - 1.5 * axes - 3) / sp), 0).astype(int)
         hi = np.minimum(np.ceil((c + 1.5 * axes + 3) / sp) + 1,
                         labels.shape).astype(int)
-        grids = np.meshgrid(*[np.arange(a, b) * s
-                              for a, b, s in zip(lo, hi, sp)], indexing='ij')
-        d = np.sqrt(sum(((g - cc) / ax)**2
-                        for g, cc, ax in zip(grids, c, axes)))
+        grids = np.meshgrid(
+            *[np.arange(a, b) * s for a, b, s in zip(lo, hi, sp)],
+            indexing='ij')
+        d = np.sqrt(
+            sum(((g - cc) / ax)**2 for g, cc, ax in zip(grids, c, axes)))
         profile = blob_profile(d, r, edge_mm=1.5)
         box = tuple(slice(a, b) for a, b in zip(lo, hi))
         inside = labels[box] >= 1
         hu[box] += (delta * profile * inside).astype(np.float32)
         labels[box][(profile > 0.5) & inside] = 2
-        out.append(dict(centre_mm=[float(v) for v in c],
-                        axes_mm=[float(v) for v in axes], delta_hu=delta))
+        out.append(
+            dict(
+                centre_mm=[float(v) for v in c],
+                axes_mm=[float(v) for v in axes],
+                delta_hu=delta))
     return out
 
 
-def _store(case: dict, rng: np.random.Generator, oblique_prob: float
-           ) -> Tuple[sitk.Image, sitk.Image, dict]:
+def _store(case: dict, rng: np.random.Generator,
+           oblique_prob: float) -> Tuple[sitk.Image, sitk.Image, dict]:
     """Put a canonical case on an LPS grid, then store it in a random
     orientation (and sometimes tilted)."""
     sz, sy, sx = case['spacing']
@@ -197,10 +204,12 @@ def _store(case: dict, rng: np.random.Generator, oblique_prob: float
         direction = rot @ np.asarray(img.GetDirection()).reshape(3, 3)
         for im in (img, lab):
             im.SetDirection([float(v) for v in direction.ravel()])
-    info = dict(orientation=code, tilt_deg=tilt,
-                spacing_zyx=[float(v) for v in case['spacing']],
-                shape=[int(v) for v in case['hu'].shape],
-                tumours=case['tumours'])
+    info = dict(
+        orientation=code,
+        tilt_deg=tilt,
+        spacing_zyx=[float(v) for v in case['spacing']],
+        shape=[int(v) for v in case['hu'].shape],
+        tumours=case['tumours'])
     return img, lab, info
 
 
@@ -249,9 +258,9 @@ def _make(dataset: str, out_dir: str, num_cases: Optional[int], seed: int,
         numbers = list(range(n))
         ids = [f'volume-{i}' for i in numbers]
     if btcv and n == len(BTCV_NUMBERS):  # the published split
-        split = dict(train=[btcv_case_id(i) for i in numbers
-                            if i not in BTCV_TEST_IDS],
-                     test=[btcv_case_id(i) for i in BTCV_TEST_IDS])
+        split = dict(
+            train=[btcv_case_id(i) for i in numbers if i not in BTCV_TEST_IDS],
+            test=[btcv_case_id(i) for i in BTCV_TEST_IDS])
     else:
         split = _split_ids(ids, cfg['split_fractions'], rng)
     truth = {}
@@ -272,29 +281,42 @@ def _make(dataset: str, out_dir: str, num_cases: Optional[int], seed: int,
             img_path = osp.join(root, 'img', f'img{num:04d}.nii.gz')
             lab_path = osp.join(root, 'label', f'label{num:04d}.nii.gz')
         else:
-            root = osp.join(out_dir,
-                            f'Training Batch {1 if num < 28 else 2}')
+            root = osp.join(out_dir, f'Training Batch {1 if num < 28 else 2}')
             img_path = osp.join(root, f'volume-{num}.nii')
             lab_path = osp.join(root, f'segmentation-{num}.nii')
         write_image(img, img_path)
         write_image(sitk.Cast(lab, sitk.sitkUInt8), lab_path)
-        info.update(image=osp.relpath(img_path, out_dir),
-                    label=osp.relpath(lab_path, out_dir),
-                    label_values=[int(v) for v in np.unique(case['labels'])])
+        info.update(
+            image=osp.relpath(img_path, out_dir),
+            label=osp.relpath(lab_path, out_dir),
+            label_values=[int(v) for v in np.unique(case['labels'])])
         truth[case_id] = info
     with open(osp.join(out_dir, 'split.json'), 'w', encoding='utf-8') as f:
         json.dump(split, f, indent=1)
-    with open(osp.join(out_dir, 'synthetic_truth.json'), 'w',
-              encoding='utf-8') as f:
-        json.dump(dict(dataset=dataset, seed=seed, preset=preset,
-                       config=cfg, cases=truth), f, indent=1, default=float)
+    with open(
+            osp.join(out_dir, 'synthetic_truth.json'), 'w',
+            encoding='utf-8') as f:
+        json.dump(
+            dict(
+                dataset=dataset,
+                seed=seed,
+                preset=preset,
+                config=cfg,
+                cases=truth),
+            f,
+            indent=1,
+            default=float)
     return dict(
         out_dir=out_dir,
         dataset=dataset,
         cases=n,
         image_size=size,
-        splits={k: len(v) for k, v in split.items()},
-        orientations=sorted({v['orientation'] for v in truth.values()}),
+        splits={
+            k: len(v)
+            for k, v in split.items()
+        },
+        orientations=sorted({v['orientation']
+                             for v in truth.values()}),
         oblique=sum(1 for v in truth.values() if v['tilt_deg']),
         tumours=sum(len(v['tumours']) for v in truth.values()))
 

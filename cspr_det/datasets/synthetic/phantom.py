@@ -43,12 +43,12 @@ def _taper(z: float, lo: float, hi: float) -> float:
 
 
 def ellipse_norm2(x: np.ndarray,
-                 y: np.ndarray,
-                 cx: float,
-                 cy: float,
-                 ax: float,
-                 ay: float,
-                 theta: float = 0.0) -> np.ndarray:
+                  y: np.ndarray,
+                  cx: float,
+                  cy: float,
+                  ax: float,
+                  ay: float,
+                  theta: float = 0.0) -> np.ndarray:
     """Normalised squared radius of points in a rotated ellipse.
 
     Args:
@@ -146,9 +146,8 @@ class Phantom:
         labels, tex, geo = self.label_map(x, y, z)
         return tissue_hu(labels, tex), labels, geo
 
-    def label_map(
-            self, x: np.ndarray, y: np.ndarray,
-            z: float) -> Tuple[np.ndarray, np.ndarray, Dict[str, float]]:
+    def label_map(self, x: np.ndarray, y: np.ndarray,
+                  z: float) -> Tuple[np.ndarray, np.ndarray, Dict[str, float]]:
         """Tissue labels of the slice at height ``z``.
 
         Structures are painted in a fixed order (later ones cover earlier
@@ -187,8 +186,8 @@ class Phantom:
         self._paint_bones(labels, x, y, z, body)
         return labels, tex, dict(ax=ax, ay=ay, ix=ix, iy=iy, cx=cx, cy=cy)
 
-    def _paint_abdomen(self, labels: np.ndarray, x: np.ndarray,
-                       y: np.ndarray, z: float, body: dict) -> None:
+    def _paint_abdomen(self, labels: np.ndarray, x: np.ndarray, y: np.ndarray,
+                       z: float, body: dict) -> None:
         """Mesenteric fat, bladder, kidneys, liver and spleen (in place)."""
         ix, iy = body['ix'], body['iy']
         # abdominal / pelvic fat between the bowel loops
@@ -200,8 +199,8 @@ class Phantom:
         # bladder
         t = _taper(z, 15, 115)
         if t > 0:
-            labels[ellipse_norm2(x, y, 0, -0.25 * iy, 42 * t * self.scale,
-                                 32 * t * self.scale) <= 1] = BLADDER
+            labels[ellipse_norm2(x, y, 0, -0.25 * iy, 42 * t * self.scale, 32 *
+                                 t * self.scale) <= 1] = BLADDER
         # kidneys
         t = _taper(z, 185, 300)
         if t > 0:
@@ -214,14 +213,14 @@ class Phantom:
         # liver (image left = patient right)
         t = _taper(z, 255, 420)
         if t > 0:
-            labels[ellipse_norm2(x, y, -0.33 * ix, -0.05 * iy, 0.52 * ix * t,
-                                 0.7 * iy * t, 0.3) <= 1] = LIVER
+            labels[ellipse_norm2(x, y, -0.33 * ix, -0.05 * iy, 0.52 * ix *
+                                 t, 0.7 * iy * t, 0.3) <= 1] = LIVER
         # spleen
         t = _taper(z, 300, 405)
         if t > 0:
-            labels[ellipse_norm2(x, y, 0.55 * ix, 0.28 * iy,
-                                 22 * t * self.scale, 45 * t * self.scale,
-                                 -0.6) <= 1] = SPLEEN
+            labels[ellipse_norm2(x, y, 0.55 * ix, 0.28 * iy, 22 * t *
+                                 self.scale, 45 * t *
+                                 self.scale, -0.6) <= 1] = SPLEEN
 
     def _paint_chest(self, labels: np.ndarray, x: np.ndarray, y: np.ndarray,
                      z: float, body: dict) -> None:
@@ -235,12 +234,12 @@ class Phantom:
                 labels[body['inner'] & (r <= 1)] = LUNG
         t = _taper(z, 395, 545)
         if t > 0:
-            labels[ellipse_norm2(x, y, 0.12 * ix, -0.3 * iy,
-                                 58 * t * self.scale, 46 * t * self.scale,
-                                 0.5) <= 1] = HEART
+            labels[ellipse_norm2(x, y, 0.12 * ix, -0.3 * iy, 58 * t *
+                                 self.scale, 46 * t *
+                                 self.scale, 0.5) <= 1] = HEART
         # aorta: a tube along the whole trunk
-        labels[ellipse_norm2(x, y, 0.12 * ix, 0.33 * iy, 11 * self.scale,
-                             11 * self.scale) <= 1] = AORTA
+        labels[ellipse_norm2(x, y, 0.12 * ix, 0.33 * iy, 11 * self.scale, 11 *
+                             self.scale) <= 1] = AORTA
 
     def _paint_bones(self, labels: np.ndarray, x: np.ndarray, y: np.ndarray,
                      z: float, body: dict) -> None:
@@ -301,7 +300,8 @@ def tissue_hu(labels: np.ndarray, texture: np.ndarray) -> np.ndarray:
     return hu
 
 
-def blob_profile(d: np.ndarray, radius_mm: float,
+def blob_profile(d: np.ndarray,
+                 radius_mm: float,
                  edge_mm: float = 1.0) -> np.ndarray:
     """Soft-edged indicator of a normalised radius ``d`` (1 = surface)."""
     arg = np.clip((d - 1.0) * (radius_mm / edge_mm), -30, 30)

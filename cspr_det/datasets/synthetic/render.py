@@ -28,8 +28,9 @@ def tube_centre(tube: dict, z: float) -> Tuple[float, float]:
     for i, c0 in enumerate((tube['x0'], tube['y0'])):
         ph = tube['phase'][i]
         out.append(c0 + tube['amp'][i] *
-                   (np.sin(2 * np.pi * (z - tube['zref']) /
-                           tube['wavelength'] + ph) - np.sin(ph)))
+                   (np.sin(2 * np.pi *
+                           (z - tube['zref']) / tube['wavelength'] + ph) -
+                    np.sin(ph)))
     return float(out[0]), float(out[1])
 
 

@@ -131,8 +131,9 @@ class SeriesPlanner:
         if not lesions:
             return None
         tubes: List[dict] = []
-        n_tubes = int(rng.integers(cfg['tubes_per_series'][0],
-                                   cfg['tubes_per_series'][1] + 1))
+        n_tubes = int(
+            rng.integers(cfg['tubes_per_series'][0],
+                         cfg['tubes_per_series'][1] + 1))
         for _ in range(n_tubes):
             tube = place_tube(rng, anatomy, lesions, tubes, spacing, cfg)
             if tube is not None:
@@ -171,8 +172,9 @@ class SeriesPlanner:
         rng, cfg, dz, z0 = self.rng, self.cfg, anatomy.dz, anatomy.z0
         z_lo, z_hi = z0 - 0.95 * length, z0 - 0.05 * length
         lesions: List[dict] = []
-        n_keys = int(rng.integers(cfg['keys_per_series'][0],
-                                  cfg['keys_per_series'][1] + 1))
+        n_keys = int(
+            rng.integers(cfg['keys_per_series'][0],
+                         cfg['keys_per_series'][1] + 1))
         for i in range(n_keys):
             t = first if i == 0 else self.types.next(split, z_lo, z_hi)
             lo, hi = max(TYPE_Z[t][0], z_lo), min(TYPE_Z[t][1], z_hi)
@@ -187,8 +189,7 @@ class SeriesPlanner:
             lesions.append(les)
             if rng.random() < cfg['multi_lesion_prob']:
                 t2 = self.types.draw_at(anatomy.z(k))
-                les2 = place_lesion(rng, anatomy, t2, k, lesions, spacing,
-                                    cfg)
+                les2 = place_lesion(rng, anatomy, t2, k, lesions, spacing, cfg)
                 if les2 is not None:
                     lesions.append(les2)
         return lesions

@@ -22,8 +22,8 @@ import cv2
 import numpy as np
 import SimpleITK as sitk
 
-from ..deeplesion3d_annotations import save_3d_boxes, subvolume_name
 from cspr_det.fileio import HU_OFFSET
+from ..deeplesion3d_annotations import save_3d_boxes, subvolume_name
 from ..deeplesion_csv import slice_file_name
 from .phantom import mm_to_pixel
 
@@ -110,9 +110,11 @@ def _read_run(folder: str, first: int, last: int) -> np.ndarray:
     return np.stack(slices)
 
 
-def write_synthetic_subvolumes(plans: Sequence['SeriesPlan'], images_dir: str,
-                               out_dir: str, splits: Tuple[int, ...] = (2, 3)
-                               ) -> dict:
+def write_synthetic_subvolumes(
+    plans: Sequence['SeriesPlan'],
+    images_dir: str,
+    out_dir: str,
+    splits: Tuple[int, ...] = (2, 3)) -> dict:
     """Write the sub-volumes and 3D annotations of the val/test series.
 
     Output under ``out_dir``: ``subvolumes/{name}.nii.gz``,
@@ -132,7 +134,9 @@ def write_synthetic_subvolumes(plans: Sequence['SeriesPlan'], images_dir: str,
     sub_dir = osp.join(out_dir, 'subvolumes')
     os.makedirs(sub_dir, exist_ok=True)
     ann: Dict[str, Dict[str, np.ndarray]] = {
-        _SPLIT_NAMES[s]: {} for s in splits}
+        _SPLIT_NAMES[s]: {}
+        for s in splits
+    }
     types: Dict[str, Dict[str, List[int]]] = {k: {} for k in ann}
     for plan in plans:
         if plan.split not in splits:
@@ -141,8 +145,9 @@ def write_synthetic_subvolumes(plans: Sequence['SeriesPlan'], images_dir: str,
         for first, last in plan.runs:
             name = subvolume_name(plan.series, first, last)
             hu = _read_run(osp.join(images_dir, plan.series), first, last)
-            write_nih_subvolume(osp.join(sub_dir, name + '.nii.gz'), hu,
-                                (plan.spacing, plan.spacing, plan.dz))
+            write_nih_subvolume(
+                osp.join(sub_dir, name + '.nii.gz'), hu,
+                (plan.spacing, plan.spacing, plan.dz))
             boxes, kinds = [], []
             for les in sorted(plan.lesions, key=lambda d: d['key']):
                 box = lesion_box_3d(les, les['key'], plan.dz, plan.size,
@@ -156,8 +161,10 @@ def write_synthetic_subvolumes(plans: Sequence['SeriesPlan'], images_dir: str,
     save_3d_boxes(ann, osp.join(out_dir, 'annotations.json'))
     save_3d_boxes(types, osp.join(out_dir, 'lesion_types.json'))
     return {
-        split: dict(subvolumes=len(subs),
-                    boxes=int(sum(len(b) for b in subs.values())),
-                    empty=int(sum(1 for b in subs.values() if not len(b))))
+        split:
+        dict(
+            subvolumes=len(subs),
+            boxes=int(sum(len(b) for b in subs.values())),
+            empty=int(sum(1 for b in subs.values() if not len(b))))
         for split, subs in ann.items()
     }

@@ -89,8 +89,8 @@ def _recist(les: dict, size: int, spacing: float) -> List[float]:
     ca, sa = np.cos(les['theta']), np.sin(les['theta'])
     la, lb = les['a'] / spacing, les['b'] / spacing
     recist = [
-        cx - la * ca, cy - la * sa, cx + la * ca, cy + la * sa,
-        cx + lb * sa, cy - lb * ca, cx - lb * sa, cy + lb * ca
+        cx - la * ca, cy - la * sa, cx + la * ca, cy + la * sa, cx + lb * sa,
+        cy - lb * ca, cx - lb * sa, cy + lb * ca
     ]
     return [round(v, 3) for v in recist]
 
@@ -126,12 +126,12 @@ def series_records(plan: 'SeriesPlan') -> List[dict]:
                 key_slice=les['key'],
                 recist=recist,
                 bbox_xyxy=box,
-                diameters=[round(2 * la, 4), round(2 * lb, 4)],
+                diameters=[round(2 * la, 4),
+                           round(2 * lb, 4)],
                 location=[
                     round(cx / size, 6),
                     round(cy / size, 6),
-                    round(
-                        float(np.clip(les['cz'] / BODY_LENGTH_MM, 0, 1)), 6)
+                    round(float(np.clip(les['cz'] / BODY_LENGTH_MM, 0, 1)), 6)
                 ],
                 lesion_type=-1 if plan.split == 1 else les['type'],
                 true_type=les['type'],
@@ -162,6 +162,7 @@ def write_truth_json(path: str, seed: int, preset: str, cfg: dict,
             tubes=plan.tubes) for plan in plans
     ]
     with open(path, 'w', encoding='utf-8') as f:
-        json.dump(dict(seed=seed, preset=preset, config=cfg, series=truth),
-                  f,
-                  default=float)
+        json.dump(
+            dict(seed=seed, preset=preset, config=cfg, series=truth),
+            f,
+            default=float)

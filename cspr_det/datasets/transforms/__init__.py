@@ -22,14 +22,26 @@ from .spacing_resize import SpacingResize
 
 __all__ = [
     # DeepLesion 2.5D detection
-    'LoadDeepLesionSlices', 'RandomZFlip', 'SpacingResize',
+    'LoadDeepLesionSlices',
+    'RandomZFlip',
+    'SpacingResize',
     # VDT pre-training
-    'LoadImageVDT', 'PackVDTInputs', 'RandomResizedCropVDT',
-    'RandomSlicePermute', 'ResizeShortEdge',
+    'LoadImageVDT',
+    'PackVDTInputs',
+    'RandomResizedCropVDT',
+    'RandomSlicePermute',
+    'ResizeShortEdge',
     # 3D volumes
-    'HUWindow3D', 'LoadVolumeArrays', 'PackVolumeSegInputs', 'RandomCrop3D',
-    'RandomFlip3D', 'RandomScale3D', 'RandomZCrop3D',
+    'HUWindow3D',
+    'LoadVolumeArrays',
+    'PackVolumeSegInputs',
+    'RandomCrop3D',
+    'RandomFlip3D',
+    'RandomScale3D',
+    'RandomZCrop3D',
     # LIDC nodule crops
-    'CentreCrop3D', 'LoadLIDCNodule', 'PackVolumeClsInputs',
+    'CentreCrop3D',
+    'LoadLIDCNodule',
+    'PackVolumeClsInputs',
     'Random90Rotation3D'
 ]

@@ -7,11 +7,11 @@ from mmcv.transforms import BaseTransform
 from cspr_det.registry import TRANSFORMS
 
 
-def _triple(name: str, value: Union[int, Sequence[int]], low: int
-            ) -> Tuple[int, int, int]:
+def _triple(name: str, value: Union[int, Sequence[int]],
+            low: int) -> Tuple[int, int, int]:
     values = (value, ) * 3 if isinstance(value, int) else tuple(value)
-    if len(values) != 3 or any(
-            not isinstance(v, int) or v < low for v in values):
+    if len(values) != 3 or any(not isinstance(v, int) or v < low
+                               for v in values):
         raise ValueError(f'CentreCrop3D: {name} must be an int >= {low} or 3 '
                          f'of them (D, H, W), got {value!r}')
     return values

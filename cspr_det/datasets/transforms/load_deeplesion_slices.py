@@ -74,8 +74,8 @@ class LoadDeepLesionSlices(BaseTransform):
         self.backend_args = backend_args
 
     # ------------------------------------------------------------------ #
-    def slice_positions(self, key: int, native_interval: Optional[float]
-                        ) -> List[float]:
+    def slice_positions(self, key: int,
+                        native_interval: Optional[float]) -> List[float]:
         """Slice-index positions (floats) of the S stacked slices (see
         :func:`~cspr_det.datasets.slice_stack.stack_positions`)."""
         return stack_positions(key, self.num_slices, self.slice_interval,
@@ -110,9 +110,8 @@ class LoadDeepLesionSlices(BaseTransform):
         cache[index] = value
         return value
 
-    def _read_with_fallback(self, index: int, key: int, first: int,
-                            last: int, series_dir: str, cache: dict,
-                            counter: List[int],
+    def _read_with_fallback(self, index: int, key: int, first: int, last: int,
+                            series_dir: str, cache: dict, counter: List[int],
                             shape: Optional[tuple]) -> np.ndarray:
         img = self._read(index, series_dir, cache, counter)
         if img is not None and (shape is None or img.shape == shape):
@@ -125,9 +124,8 @@ class LoadDeepLesionSlices(BaseTransform):
             cache[index] = msg
         reason = cache[index]
         # nearest readable slice of the run; ties go towards the key slice
-        candidates = sorted(
-            (i for i in range(first, last + 1) if i != index),
-            key=lambda i: (abs(i - index), abs(i - key)))
+        candidates = sorted((i for i in range(first, last + 1) if i != index),
+                            key=lambda i: (abs(i - index), abs(i - key)))
         for cand in candidates:
             alt = self._read(cand, series_dir, cache, counter)
             if alt is not None and (shape is None or alt.shape == shape):
@@ -171,6 +169,7 @@ class LoadDeepLesionSlices(BaseTransform):
 
         cache: Dict[int, object] = {}
         counter = [0]
+
         def read(index: int, shape: Optional[tuple]) -> np.ndarray:
             return self._read_with_fallback(index, key, first, last,
                                             series_dir, cache, counter, shape)

@@ -88,8 +88,7 @@ class LoadImageVDT(BaseTransform):
         path = results['img_path']
         try:
             img_bytes = get(path, backend_args=self.backend_args)
-            img = mmcv.imfrombytes(
-                img_bytes, flag='unchanged', backend='cv2')
+            img = mmcv.imfrombytes(img_bytes, flag='unchanged', backend='cv2')
         except Exception as exc:
             raise IOError(f'LoadImageVDT: cannot read {path}: {exc}') from exc
         if img is None:

@@ -48,8 +48,8 @@ class LoadVolumeArrays(BaseTransform):
         if not osp.isfile(path):
             raise FileNotFoundError(f'{case}: {what} array not found: {path}')
         try:
-            array = np.load(path, mmap_mode='r' if self.lazy else None,
-                            allow_pickle=False)
+            array = np.load(
+                path, mmap_mode='r' if self.lazy else None, allow_pickle=False)
         except (ValueError, OSError, EOFError) as e:
             raise UnreadableSampleError(
                 f'{case}: cannot read {what} array {path} (truncated or not '

@@ -27,11 +27,12 @@ class PackVDTInputs(BaseTransform):
         meta_keys: Keys copied into the data sample's metainfo.
     """
 
-    def __init__(self,
-                 meta_keys: Sequence[str] = ('sample_idx', 'img_path',
-                                             'ori_shape', 'img_shape',
-                                             'slice_order', 'flip',
-                                             'flip_direction')) -> None:
+    def __init__(
+        self,
+        meta_keys: Sequence[str] = ('sample_idx', 'img_path', 'ori_shape',
+                                    'img_shape', 'slice_order', 'flip',
+                                    'flip_direction')
+    ) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:
@@ -53,8 +54,8 @@ class PackVDTInputs(BaseTransform):
         inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
         sample = BaseDataElement()
         if 'gt_label' in results:
-            sample.gt_label = torch.as_tensor(
-                [int(results['gt_label'])], dtype=torch.long)
+            sample.gt_label = torch.as_tensor([int(results['gt_label'])],
+                                              dtype=torch.long)
         sample.set_metainfo(
             {k: results[k]
              for k in self.meta_keys if k in results})

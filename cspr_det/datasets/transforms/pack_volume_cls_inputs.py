@@ -25,12 +25,13 @@ class PackVolumeClsInputs(BaseTransform):
         meta_keys (Sequence[str]): Keys copied to the metainfo.
     """
 
-    def __init__(self,
-                 meta_keys: Sequence[str] = (
-                     'nodule_id', 'patient_id', 'subset', 'img_path',
-                     'ori_shape', 'img_shape', 'malignancy_mode',
-                     'diameter_mm', 'crop_offset_3d', 'rot90_3d',
-                     'flip_3d')) -> None:
+    def __init__(
+        self,
+        meta_keys: Sequence[str] = ('nodule_id', 'patient_id', 'subset',
+                                    'img_path', 'ori_shape', 'img_shape',
+                                    'malignancy_mode', 'diameter_mm',
+                                    'crop_offset_3d', 'rot90_3d', 'flip_3d')
+    ) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:

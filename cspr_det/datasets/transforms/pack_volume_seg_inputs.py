@@ -26,12 +26,14 @@ class PackVolumeSegInputs(BaseTransform):
         meta_keys (Sequence[str]): Keys copied to the metainfo.
     """
 
-    def __init__(self,
-                 meta_keys: Sequence[str] = (
-                     'case_id', 'img_path', 'seg_map_path', 'spacing',
-                     'origin', 'direction', 'source', 'img_shape',
-                     'ori_shape', 'z_crop', 'flip_3d', 'scale_factor',
-                     'crop_offset', 'hu_window')) -> None:
+    def __init__(
+        self,
+        meta_keys: Sequence[str] = ('case_id', 'img_path', 'seg_map_path',
+                                    'spacing', 'origin', 'direction', 'source',
+                                    'img_shape', 'ori_shape', 'z_crop',
+                                    'flip_3d', 'scale_factor', 'crop_offset',
+                                    'hu_window')
+    ) -> None:
         self.meta_keys = tuple(meta_keys)
 
     def transform(self, results: dict) -> dict:

@@ -29,8 +29,8 @@ class RandomCrop3D(BaseTransform):
                  crop_size: Tuple[int, int] = (256, 256),
                  pad_val: float = -1024,
                  seg_pad_val: int = 255) -> None:
-        if len(crop_size) != 2 or any(
-                not isinstance(v, int) or v < 1 for v in crop_size):
+        if len(crop_size) != 2 or any(not isinstance(v, int) or v < 1
+                                      for v in crop_size):
             raise ValueError(
                 f'crop_size must be (h, w) positive ints, got {crop_size!r}')
         self.crop_size = tuple(crop_size)

@@ -29,10 +29,12 @@ class RandomFlip3D(BaseTransform):
             ``'x'`` is flipped (source label values). Defaults to none.
     """
 
-    def __init__(self,
-                 prob: float = 0.5,
-                 axes: Sequence[str] = ('z', ),
-                 swap_labels: Sequence[Tuple[int, int]] = ()) -> None:
+    def __init__(
+        self,
+        prob: float = 0.5,
+        axes: Sequence[str] = ('z', ),
+        swap_labels: Sequence[Tuple[int, int]] = ()
+    ) -> None:
         if not 0 <= prob <= 1:
             raise ValueError(f'prob must be in [0, 1], got {prob}')
         axes = tuple(axes) if not isinstance(axes, str) else (axes, )

@@ -78,8 +78,8 @@ class RandomZCrop3D(BaseTransform):
     def _crop(self, array: np.ndarray, z0: int, pad) -> np.ndarray:
         out = np.array(array[z0:z0 + self.size])
         if out.shape[0] < self.size:
-            extra = np.full((self.size - out.shape[0], ) + out.shape[1:],
-                            pad, out.dtype)
+            extra = np.full((self.size - out.shape[0], ) + out.shape[1:], pad,
+                            out.dtype)
             out = np.concatenate([out, extra])
         return out
 

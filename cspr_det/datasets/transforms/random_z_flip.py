@@ -41,8 +41,8 @@ class RandomZFlip(BaseTransform):
                 f'num_slices={num_slices} x num_windows={num_windows}')
         h, w = img.shape[:2]
         grouped = img.reshape(h, w, num_windows, num_slices)
-        results['img'] = np.ascontiguousarray(
-            grouped[..., ::-1].reshape(h, w, channels))
+        results['img'] = np.ascontiguousarray(grouped[..., ::-1].reshape(
+            h, w, channels))
         return results
 
     def __repr__(self) -> str:

@@ -34,8 +34,11 @@ class CheckpointCheckHook(Hook):
 
     priority = 'VERY_HIGH'
 
-    def __init__(self, source: str, strict: bool = True,
-                 check_arch: bool = True, hint: str = '') -> None:
+    def __init__(self,
+                 source: str,
+                 strict: bool = True,
+                 check_arch: bool = True,
+                 hint: str = '') -> None:
         self.source = source
         self.strict = strict
         self.check_arch = check_arch

@@ -53,7 +53,10 @@ class SegPredictionWriterHook(Hook):
         self.written = {}
         self.skipped = 0
 
-    def after_test_iter(self, runner, batch_idx: int, data_batch=None,
+    def after_test_iter(self,
+                        runner,
+                        batch_idx: int,
+                        data_batch=None,
                         outputs: Optional[Sequence] = None) -> None:
         for sample in outputs or ():
             if 'source' not in getattr(sample, 'metainfo', {}) or \

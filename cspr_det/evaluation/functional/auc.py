@@ -148,8 +148,8 @@ def choose_threshold(labels, scores, rule: str = 'youden') -> float:
     if rule == 'youden':
         value = np.nan_to_num(tpr) - np.nan_to_num(fpr)
     elif rule == 'f1':
-        value = 2 * np.nan_to_num(tp) / (n_pos + np.nan_to_num(tp) +
-                                          np.nan_to_num(fp))
+        value = 2 * np.nan_to_num(tp) / (
+            n_pos + np.nan_to_num(tp) + np.nan_to_num(fp))
     else:
         value = (np.nan_to_num(tp) + n_neg - np.nan_to_num(fp)) / labels.size
     # first (highest) threshold within rounding of the best value

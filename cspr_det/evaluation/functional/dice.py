@@ -49,8 +49,7 @@ def confusion_counts(
     cm = np.bincount(
         gt.astype(np.int64) * num_classes + pred.astype(np.int64),
         minlength=num_classes * num_classes).reshape(num_classes, num_classes)
-    return dict(
-        inter=np.diag(cm).copy(), pred=cm.sum(0), gt=cm.sum(1))
+    return dict(inter=np.diag(cm).copy(), pred=cm.sum(0), gt=cm.sum(1))
 
 
 def dice_from_counts(inter: np.ndarray, pred: np.ndarray,
@@ -68,8 +67,9 @@ def dice_from_counts(inter: np.ndarray, pred: np.ndarray,
         np.ndarray: float64 Dice of the same shape, NaN where undefined.
     """
     inter = np.asarray(inter, dtype=np.float64)
-    denom = np.asarray(pred, dtype=np.float64) + np.asarray(
-        gt, dtype=np.float64)
+    denom = np.asarray(
+        pred, dtype=np.float64) + np.asarray(
+            gt, dtype=np.float64)
     out = np.full(denom.shape, np.nan)
     np.divide(2.0 * inter, denom, out=out, where=denom > 0)
     return out
@@ -93,8 +93,8 @@ def mean_foreground(values: np.ndarray,
     """NaN-ignoring mean over the foreground classes (``1 .. C-1`` unless
     ``classes`` is given); NaN when none is defined."""
     values = np.asarray(values, dtype=np.float64)
-    idx = list(range(1, values.shape[-1])) if classes is None else list(
-        classes)
+    idx = list(range(1,
+                     values.shape[-1])) if classes is None else list(classes)
     picked = values[..., idx]
     if picked.size == 0 or np.all(np.isnan(picked)):
         return float('nan')

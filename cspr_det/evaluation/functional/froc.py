@@ -48,7 +48,7 @@ from .froc_curve import (curve_corners, interpolate_sensitivity,
 from .froc_options import (DEFAULT_FPS, EXACT_RATE_RULES, MEAN_SENS_RANGE,
                            OVERLAP_MODES, check_choice, check_fps,
                            check_protocol)
-from .score_order import sort_by_score, score_order
+from .score_order import score_order, sort_by_score
 
 __all__ = [
     'DEFAULT_FPS', 'EXACT_RATE_RULES', 'MEAN_SENS_RANGE', 'OVERLAP_MODES',
@@ -75,8 +75,7 @@ def _first_bad_image(bad_rows: np.ndarray, counts: np.ndarray) -> int:
     return int(np.searchsorted(np.cumsum(counts), row, side='right'))
 
 
-def _stack_boxes(arrays: Sequence, name: str) -> Tuple[np.ndarray,
-                                                       np.ndarray]:
+def _stack_boxes(arrays: Sequence, name: str) -> Tuple[np.ndarray, np.ndarray]:
     """Concatenate one ``(n_i, 4)`` box array per image, column-wise.
 
     Returns:
@@ -96,8 +95,7 @@ def _stack_boxes(arrays: Sequence, name: str) -> Tuple[np.ndarray,
             arrs[i] = _EMPTY_BOXES
     counts = np.array([a.shape[0] for a in arrs], dtype=np.int64)
     try:
-        columns = np.concatenate([a.T for a in arrs], axis=1,
-                                 dtype=np.float64)
+        columns = np.concatenate([a.T for a in arrs], axis=1, dtype=np.float64)
     except TypeError as exc:
         raise TypeError(f'{name} must hold numeric arrays: {exc}') from None
     if not np.isfinite(columns).all():
@@ -112,9 +110,8 @@ def _stack_scores(arrays: Sequence, counts: np.ndarray) -> np.ndarray:
     arrs: List[np.ndarray] = [np.asarray(a) for a in arrays]
     for i, a in enumerate(arrs):
         if a.ndim > 1 or a.size != counts[i]:
-            raise ValueError(
-                f'pred_scores[{i}] has shape {a.shape}; expected '
-                f'({counts[i]},) to match pred_boxes[{i}]')
+            raise ValueError(f'pred_scores[{i}] has shape {a.shape}; expected '
+                             f'({counts[i]},) to match pred_boxes[{i}]')
         if a.ndim == 0:
             arrs[i] = a.reshape(1)
     try:
@@ -280,8 +277,8 @@ def froc(pred_boxes: Sequence[np.ndarray],
     curve_fps = fp_cum / float(num_images)
     if num_gt > 0:
         curve_sens = tp_cum / float(num_gt)
-        sens, clamped = interpolate_sensitivity(curve_fps, curve_sens,
-                                                fps_arr, exact_rate)
+        sens, clamped = interpolate_sensitivity(curve_fps, curve_sens, fps_arr,
+                                                exact_rate)
     else:
         curve_sens = np.full(num_det + 1, np.nan)
         sens = np.full(fps_arr.shape, np.nan)

@@ -62,8 +62,8 @@ MODES_3D = ('3D', 'P3D')
 _PAIRS_PER_CHUNK = 1 << 16
 
 
-def _stack(arrays: Sequence, cols: int, name: str
-           ) -> Tuple[np.ndarray, np.ndarray]:
+def _stack(arrays: Sequence, cols: int,
+           name: str) -> Tuple[np.ndarray, np.ndarray]:
     """``(cols, sum n_i)`` float64 columns and ``(I,)`` counts of one
     ``(n_i, >= cols)`` array per sub-volume (extra columns ignored)."""
     if not isinstance(arrays, (list, tuple)):
@@ -90,12 +90,15 @@ def _length(lo: np.ndarray, hi: np.ndarray, off: float) -> np.ndarray:
 
 
 def _side(det_lo, det_hi, gt_lo, gt_hi, off: float) -> np.ndarray:
-    return np.maximum(np.minimum(det_hi, gt_hi) - np.maximum(det_lo, gt_lo)
-                      + off, 0.0)
+    return np.maximum(
+        np.minimum(det_hi, gt_hi) - np.maximum(det_lo, gt_lo) + off, 0.0)
 
 
-def overlaps3d(det: np.ndarray, gt: np.ndarray, overlap: str = 'iobb',
-               mode: str = '3D', plus_one: bool = True) -> np.ndarray:
+def overlaps3d(det: np.ndarray,
+               gt: np.ndarray,
+               overlap: str = 'iobb',
+               mode: str = '3D',
+               plus_one: bool = True) -> np.ndarray:
     """Overlap of paired boxes (column ``k`` of ``det`` with column ``k``
     of ``gt``).
 
@@ -135,8 +138,7 @@ def overlaps3d(det: np.ndarray, gt: np.ndarray, overlap: str = 'iobb',
     return np.maximum(ratio(size_det), ratio(size_gt))
 
 
-def _match(det, det_counts, gt, gt_counts, iou_thr, overlap, mode,
-           plus_one):
+def _match(det, det_counts, gt, gt_counts, iou_thr, overlap, mode, plus_one):
     """Best overlap of every box with its sub-volume's lesions, and the
     (box, lesion) pairs reaching ``iou_thr``."""
     num_det = det.shape[1]
@@ -150,8 +152,8 @@ def _match(det, det_counts, gt, gt_counts, iou_thr, overlap, mode,
     while start < num_det:
         # detections whose pairs fit in one chunk (at least one detection)
         base = ends[start - 1] if start else 0
-        stop = int(np.searchsorted(ends, base + _PAIRS_PER_CHUNK,
-                                   side='right'))
+        stop = int(
+            np.searchsorted(ends, base + _PAIRS_PER_CHUNK, side='right'))
         stop = min(max(stop, start + 1), num_det)
         npair = pairs_per_det[start:stop]
         d_idx = np.repeat(np.arange(start, stop), npair)
@@ -256,26 +258,36 @@ def froc3d(pred_boxes: Sequence[np.ndarray],
     curve_fps = fp_cum / float(num_vol)
     if num_gt:
         curve_sens = tp_cum / float(num_gt)
-        sens, clamped = interpolate_sensitivity(curve_fps, curve_sens,
-                                                fps_arr, exact_rate)
+        sens, clamped = interpolate_sensitivity(curve_fps, curve_sens, fps_arr,
+                                                exact_rate)
     else:
         curve_sens = np.full(num_det + 1, np.nan)
         sens = np.full(fps_arr.shape, np.nan)
         clamped = fps_arr > curve_fps[-1]
     return dict(
-        fps=fps_arr, sens=sens, clamped=clamped,
+        fps=fps_arr,
+        sens=sens,
+        clamped=clamped,
         mean_sens=float(np.mean(sens)),
-        curve_fps=curve_fps, curve_sens=curve_sens,
+        curve_fps=curve_fps,
+        curve_sens=curve_sens,
         curve_scores=np.concatenate([[np.inf], ranked]),
-        num_subvolumes=num_vol, num_lesions=num_gt, num_detections=num_det,
-        num_fp=int(fp_cum[-1]), num_found=int(found.sum()),
+        num_subvolumes=num_vol,
+        num_lesions=num_gt,
+        num_detections=num_det,
+        num_fp=int(fp_cum[-1]),
+        num_found=int(found.sum()),
         max_fps=float(curve_fps[-1]),
         final_sens=float(curve_sens[-1]) if num_gt else float('nan'),
         lesion_found_step=step,
         lesion_subvolume=np.repeat(np.arange(num_vol), gt_counts),
-        det_is_fp=is_fp, det_max_overlap=best,
-        iou_thr=float(iou_thr), overlap=overlap, mode=mode,
-        plus_one=bool(plus_one), exact_rate=exact_rate)
+        det_is_fp=is_fp,
+        det_max_overlap=best,
+        iou_thr=float(iou_thr),
+        overlap=overlap,
+        mode=mode,
+        plus_one=bool(plus_one),
+        exact_rate=exact_rate)
 
 
 def stratum_froc3d(result: Dict, lesion_mask: np.ndarray) -> Dict:
@@ -318,8 +330,7 @@ def size_strata(gt_boxes: Sequence[np.ndarray],
     for i, b in enumerate(gt_boxes):
         b = np.asarray(b, np.float64).reshape(-1, 6)
         side = np.maximum(b[:, 3] - b[:, 0], b[:, 4] - b[:, 1]) + off
-        sides.append(side * (1.0 if pixel_mm is None else
-                             float(pixel_mm[i])))
+        sides.append(side * (1.0 if pixel_mm is None else float(pixel_mm[i])))
     side = np.concatenate(sides) if sides else np.zeros(0)
     unit = 'px' if pixel_mm is None else 'mm'
     out = {}

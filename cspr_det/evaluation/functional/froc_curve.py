@@ -10,11 +10,11 @@ from .froc_options import (EXACT_RATE_RULES, MEAN_SENS_RANGE, check_choice,
                            check_fps)
 
 
-def interpolate_sensitivity(curve_fps: np.ndarray,
-                            curve_sens: np.ndarray,
-                            fps: Sequence[float],
-                            exact_rate: str = 'first'
-                            ) -> Tuple[np.ndarray, np.ndarray]:
+def interpolate_sensitivity(
+        curve_fps: np.ndarray,
+        curve_sens: np.ndarray,
+        fps: Sequence[float],
+        exact_rate: str = 'first') -> Tuple[np.ndarray, np.ndarray]:
     """Read sensitivities off an FROC curve.
 
     For a rate ``f`` that no point of the curve has exactly: linear
@@ -72,9 +72,10 @@ def interpolate_sensitivity(curve_fps: np.ndarray,
     return sens, clamped
 
 
-def mean_sensitivity(fps: np.ndarray, sens: np.ndarray,
-                     fps_range: Tuple[float, float] = MEAN_SENS_RANGE
-                     ) -> float:
+def mean_sensitivity(
+        fps: np.ndarray,
+        sens: np.ndarray,
+        fps_range: Tuple[float, float] = MEAN_SENS_RANGE) -> float:
     """Mean of ``sens`` over the rates of ``fps`` inside ``fps_range``
     (inclusive); NaN when no rate falls inside."""
     fps = np.asarray(fps, dtype=np.float64)
@@ -133,9 +134,10 @@ def stratum_froc(result: Dict,
         curve_sens=curve_sens)
 
 
-def curve_corners(curve_fps: np.ndarray, curve_sens: np.ndarray,
-                  max_fps: Optional[float] = None
-                  ) -> Tuple[np.ndarray, np.ndarray]:
+def curve_corners(
+        curve_fps: np.ndarray,
+        curve_sens: np.ndarray,
+        max_fps: Optional[float] = None) -> Tuple[np.ndarray, np.ndarray]:
     """Thin an FROC curve to the points that define its interpolation.
 
     Keeps point 0, for every FP the point just before it and the point where
@@ -163,4 +165,3 @@ def curve_corners(curve_fps: np.ndarray, curve_sens: np.ndarray,
         if beyond.size:
             keep[beyond[0] + 1:-1] = False
     return x[keep], y[keep]
-

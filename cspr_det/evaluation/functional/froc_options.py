@@ -19,8 +19,9 @@ def check_fps(fps: Sequence[float]) -> np.ndarray:
     Returns:
         np.ndarray: ``(k,)`` float64 array in the given order.
     """
-    arr = np.asarray(list(fps) if not np.isscalar(fps) else [fps],
-                     dtype=np.float64).reshape(-1)
+    arr = np.asarray(
+        list(fps) if not np.isscalar(fps) else [fps],
+        dtype=np.float64).reshape(-1)
     if arr.size == 0:
         raise ValueError('fps must name at least one FP-per-image rate')
     if not np.isfinite(arr).all() or (arr <= 0).any():

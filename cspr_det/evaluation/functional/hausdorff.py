@@ -14,8 +14,10 @@ def _bbox(mask: np.ndarray, margin: int) -> Tuple[slice, ...]:
     for axis in range(mask.ndim):
         other = tuple(a for a in range(mask.ndim) if a != axis)
         idx = np.flatnonzero(mask.any(axis=other))
-        out.append(slice(max(idx[0] - margin, 0),
-                         min(idx[-1] + 1 + margin, mask.shape[axis])))
+        out.append(
+            slice(
+                max(idx[0] - margin, 0),
+                min(idx[-1] + 1 + margin, mask.shape[axis])))
     return tuple(out)
 
 

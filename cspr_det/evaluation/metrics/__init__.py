@@ -10,8 +10,7 @@ from .volume_dice_metric import VolumeDiceMetric
 
 __all__ = [
     'BinaryAUCMetric', 'DEEPLESION_TYPE_NAMES', 'DeepLesionFROCMetric',
-    'TopKAccuracy',
-    'VolumeDiceMetric', 'coco_ap50', 'evaluate_froc_records', 'format_table',
-    'load_detection_dump', 'save_detection_dump', 'topk_accuracy',
-    'write_report_files'
+    'TopKAccuracy', 'VolumeDiceMetric', 'coco_ap50', 'evaluate_froc_records',
+    'format_table', 'load_detection_dump', 'save_detection_dump',
+    'topk_accuracy', 'write_report_files'
 ]

@@ -8,8 +8,9 @@ from mmengine.evaluator import BaseMetric
 from cspr_det.registry import METRICS
 
 
-def topk_accuracy(scores: np.ndarray, labels: np.ndarray,
-                  topk: Sequence[int] = (1, 5)) -> Dict[int, float]:
+def topk_accuracy(
+    scores: np.ndarray, labels: np.ndarray,
+    topk: Sequence[int] = (1, 5)) -> Dict[int, float]:
     """Top-k accuracy in percent.
 
     A sample counts as correct for ``k`` when its label is among the ``k``

@@ -130,8 +130,8 @@ class BinaryAUCMetric(BaseMetric):
                     f'{score.size} classes, pos_label is {self.pos_label}')
             self.results.append(
                 dict(
-                    sample_id=str(sid if sid is not None else
-                                  len(self.results)),
+                    sample_id=str(
+                        sid if sid is not None else len(self.results)),
                     patient_id=_get(sample, 'patient_id', ''),
                     subset=_get(sample, 'subset', ''),
                     label=int(_scalar(label) == self.pos_label),
@@ -190,8 +190,8 @@ class BinaryAUCMetric(BaseMetric):
                                 threshold, stats, metrics, source)
         return dict(metrics)
 
-    def _write_reports(self, results, scored, val, threshold, stats,
-                       metrics, source) -> None:
+    def _write_reports(self, results, scored, val, threshold, stats, metrics,
+                       source) -> None:
         os.makedirs(self.out_dir, exist_ok=True)
         write_per_sample_csv(
             osp.join(self.out_dir, 'cls_per_sample.csv'), results, threshold)
@@ -201,15 +201,18 @@ class BinaryAUCMetric(BaseMetric):
             ([r['label'] for r in scored], [r['score'] for r in scored])
         }
         if val:
-            curves[f'val (AUC {metrics["auc_val"]:.3f})'] = (
-                [r['label'] for r in val], [r['score'] for r in val])
+            curves[f'val (AUC {metrics["auc_val"]:.3f})'] = ([
+                r['label'] for r in val
+            ], [r['score'] for r in val])
         point = (1 - stats['specificity'], stats['sensitivity'],
                  f'threshold {threshold:.3f} ({source})')
         plot_roc(osp.join(self.out_dir, 'roc.png'), curves, point)
         write_summary_json(
             osp.join(self.out_dir, 'cls_metrics.json'), metrics,
-            dict(threshold_source=source, eval_subset=name,
-                 num_samples=len(results)))
+            dict(
+                threshold_source=source,
+                eval_subset=name,
+                num_samples=len(results)))
 
 
 __all__ = ['BinaryAUCMetric', 'THRESHOLD_SOURCES']

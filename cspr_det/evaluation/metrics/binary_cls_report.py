@@ -37,14 +37,17 @@ def write_per_sample_csv(path: str, results: Sequence[Mapping],
         ['sample_id', 'patient_id', 'subset', 'label', 'prob', 'pred'])
     for r in results:
         writer.writerow([
-            r['sample_id'], r.get('patient_id', ''), r.get('subset', ''),
+            r['sample_id'],
+            r.get('patient_id', ''),
+            r.get('subset', ''),
             int(r['label']), f'{r["score"]:.6f}',
             int(r['score'] >= threshold)
         ])
     _write_atomic(path, buf.getvalue())
 
 
-def plot_roc(path: str, curves: Dict[str, tuple],
+def plot_roc(path: str,
+             curves: Dict[str, tuple],
              operating_point: Optional[tuple] = None,
              title: str = 'ROC') -> None:
     """Write an ROC plot.
@@ -88,8 +91,14 @@ def write_summary_json(path: str, metrics: Mapping, info: Mapping) -> None:
         path,
         json.dumps(
             dict(
-                metrics={k: _num(v) for k, v in metrics.items()},
-                info={k: _num(v) for k, v in info.items()}),
+                metrics={
+                    k: _num(v)
+                    for k, v in metrics.items()
+                },
+                info={
+                    k: _num(v)
+                    for k, v in info.items()
+                }),
             indent=2))
 
 

@@ -12,8 +12,7 @@ AP50_DEFINITION = ('COCO AP at IoU >= 0.5 (pycocotools: continuous widths '
 AP50_LABEL = 'AP50 (COCO, IoU >= 0.5)'
 
 
-def coco_ap50(gt_boxes: Sequence[np.ndarray],
-              pred_boxes: Sequence[np.ndarray],
+def coco_ap50(gt_boxes: Sequence[np.ndarray], pred_boxes: Sequence[np.ndarray],
               pred_scores: Sequence[np.ndarray]) -> float:
     """COCO AP at IoU 0.5 of one class over a set of images.
 
@@ -36,25 +35,38 @@ def coco_ap50(gt_boxes: Sequence[np.ndarray],
     from pycocotools.cocoeval import COCOeval
 
     images, anns, dets = [], [], []
-    for i, (gt, det, score) in enumerate(zip(gt_boxes, pred_boxes,
-                                             pred_scores)):
+    for i, (gt, det,
+            score) in enumerate(zip(gt_boxes, pred_boxes, pred_scores)):
         images.append(dict(id=i + 1))
         for b in np.asarray(gt, dtype=np.float64).reshape(-1, 4):
             w, h = b[2] - b[0], b[3] - b[1]
-            anns.append(dict(id=len(anns) + 1, image_id=i + 1, category_id=1,
-                             bbox=[b[0], b[1], w, h], area=w * h, iscrowd=0))
-        for b, s in zip(np.asarray(det, dtype=np.float64).reshape(-1, 4),
-                        np.asarray(score).reshape(-1)):
-            dets.append(dict(image_id=i + 1, category_id=1, score=float(s),
-                             bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]]))
+            anns.append(
+                dict(
+                    id=len(anns) + 1,
+                    image_id=i + 1,
+                    category_id=1,
+                    bbox=[b[0], b[1], w, h],
+                    area=w * h,
+                    iscrowd=0))
+        for b, s in zip(
+                np.asarray(det, dtype=np.float64).reshape(-1, 4),
+                np.asarray(score).reshape(-1)):
+            dets.append(
+                dict(
+                    image_id=i + 1,
+                    category_id=1,
+                    score=float(s),
+                    bbox=[b[0], b[1], b[2] - b[0], b[3] - b[1]]))
     if not anns:
         return float('nan')
     if not dets:
         return 0.0
     with contextlib.redirect_stdout(io.StringIO()):
         coco_gt = COCO()
-        coco_gt.dataset = dict(images=images, annotations=anns,
-                               categories=[dict(id=1, name='lesion')])
+        coco_gt.dataset = dict(
+            images=images,
+            annotations=anns,
+            categories=[dict(id=1, name='lesion')])
         coco_gt.createIndex()
         coco_dt = coco_gt.loadRes(dets)
         coco_eval = COCOeval(coco_gt, coco_dt, 'bbox')

@@ -15,9 +15,8 @@ from cspr_det.evaluation.functional.froc_options import (DEFAULT_FPS,
                                                          check_protocol)
 from .coco_ap50 import AP50_DEFINITION, coco_ap50
 from .deeplesion_strata import (DEEPLESION_TYPE_NAMES,
-                                DEFAULT_INTERVAL_BINS_MM,
-                                DEFAULT_SIZE_BINS_MM, Stratum, check_bins,
-                                fmt_number, lesion_strata)
+                                DEFAULT_INTERVAL_BINS_MM, DEFAULT_SIZE_BINS_MM,
+                                Stratum, check_bins, fmt_number, lesion_strata)
 
 NOISY_MODES = ('drop', 'keep')
 
@@ -73,8 +72,9 @@ def select_lesions(records: Sequence[dict], noisy: str) -> EvaluatedSet:
         for inst in lesions:
             les_type.append(inst['lesion_type'])
             diam = inst.get('diameters')
-            les_size.append(float(diam[0]) * float(spacing[0])
-                            if diam and spacing else np.nan)
+            les_size.append(
+                float(diam[0]) *
+                float(spacing[0]) if diam and spacing else np.nan)
             les_interval.append(interval)
     if not gt_boxes:
         raise ValueError('no image left to evaluate: every image had only '
@@ -87,14 +87,18 @@ def select_lesions(records: Sequence[dict], noisy: str) -> EvaluatedSet:
 
 
 def _row(group: str, name: str, res: dict) -> dict:
-    return dict(group=group, name=name, num_lesions=res['num_lesions'],
-                num_found=res['num_found'],
-                sens=[float(s) for s in res['sens']],
-                mean_sens=float(res['mean_sens']))
+    return dict(
+        group=group,
+        name=name,
+        num_lesions=res['num_lesions'],
+        num_found=res['num_found'],
+        sens=[float(s) for s in res['sens']],
+        mean_sens=float(res['mean_sens']))
 
 
-def _strata_rows(res: dict, strata: List[Stratum]
-                 ) -> Tuple[List[dict], Dict[str, float], dict]:
+def _strata_rows(
+        res: dict,
+        strata: List[Stratum]) -> Tuple[List[dict], Dict[str, float], dict]:
     """Rows and metrics of the non-empty strata, and the lesion count of
     every size / interval bin (empty ones included)."""
     rows, metrics = [], OrderedDict()
@@ -102,31 +106,31 @@ def _strata_rows(res: dict, strata: List[Stratum]
     for stratum in strata:
         if stratum.group in ('size', 'interval'):
             group = counts.setdefault(stratum.group, dict(bins=[]))
-            group['bins'].append(dict(name=stratum.name,
-                                      num_lesions=int(stratum.mask.sum())))
+            group['bins'].append(
+                dict(name=stratum.name, num_lesions=int(stratum.mask.sum())))
         if not stratum.mask.any():
             continue
         sub = stratum_froc(res, stratum.mask)
         rows.append(_row(stratum.group, stratum.name, sub))
         metrics[stratum.key] = float(sub['mean_sens'])
     for group in counts.values():
-        group['unknown'] = res['num_lesions'] - sum(
-            b['num_lesions'] for b in group['bins'])
+        group['unknown'] = res['num_lesions'] - sum(b['num_lesions']
+                                                    for b in group['bins'])
     return rows, metrics, counts
 
 
 def evaluate_froc_records(
-        records: Sequence[dict],
-        fps: Sequence[float] = DEFAULT_FPS,
-        iou_thr: float = 0.5,
-        overlap: str = 'iou',
-        plus_one: bool = False,
-        noisy: str = 'drop',
-        exact_rate: str = 'first',
-        size_bins_mm: Optional[Sequence[float]] = DEFAULT_SIZE_BINS_MM,
-        lesion_type_names=DEEPLESION_TYPE_NAMES,
-        compute_ap50: bool = True,
-        interval_bins_mm: Optional[Sequence[float]] = DEFAULT_INTERVAL_BINS_MM
+    records: Sequence[dict],
+    fps: Sequence[float] = DEFAULT_FPS,
+    iou_thr: float = 0.5,
+    overlap: str = 'iou',
+    plus_one: bool = False,
+    noisy: str = 'drop',
+    exact_rate: str = 'first',
+    size_bins_mm: Optional[Sequence[float]] = DEFAULT_SIZE_BINS_MM,
+    lesion_type_names=DEEPLESION_TYPE_NAMES,
+    compute_ap50: bool = True,
+    interval_bins_mm: Optional[Sequence[float]] = DEFAULT_INTERVAL_BINS_MM
 ) -> Tuple[Dict[str, float], dict]:
     """FROC of DeepLesion image records with strata and AP50.
 
@@ -161,11 +165,11 @@ def evaluate_froc_records(
         raise ValueError('no image to evaluate (empty results)')
 
     sel = select_lesions(records, noisy)
-    res = froc(sel.pred_boxes, sel.pred_scores, sel.gt_boxes, fps_arr,
-               iou_thr, overlap, plus_one, exact_rate)
+    res = froc(sel.pred_boxes, sel.pred_scores, sel.gt_boxes, fps_arr, iou_thr,
+               overlap, plus_one, exact_rate)
     strata = lesion_strata(sel.lesion_type, sel.long_diameter_mm,
-                           sel.slice_interval_mm, lesion_type_names,
-                           size_bins, interval_bins)
+                           sel.slice_interval_mm, lesion_type_names, size_bins,
+                           interval_bins)
     rows, strata_metrics, counts = _strata_rows(res, strata)
 
     metrics: Dict[str, float] = OrderedDict()
@@ -180,11 +184,14 @@ def evaluate_froc_records(
     metrics['num_images'] = res['num_images']
     metrics['num_lesions'] = res['num_lesions']
 
-    cx, cy = curve_corners(res['curve_fps'], res['curve_sens'],
-                           max_fps=float(np.max(fps_arr)))
+    cx, cy = curve_corners(
+        res['curve_fps'], res['curve_sens'], max_fps=float(np.max(fps_arr)))
     protocol = dict(
-        noisy=noisy, overlap=overlap, iou_thr=iou_thr,
-        plus_one=bool(plus_one), exact_rate=exact_rate,
+        noisy=noisy,
+        overlap=overlap,
+        iou_thr=iou_thr,
+        plus_one=bool(plus_one),
+        exact_rate=exact_rate,
         fps=[float(f) for f in fps_arr],
         mean_sens_range=list(MEAN_SENS_RANGE),
         beyond_last_fp_rate='clamped to the final sensitivity',

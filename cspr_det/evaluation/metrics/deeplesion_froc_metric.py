@@ -20,8 +20,8 @@ from cspr_det.evaluation.functional.froc_options import (DEFAULT_FPS,
 from cspr_det.registry import METRICS
 from .deeplesion_froc_eval import NOISY_MODES, evaluate_froc_records
 from .deeplesion_strata import (DEEPLESION_TYPE_NAMES,
-                                DEFAULT_INTERVAL_BINS_MM,
-                                DEFAULT_SIZE_BINS_MM, check_bins)
+                                DEFAULT_INTERVAL_BINS_MM, DEFAULT_SIZE_BINS_MM,
+                                check_bins)
 from .detection_dump import clean_record, save_detection_dump
 from .froc_report import format_table, write_report_files
 
@@ -131,7 +131,8 @@ class DeepLesionFROCMetric(BaseMetric):
                  collect_dir: Optional[str] = None,
                  prefix: Optional[str] = None) -> None:
         super().__init__(
-            collect_device=collect_device, prefix=prefix,
+            collect_device=collect_device,
+            prefix=prefix,
             collect_dir=collect_dir)
         self.fps = tuple(float(f) for f in check_fps(fps))
         check_protocol(iou_thr, overlap, exact_rate)
@@ -192,38 +193,50 @@ class DeepLesionFROCMetric(BaseMetric):
         the report files and the detection dump when configured."""
         logger = MMLogger.get_current_instance()
         if self.dump_detections:
-            save_detection_dump(results, self.dump_detections,
-                                extra=dict(protocol_at_dump=self._options()))
-            print_log(f'detections of {len(results)} images written to '
-                      f'{self.dump_detections}', logger=logger)
+            save_detection_dump(
+                results,
+                self.dump_detections,
+                extra=dict(protocol_at_dump=self._options()))
+            print_log(
+                f'detections of {len(results)} images written to '
+                f'{self.dump_detections}',
+                logger=logger)
         missing = sum(r['spacing'] is None for r in results)
         if missing and self.size_bins_mm is not None:
-            print_log(f"{missing} images have no 'spacing' meta: their "
-                      f'lesions are left out of the size strata '
-                      f'({_META_HINT})', logger=logger, level=logging.WARNING)
-        missing = sum(r['slice_interval'] is None and
-                      (r['spacing'] is None or len(r['spacing']) < 3)
-                      for r in results)
+            print_log(
+                f"{missing} images have no 'spacing' meta: their "
+                f'lesions are left out of the size strata '
+                f'({_META_HINT})',
+                logger=logger,
+                level=logging.WARNING)
+        missing = sum(r['slice_interval'] is None and (
+            r['spacing'] is None or len(r['spacing']) < 3) for r in results)
         if missing and self.interval_bins_mm is not None:
-            print_log(f"{missing} images have no 'slice_interval' meta: "
-                      'their lesions are left out of the slice-interval '
-                      f'strata ({_META_HINT})', logger=logger,
-                      level=logging.WARNING)
+            print_log(
+                f"{missing} images have no 'slice_interval' meta: "
+                'their lesions are left out of the slice-interval '
+                f'strata ({_META_HINT})',
+                logger=logger,
+                level=logging.WARNING)
         metrics, report = evaluate_froc_records(results, **self._options())
         self.last_report = report
         print_log('\n' + format_table(report), logger=logger)
         out_dir = self.resolve_out_dir()
         if out_dir:
             paths = write_report_files(report, out_dir)
-            print_log(f"FROC report written to {', '.join(paths)}",
-                      logger=logger)
+            print_log(
+                f"FROC report written to {', '.join(paths)}", logger=logger)
         return dict(metrics)
 
     def _options(self) -> dict:
         return dict(
-            fps=self.fps, iou_thr=self.iou_thr, overlap=self.overlap,
-            plus_one=self.plus_one, noisy=self.noisy,
-            exact_rate=self.exact_rate, size_bins_mm=self.size_bins_mm,
+            fps=self.fps,
+            iou_thr=self.iou_thr,
+            overlap=self.overlap,
+            plus_one=self.plus_one,
+            noisy=self.noisy,
+            exact_rate=self.exact_rate,
+            size_bins_mm=self.size_bins_mm,
             interval_bins_mm=self.interval_bins_mm,
             lesion_type_names=self.lesion_type_names,
             compute_ap50=self.compute_ap50)

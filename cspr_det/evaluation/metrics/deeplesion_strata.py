@@ -64,8 +64,7 @@ def interval_bin_names(interval_bins_mm: Sequence[float]) -> List[str]:
     ``['interval_<=1.5mm', 'interval_1.5-3.5mm', 'interval_>3.5mm']``. Bin
     ``i`` holds intervals ``z`` with ``edges[i-1] < z <= edges[i]``."""
     edges = [
-        fmt_number(b)
-        for b in check_bins(interval_bins_mm, 'interval_bins_mm')
+        fmt_number(b) for b in check_bins(interval_bins_mm, 'interval_bins_mm')
     ]
     names = [f'<={edges[0]}mm']
     names += [f'{a}-{b}mm' for a, b in zip(edges[:-1], edges[1:])]
@@ -83,13 +82,13 @@ def type_name_map(names) -> Dict[int, str]:
     return {i + 1: str(n) for i, n in enumerate(names)}
 
 
-def lesion_strata(lesion_type: np.ndarray,
-                  long_diameter_mm: np.ndarray,
-                  slice_interval_mm: np.ndarray,
-                  lesion_type_names=DEEPLESION_TYPE_NAMES,
-                  size_bins_mm: Optional[Sequence[float]] = None,
-                  interval_bins_mm: Optional[Sequence[float]] = None
-                  ) -> List[Stratum]:
+def lesion_strata(
+        lesion_type: np.ndarray,
+        long_diameter_mm: np.ndarray,
+        slice_interval_mm: np.ndarray,
+        lesion_type_names=DEEPLESION_TYPE_NAMES,
+        size_bins_mm: Optional[Sequence[float]] = None,
+        interval_bins_mm: Optional[Sequence[float]] = None) -> List[Stratum]:
     """Every stratum of a set of lesions, empty bins included.
 
     Args:
@@ -113,20 +112,22 @@ def lesion_strata(lesion_type: np.ndarray,
     if names:
         for code in sorted(set(lesion_type[lesion_type > 0].tolist())):
             name = names.get(code, f'type{code}')
-            strata.append(Stratum('type', name, f'type_{name}',
-                                  lesion_type == code))
+            strata.append(
+                Stratum('type', name, f'type_{name}', lesion_type == code))
     if size_bins_mm is not None:
         known = ~np.isnan(long_diameter_mm)
-        idx = np.digitize(np.where(known, long_diameter_mm, 0.0),
-                          check_bins(size_bins_mm, 'size_bins_mm'))
+        idx = np.digitize(
+            np.where(known, long_diameter_mm, 0.0),
+            check_bins(size_bins_mm, 'size_bins_mm'))
         for b, name in enumerate(size_bin_names(size_bins_mm)):
-            strata.append(Stratum('size', name, f'size_{name}',
-                                  known & (idx == b)))
+            strata.append(
+                Stratum('size', name, f'size_{name}', known & (idx == b)))
     if interval_bins_mm is not None:
         known = ~np.isnan(slice_interval_mm)
-        idx = np.digitize(np.where(known, slice_interval_mm, 0.0),
-                          check_bins(interval_bins_mm, 'interval_bins_mm'),
-                          right=True)
+        idx = np.digitize(
+            np.where(known, slice_interval_mm, 0.0),
+            check_bins(interval_bins_mm, 'interval_bins_mm'),
+            right=True)
         for b, name in enumerate(interval_bin_names(interval_bins_mm)):
             strata.append(Stratum('interval', name, name, known & (idx == b)))
     return strata

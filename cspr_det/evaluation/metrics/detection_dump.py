@@ -85,7 +85,8 @@ def clean_record(record: Mapping, where: str) -> dict:
         pred_scores=scores)
 
 
-def save_detection_dump(records: Sequence[dict], path: str,
+def save_detection_dump(records: Sequence[dict],
+                        path: str,
                         extra: Optional[dict] = None) -> None:
     """Write image records (detections + ground truth meta) to JSON.
 
@@ -96,15 +97,21 @@ def save_detection_dump(records: Sequence[dict], path: str,
     """
     images = []
     for rec in records:
-        item = {k: rec[k] for k in ('img_id', 'img_path', 'slice_interval',
-                                    'spacing', 'instances')}
+        item = {
+            k: rec[k]
+            for k in ('img_id', 'img_path', 'slice_interval', 'spacing',
+                      'instances')
+        }
         if isinstance(item['img_id'], np.generic):
             item['img_id'] = item['img_id'].item()
         item['pred_bboxes'] = np.asarray(rec['pred_bboxes']).tolist()
         item['pred_scores'] = np.asarray(rec['pred_scores']).tolist()
         images.append(item)
-    out = dict(format=DUMP_FORMAT, version=DUMP_VERSION,
-               num_images=len(images), images=images)
+    out = dict(
+        format=DUMP_FORMAT,
+        version=DUMP_VERSION,
+        num_images=len(images),
+        images=images)
     if extra:
         out.update(extra)
     folder = osp.dirname(osp.abspath(path))
@@ -138,7 +145,6 @@ def load_detection_dump(path: str) -> Tuple[List[dict], dict]:
     if not isinstance(images, list):
         raise ValueError(f"{path} has no list of 'images'")
     records = [
-        clean_record(rec, f'{path} image {i}')
-        for i, rec in enumerate(images)
+        clean_record(rec, f'{path} image {i}') for i, rec in enumerate(images)
     ]
     return records, data

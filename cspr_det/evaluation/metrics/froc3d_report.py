@@ -16,14 +16,18 @@ from ..functional.froc_curve import curve_corners
 __all__ = ['froc3d_summary', 'froc3d_table', 'write_froc3d_report']
 
 
-def froc3d_summary(result: Dict, strata: Optional[Dict[str, np.ndarray]]
-                   = None) -> Dict:
+def froc3d_summary(result: Dict,
+                   strata: Optional[Dict[str, np.ndarray]] = None) -> Dict:
     """JSON-ready summary of a :func:`froc3d` result (and strata)."""
-    cx, cy = curve_corners(result['curve_fps'], result['curve_sens'],
-                           max_fps=float(max(result['fps'])) * 2)
+    cx, cy = curve_corners(
+        result['curve_fps'],
+        result['curve_sens'],
+        max_fps=float(max(result['fps'])) * 2)
     out = dict(
-        mode=result['mode'], overlap=result['overlap'],
-        iou_thr=result['iou_thr'], plus_one=result['plus_one'],
+        mode=result['mode'],
+        overlap=result['overlap'],
+        iou_thr=result['iou_thr'],
+        plus_one=result['plus_one'],
         exact_rate=result['exact_rate'],
         fps=[float(v) for v in result['fps']],
         sens=[float(v) for v in result['sens']],
@@ -32,7 +36,8 @@ def froc3d_summary(result: Dict, strata: Optional[Dict[str, np.ndarray]]
         num_subvolumes=int(result['num_subvolumes']),
         num_lesions=int(result['num_lesions']),
         num_detections=int(result['num_detections']),
-        num_fp=int(result['num_fp']), num_found=int(result['num_found']),
+        num_fp=int(result['num_fp']),
+        num_found=int(result['num_found']),
         max_fps=float(result['max_fps']),
         curve=dict(fps=[float(v) for v in cx], sens=[float(v) for v in cy]),
         strata={})
@@ -49,13 +54,15 @@ def froc3d_summary(result: Dict, strata: Optional[Dict[str, np.ndarray]]
 def froc3d_table(summary: Dict, title: str = '') -> str:
     """Fixed-width text table: one row for all lesions, one per stratum."""
     fps = summary['fps']
-    head = f'{"lesions":<22}{"n":>6} ' + ''.join(
-        f'{f:>7g}' for f in fps) + f'{"mean":>8}'
+    head = f'{"lesions":<22}{"n":>6} ' + ''.join(f'{f:>7g}'
+                                                 for f in fps) + f'{"mean":>8}'
     lines = [title] if title else []
-    lines += [f'{summary["mode"]} FROC, {summary["overlap"].upper()} >= '
-              f'{summary["iou_thr"]:g}, sensitivity at FPs per sub-volume '
-              f'({summary["num_subvolumes"]} sub-volumes, '
-              f'{summary["num_detections"]} boxes)', head]
+    lines += [
+        f'{summary["mode"]} FROC, {summary["overlap"].upper()} >= '
+        f'{summary["iou_thr"]:g}, sensitivity at FPs per sub-volume '
+        f'({summary["num_subvolumes"]} sub-volumes, '
+        f'{summary["num_detections"]} boxes)', head
+    ]
 
     def row(name, n, sens, mean):
         cells = ''.join(f'{100 * s:>7.1f}' if s == s else f'{"-":>7}'
@@ -63,11 +70,11 @@ def froc3d_table(summary: Dict, title: str = '') -> str:
         m = f'{100 * mean:>8.2f}' if mean == mean else f'{"-":>8}'
         return f'{name:<22}{n:>6} {cells}{m}'
 
-    lines.append(row('all', summary['num_lesions'], summary['sens'],
-                     summary['mean_sens']))
+    lines.append(
+        row('all', summary['num_lesions'], summary['sens'],
+            summary['mean_sens']))
     for name, st in summary['strata'].items():
-        lines.append(row(name, st['num_lesions'], st['sens'],
-                         st['mean_sens']))
+        lines.append(row(name, st['num_lesions'], st['sens'], st['mean_sens']))
     if any(summary['clamped']):
         lines.append(f'(rates beyond {summary["max_fps"]:.3g} FPs per '
                      'sub-volume read the final sensitivity)')
@@ -115,7 +122,8 @@ def _plot(summaries: Dict[str, Dict], path: str) -> None:
     _atomic(path, buf.getvalue())
 
 
-def write_froc3d_report(summaries: Dict[str, Dict], out_dir: str,
+def write_froc3d_report(summaries: Dict[str, Dict],
+                        out_dir: str,
                         extra: Optional[Dict] = None) -> List[str]:
     """Write ``froc3d.json`` (all summaries and ``extra``), ``froc3d.csv``
     (one row per mode and stratum) and ``froc3d_curve.png``.
@@ -139,12 +147,12 @@ def write_froc3d_report(summaries: Dict[str, Dict], out_dir: str,
                     [f'sens@{f:g}' for f in first['fps']] + ['mean_sens'])
     for mode, s in summaries.items():
         writer.writerow([mode, 'all', s['num_lesions']] +
-                        [f'{v:.6f}' for v in s['sens']] +
-                        [f'{s["mean_sens"]:.6f}'])
+                        [f'{v:.6f}'
+                         for v in s['sens']] + [f'{s["mean_sens"]:.6f}'])
         for name, st in s['strata'].items():
             writer.writerow([mode, name, st['num_lesions']] +
-                            [f'{v:.6f}' for v in st['sens']] +
-                            [f'{st["mean_sens"]:.6f}'])
+                            [f'{v:.6f}'
+                             for v in st['sens']] + [f'{st["mean_sens"]:.6f}'])
     cpath = osp.join(out_dir, 'froc3d.csv')
     _atomic(cpath, text.getvalue().encode('utf-8'))
     ppath = osp.join(out_dir, 'froc3d_curve.png')

@@ -32,8 +32,9 @@ def strata_count_lines(report: dict) -> List[str]:
     """One line per binned stratum group (size, slice interval) giving the
     lesion count of every bin, empty bins and unknown values included."""
     lines = []
-    titles = dict(size='lesions per long-diameter bin',
-                  interval='lesions per slice-interval bin')
+    titles = dict(
+        size='lesions per long-diameter bin',
+        interval='lesions per slice-interval bin')
     for group, counts in report.get('strata_counts', {}).items():
         text = ', '.join(f"{c['name']}: {c['num_lesions']}"
                          for c in counts['bins'])
@@ -63,15 +64,17 @@ def format_table(report: dict) -> str:
     lines += strata_count_lines(report)
     if report.get('ap50') is not None:
         p = report['protocol']
-        differs = (p['overlap'] != 'iou' or p['plus_one']
-                   or float(p['iou_thr']) != 0.5)
-        lines.append(f"{AP50_LABEL}: {report['ap50']:.4f}" + (
-            " (COCO's matching, not the FROC's overlap rule above)"
-            if differs else ''))
+        differs = (
+            p['overlap'] != 'iou' or p['plus_one']
+            or float(p['iou_thr']) != 0.5)
+        lines.append(f"{AP50_LABEL}: {report['ap50']:.4f}" +
+                     (" (COCO's matching, not the FROC's overlap rule above)"
+                      if differs else ''))
     return '\n'.join(lines)
 
 
-def write_report_files(report: dict, out_dir: str,
+def write_report_files(report: dict,
+                       out_dir: str,
                        curve_png: bool = True) -> List[str]:
     """Write ``froc.json``, ``froc.csv`` and ``froc_curve.png`` to
     ``out_dir`` and return their paths."""
@@ -86,13 +89,11 @@ def write_report_files(report: dict, out_dir: str,
     with open(csv_path, 'w', newline='', encoding='utf-8') as f:
         writer = csv.writer(f)
         writer.writerow(['group', 'stratum', 'num_lesions', 'num_found'] +
-                        [f'sens@{fmt_number(v)}' for v in fps] +
-                        ['mean_sens'])
+                        [f'sens@{fmt_number(v)}' for v in fps] + ['mean_sens'])
         for r in report['rows']:
-            writer.writerow([r['group'], r['name'], r['num_lesions'],
-                             r['num_found']] +
-                            [f'{s:.6f}' for s in r['sens']] +
-                            [f"{r['mean_sens']:.6f}"])
+            writer.writerow(
+                [r['group'], r['name'], r['num_lesions'], r['num_found']] +
+                [f'{s:.6f}' for s in r['sens']] + [f"{r['mean_sens']:.6f}"])
     paths.append(csv_path)
     if curve_png:
         paths.append(plot_curve(report, osp.join(out_dir, 'froc_curve.png')))
@@ -115,21 +116,27 @@ def plot_curve(report: dict, path: str) -> str:
     ax = fig.add_subplot(1, 1, 1)
     # extend the last point flat to the right edge (clamping)
     xs = np.append(np.maximum(x, low), max(fps.max(), x[-1]) * 1.2)
-    ax.plot(xs, np.append(y, y[-1]), drawstyle='steps-post', lw=1.5,
-            label='FROC')
+    ax.plot(
+        xs, np.append(y, y[-1]), drawstyle='steps-post', lw=1.5, label='FROC')
     ax.plot(fps, overall['sens'], 'o', label='reported rates')
     for f, s in zip(fps, overall['sens']):
-        ax.annotate(f'{s:.3f}', (f, s), textcoords='offset points',
-                    xytext=(0, -14), ha='center', fontsize=8)
+        ax.annotate(
+            f'{s:.3f}', (f, s),
+            textcoords='offset points',
+            xytext=(0, -14),
+            ha='center',
+            fontsize=8)
     ax.set_xscale('log')
     ax.set_xlim(low, max(fps.max(), 1) * 1.2)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel('false positives per image')
     ax.set_ylabel('sensitivity')
     p = report['protocol']
-    ax.set_title(f"DeepLesion FROC (noisy={p['noisy']}, "
-                 f"{p['overlap'].upper()}>={fmt_number(p['iou_thr'])}), "
-                 f"mean {overall['mean_sens']:.4f}", fontsize=10)
+    ax.set_title(
+        f"DeepLesion FROC (noisy={p['noisy']}, "
+        f"{p['overlap'].upper()}>={fmt_number(p['iou_thr'])}), "
+        f"mean {overall['mean_sens']:.4f}",
+        fontsize=10)
     ax.grid(True, which='both', alpha=0.3)
     ax.legend(loc='lower right')
     fig.tight_layout()

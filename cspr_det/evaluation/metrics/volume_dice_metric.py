@@ -135,14 +135,12 @@ class VolumeDiceMetric(BaseMetric):
                 case_id = f'case_{len(self.results)}'
             pred, gt = _get(sample, 'pred_seg'), _get(sample, 'gt_seg')
             if pred is None or gt is None:
-                raise ValueError(
-                    f'VolumeDiceMetric: case {case_id} lacks '
-                    f'{"pred_seg" if pred is None else "gt_seg"}')
+                raise ValueError(f'VolumeDiceMetric: case {case_id} lacks '
+                                 f'{"pred_seg" if pred is None else "gt_seg"}')
             pred, gt = _to_numpy(pred), _to_numpy(gt)
             if pred.shape != gt.shape:
-                raise ValueError(
-                    f'VolumeDiceMetric: case {case_id}: pred_seg '
-                    f'{pred.shape} and gt_seg {gt.shape} differ')
+                raise ValueError(f'VolumeDiceMetric: case {case_id}: pred_seg '
+                                 f'{pred.shape} and gt_seg {gt.shape} differ')
             try:
                 counts = confusion_counts(pred, gt, num_classes,
                                           self.ignore_index)
@@ -197,17 +195,18 @@ class VolumeDiceMetric(BaseMetric):
                 metrics[f'HD95_{name}'] = float(hd_mean[c])
                 metrics[f'HD95_missing_{name}'] = int(
                     np.sum((gt[:, c] > 0) & (pred[:, c] == 0)))
-        self._log_table(classes, global_dice, case_mean, hd_mean,
-                        len(results))
+        self._log_table(classes, global_dice, case_mean, hd_mean, len(results))
         if self.out_dir:
             self._write_reports(results, classes, case_dice, metrics)
         return dict(metrics)
 
     def _log_table(self, classes, global_dice, case_mean, hd_mean,
                    num_cases: int) -> None:
-        lines = [f'Volume Dice over {num_cases} case(s):',
-                 f'{"class":<20}{"Dice":>8}{"Dice/case":>11}'
-                 f'{"HD95 mm":>10}']
+        lines = [
+            f'Volume Dice over {num_cases} case(s):',
+            f'{"class":<20}{"Dice":>8}{"Dice/case":>11}'
+            f'{"HD95 mm":>10}'
+        ]
         for c in range(1, len(classes)):
             lines.append(f'{classes[c]:<20}{100 * global_dice[c]:>8.2f}'
                          f'{100 * case_mean[c]:>11.2f}{hd_mean[c]:>10.2f}')
@@ -222,8 +221,10 @@ class VolumeDiceMetric(BaseMetric):
             cases.append(
                 OrderedDict(
                     case_id=r['case_id'],
-                    dice={classes[c]: _num(dice[c]) for c in fg},
-                    hd95_mm={classes[c]: _num(r['hd'][c]) for c in fg},
+                    dice={classes[c]: _num(dice[c])
+                          for c in fg},
+                    hd95_mm={classes[c]: _num(r['hd'][c])
+                             for c in fg},
                     gt_ml={
                         classes[c]: _num(r['gt'][c] * r['voxel_ml'])
                         for c in fg
@@ -248,21 +249,26 @@ class VolumeDiceMetric(BaseMetric):
         header = ['case_id']
         for c in fg:
             name = _key(classes[c])
-            header += [f'dice_{name}', f'hd95_mm_{name}', f'gt_ml_{name}',
-                       f'pred_ml_{name}']
+            header += [
+                f'dice_{name}', f'hd95_mm_{name}', f'gt_ml_{name}',
+                f'pred_ml_{name}'
+            ]
         rows = []
         for case in cases:
             row = [case['case_id']]
             for c in fg:
                 n = classes[c]
-                row += [case['dice'][n], case['hd95_mm'][n],
-                        case['gt_ml'][n], case['pred_ml'][n]]
-            rows.append(['' if v is None else
-                         (f'{v:.6g}' if isinstance(v, float) else v)
-                         for v in row])
+                row += [
+                    case['dice'][n], case['hd95_mm'][n], case['gt_ml'][n],
+                    case['pred_ml'][n]
+                ]
+            rows.append([
+                '' if v is None else
+                (f'{v:.6g}' if isinstance(v, float) else v) for v in row
+            ])
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(header)
         writer.writerows(rows)
-        _write_atomic(osp.join(self.out_dir, 'seg_per_case.csv'),
-                      buf.getvalue())
+        _write_atomic(
+            osp.join(self.out_dir, 'seg_per_case.csv'), buf.getvalue())

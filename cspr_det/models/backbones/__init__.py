@@ -8,6 +8,6 @@ from .resnet3d import ResNet3D
 from .three_dce_backbone import ThreeDCEBackbone
 
 __all__ = [
-    'BaseVolumeResNet', 'BaseP3DResNet', 'P3DResNet', 'MP3DResNet',
-    'ResNet3D', 'ThreeDCEBackbone'
+    'BaseVolumeResNet', 'BaseP3DResNet', 'P3DResNet', 'MP3DResNet', 'ResNet3D',
+    'ThreeDCEBackbone'
 ]

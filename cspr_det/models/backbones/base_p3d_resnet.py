@@ -3,8 +3,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 import torch.nn as nn
 
-from ..layers import (P3D_TYPES, P3DBasicBlock, P3DBottleneck,
-                      p3d_type_of_block)
+from ..layers import P3D_TYPES, P3DBasicBlock, P3DBottleneck, p3d_type_of_block
 from .base_volume_resnet import BaseVolumeResNet
 
 

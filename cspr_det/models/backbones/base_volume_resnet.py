@@ -42,8 +42,8 @@ class BaseVolumeResNet(BaseModule):
                 f'{name}: in_channels must be a positive int, got '
                 f'{in_channels!r}')
         out_indices = tuple(out_indices)
-        if not out_indices or any(
-                not isinstance(i, int) or i < 0 or i > 3 for i in out_indices):
+        if not out_indices or any(not isinstance(i, int) or i < 0 or i > 3
+                                  for i in out_indices):
             raise ValueError(f'{name}: out_indices must be a non-empty subset '
                              f'of (0, 1, 2, 3), got {out_indices}')
         if not isinstance(frozen_stages, int) or not -1 <= frozen_stages <= 4:
@@ -85,8 +85,9 @@ class BaseVolumeResNet(BaseModule):
             build_norm_layer(self.norm_cfg, outplanes)[1])
 
     def _make_stem(self, stem_channels: int, kernel: Tuple[int, int, int],
-                   stride: Tuple[int, int, int],
-                   pool_kernel: Optional[Tuple[int, int, int]],
+                   stride: Tuple[int, int,
+                                 int], pool_kernel: Optional[Tuple[int, int,
+                                                                   int]],
                    pool_stride: Tuple[int, int, int]) -> None:
         padding = tuple(k // 2 for k in kernel)
         self.conv1 = build_conv_layer(
@@ -109,7 +110,8 @@ class BaseVolumeResNet(BaseModule):
                 padding=tuple(k // 2 for k in pool_kernel))
 
     # -- input ----------------------------------------------------------
-    def lift(self, x: torch.Tensor,
+    def lift(self,
+             x: torch.Tensor,
              num_slices: Optional[int] = None) -> torch.Tensor:
         """Lift ``(N, K*S, H, W)`` to ``(N, K, S, H, W)`` (see
         :func:`lift_to_5d`) and check ``S`` against ``num_slices``."""

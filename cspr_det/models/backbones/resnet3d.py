@@ -111,13 +111,12 @@ class ResNet3D(BaseVolumeResNet):
             if len(tuple(val)) != 4 or any(int(v) < 1 for v in val):
                 raise ValueError(f'ResNet3D: {name} needs 4 positive ints, '
                                  f'got {val!r}')
-        for name, val in (('stem_kernel', stem_kernel),
-                          ('stem_stride', stem_stride),
-                          ('pool_kernel', pool_kernel),
-                          ('pool_stride', pool_stride)):
+        for name, val in (('stem_kernel', stem_kernel), ('stem_stride',
+                                                         stem_stride),
+                          ('pool_kernel', pool_kernel), ('pool_stride',
+                                                         pool_stride)):
             if len(_triple(val)) != 3:
-                raise ValueError(
-                    f'ResNet3D: {name} needs 3 ints, got {val!r}')
+                raise ValueError(f'ResNet3D: {name} needs 3 ints, got {val!r}')
         self.depth = key
         self.base_channels = base_channels
         self.stem_channels = base_channels if stem_channels is None \

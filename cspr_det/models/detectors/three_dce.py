@@ -155,8 +155,8 @@ class ThreeDCE(TwoStageDetector):
         groups = split_slice_groups(batch_inputs, self.num_slices,
                                     self.group_size, 'ThreeDCE')
         feats = super().extract_feat(groups)
-        return tuple(f.reshape(n, self.num_groups, *f.shape[1:])
-                     for f in feats)
+        return tuple(
+            f.reshape(n, self.num_groups, *f.shape[1:]) for f in feats)
 
     def split_features(self, feats: Features) -> Tuple[Features, Features]:
         """The RPN's and the R-CNN's inputs from the per-group maps.
@@ -180,8 +180,8 @@ class ThreeDCE(TwoStageDetector):
             tuple(f.flatten(1, 2) for f in feats[:self.num_fused_levels]))
         return rpn_feats, tuple(rcnn_feats)
 
-    def _features(self, batch_inputs: torch.Tensor
-                  ) -> Tuple[Features, Features]:
+    def _features(self,
+                  batch_inputs: torch.Tensor) -> Tuple[Features, Features]:
         return self.split_features(self.extract_feat(batch_inputs))
 
     def loss(self, batch_inputs: torch.Tensor,

@@ -54,10 +54,13 @@ class FCNHead3D(BaseModule):
                  ignore_index: int = 255,
                  align_corners: bool = False,
                  loss: Union[dict, Sequence[dict]] = (
-                     dict(type='cspr_det.VoxelCrossEntropyLoss',
-                          loss_weight=1.0),
-                     dict(type='cspr_det.SoftDiceLoss',
-                          include_background=False, loss_weight=0.5)),
+                     dict(
+                         type='cspr_det.VoxelCrossEntropyLoss',
+                         loss_weight=1.0),
+                     dict(
+                         type='cspr_det.SoftDiceLoss',
+                         include_background=False,
+                         loss_weight=0.5)),
                  conv_cfg: Optional[dict] = None,
                  norm_cfg: Optional[dict] = None,
                  act_cfg: Optional[dict] = None,
@@ -105,8 +108,9 @@ class FCNHead3D(BaseModule):
             raise ValueError('FCNHead3D: loss needs at least one config')
         self.losses = nn.ModuleList(MODELS.build(cfg) for cfg in loss_cfgs)
 
-    def forward(self, inputs: Union[torch.Tensor, Sequence[torch.Tensor]]
-                ) -> torch.Tensor:
+    def forward(
+            self, inputs: Union[torch.Tensor,
+                                Sequence[torch.Tensor]]) -> torch.Tensor:
         """Class logits of the decoder map.
 
         Args:

@@ -86,10 +86,12 @@ class LIDCFusionHead3D(FCNHead3D):
         self.in_indices = in_indices
         self.fuse_channels = fuse_channels
         conv_cfg = kwargs.get('conv_cfg') or dict(type='Conv3d')
-        self.fuse_deep = build_conv_layer(
-            conv_cfg, in_channels[1] + in_channels[2], fuse_channels, 1)
-        self.fuse_stem = build_conv_layer(
-            conv_cfg, in_channels[0] + fuse_channels, fuse_channels, 1)
+        self.fuse_deep = build_conv_layer(conv_cfg,
+                                          in_channels[1] + in_channels[2],
+                                          fuse_channels, 1)
+        self.fuse_stem = build_conv_layer(conv_cfg,
+                                          in_channels[0] + fuse_channels,
+                                          fuse_channels, 1)
 
     def _up(self, x: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
         if x.shape[2:] == ref.shape[2:]:

@@ -37,29 +37,31 @@ class LinearClsHead3D(BaseModule):
             linear layer, bias 0.
     """
 
-    def __init__(self,
-                 num_classes: int,
-                 in_channels: int,
-                 label_smoothing: float = 0.1,
-                 dropout: float = 0.0,
-                 loss_weight: float = 1.0,
-                 class_weight: Optional[Sequence[float]] = None,
-                 init_cfg: Optional[Union[dict, List[dict]]] = dict(
-                     type='Normal', layer='Linear', std=0.01)) -> None:
+    def __init__(
+        self,
+        num_classes: int,
+        in_channels: int,
+        label_smoothing: float = 0.1,
+        dropout: float = 0.0,
+        loss_weight: float = 1.0,
+        class_weight: Optional[Sequence[float]] = None,
+        init_cfg: Optional[Union[dict, List[dict]]] = dict(
+            type='Normal', layer='Linear', std=0.01)
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         if num_classes < 1:
-            raise ValueError(
-                'LinearClsHead3D: num_classes must be >= 1, got '
-                f'{num_classes}')
+            raise ValueError('LinearClsHead3D: num_classes must be >= 1, got '
+                             f'{num_classes}')
         if in_channels < 1:
             raise ValueError('LinearClsHead3D: in_channels must be >= 1, got '
                              f'{in_channels}')
         if not 0.0 <= label_smoothing < 1.0:
             raise ValueError('LinearClsHead3D: label_smoothing must be in '
                              f'[0, 1), got {label_smoothing}')
-        if class_weight is not None and (
-                len(class_weight) != num_classes
-                or any(float(w) < 0 for w in class_weight)):
+        if class_weight is not None and (len(class_weight) != num_classes
+                                         or any(
+                                             float(w) < 0
+                                             for w in class_weight)):
             raise ValueError(
                 'LinearClsHead3D: class_weight needs num_classes='
                 f'{num_classes} non-negative values, got {class_weight!r}')
@@ -73,8 +75,9 @@ class LinearClsHead3D(BaseModule):
         self.dropout = nn.Dropout(dropout) if dropout > 0 else nn.Identity()
         self.fc = nn.Linear(in_channels, num_classes)
 
-    def pool(self, feats: Union[torch.Tensor, Sequence[torch.Tensor]]
-             ) -> torch.Tensor:
+    def pool(
+            self, feats: Union[torch.Tensor,
+                               Sequence[torch.Tensor]]) -> torch.Tensor:
         """Global average pooling.
 
         Args:
@@ -95,8 +98,9 @@ class LinearClsHead3D(BaseModule):
                 f'input of shape {tuple(feats.shape)}')
         return feats.flatten(2).mean(dim=2)
 
-    def forward(self, feats: Union[torch.Tensor, Sequence[torch.Tensor]]
-                ) -> torch.Tensor:
+    def forward(
+            self, feats: Union[torch.Tensor,
+                               Sequence[torch.Tensor]]) -> torch.Tensor:
         """Compute class logits.
 
         Args:
@@ -110,12 +114,12 @@ class LinearClsHead3D(BaseModule):
     @staticmethod
     def _labels(data_samples: Sequence[BaseDataElement],
                 device: torch.device) -> torch.Tensor:
-        if data_samples is None or not all(
-                'gt_label' in s for s in data_samples):
+        if data_samples is None or not all('gt_label' in s
+                                           for s in data_samples):
             raise ValueError('LinearClsHead3D.loss: every data sample needs '
                              'a gt_label')
-        return torch.cat([s.gt_label.reshape(-1) for s in data_samples
-                          ]).to(device=device, dtype=torch.long)
+        return torch.cat([s.gt_label.reshape(-1) for s in data_samples]).to(
+            device=device, dtype=torch.long)
 
     def loss(self, feats: Union[torch.Tensor, Sequence[torch.Tensor]],
              data_samples: Sequence[BaseDataElement]) -> dict:
@@ -145,10 +149,11 @@ class LinearClsHead3D(BaseModule):
             acc = (logits.argmax(dim=1) == labels).float().mean() * 100
         return dict(loss_cls=loss * self.loss_weight, acc_top1=acc)
 
-    def predict(self,
-                feats: Union[torch.Tensor, Sequence[torch.Tensor]],
-                data_samples: Optional[Sequence[BaseDataElement]] = None
-                ) -> List[BaseDataElement]:
+    def predict(
+        self,
+        feats: Union[torch.Tensor, Sequence[torch.Tensor]],
+        data_samples: Optional[Sequence[BaseDataElement]] = None
+    ) -> List[BaseDataElement]:
         """Softmax scores and arg-max labels.
 
         Args:
@@ -174,4 +179,3 @@ class LinearClsHead3D(BaseModule):
 
     def extra_repr(self) -> str:
         return f'label_smoothing={self.label_smoothing}'
-

@@ -41,8 +41,13 @@ class BasicBlock3D(ResidualBlock3D):
         conv_cfg, norm_cfg = default_conv_norm_cfg(conv_cfg, norm_cfg)
         self.with_cp = with_cp
         self.conv1 = build_conv_layer(
-            conv_cfg, inplanes, planes, kernel_size=3, stride=_triple(stride),
-            padding=1, bias=False)
+            conv_cfg,
+            inplanes,
+            planes,
+            kernel_size=3,
+            stride=_triple(stride),
+            padding=1,
+            bias=False)
         self.add_module('norm1', build_norm_layer(norm_cfg, planes)[1])
         self.conv2 = build_conv_layer(
             conv_cfg, planes, planes, kernel_size=3, padding=1, bias=False)

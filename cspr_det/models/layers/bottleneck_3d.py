@@ -45,15 +45,22 @@ class Bottleneck3D(ResidualBlock3D):
             conv_cfg, inplanes, planes, kernel_size=1, bias=False)
         self.add_module('norm1', build_norm_layer(norm_cfg, planes)[1])
         self.conv2 = build_conv_layer(
-            conv_cfg, planes, planes, kernel_size=3, stride=_triple(stride),
-            padding=1, bias=False)
+            conv_cfg,
+            planes,
+            planes,
+            kernel_size=3,
+            stride=_triple(stride),
+            padding=1,
+            bias=False)
         self.add_module('norm2', build_norm_layer(norm_cfg, planes)[1])
         self.conv3 = build_conv_layer(
-            conv_cfg, planes, planes * self.expansion, kernel_size=1,
+            conv_cfg,
+            planes,
+            planes * self.expansion,
+            kernel_size=1,
             bias=False)
         self.add_module('norm3',
-                        build_norm_layer(norm_cfg,
-                                         planes * self.expansion)[1])
+                        build_norm_layer(norm_cfg, planes * self.expansion)[1])
         self.relu = nn.ReLU(inplace=False)
         self.downsample = downsample
 

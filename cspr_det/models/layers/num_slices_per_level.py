@@ -34,8 +34,8 @@ def num_slices_per_level(num_slices: NumSlices, num_levels: int,
         return [None] * num_levels
     if isinstance(num_slices, Integral):
         return [int(num_slices)] * num_levels
-    if isinstance(num_slices, (str, bytes)) or not isinstance(
-            num_slices, Sequence):
+    if isinstance(num_slices,
+                  (str, bytes)) or not isinstance(num_slices, Sequence):
         raise ValueError(f'{owner}: num_slices must be an int, None or one '
                          f'value per level, got {num_slices!r}')
     values = list(num_slices)

@@ -72,11 +72,13 @@ class P3DBottleneck(ResidualBlock3D):
             conv_cfg=conv_cfg,
             norm_cfg=norm_cfg)
         self.conv3 = build_conv_layer(
-            conv_cfg, planes, planes * self.expansion, kernel_size=1,
+            conv_cfg,
+            planes,
+            planes * self.expansion,
+            kernel_size=1,
             bias=False)
         self.add_module('norm3',
-                        build_norm_layer(norm_cfg,
-                                         planes * self.expansion)[1])
+                        build_norm_layer(norm_cfg, planes * self.expansion)[1])
         self.relu = nn.ReLU(inplace=False)
         self.downsample = downsample
 

@@ -73,8 +73,8 @@ class SoftDiceLoss(nn.Module):
         valid = (target != self.ignore_index).unsqueeze(1)
         probs = seg_logits.softmax(dim=1) * valid
         classes = torch.arange(
-            num_classes, device=target.device).view(
-                (1, num_classes) + (1, ) * (target.dim() - 1))
+            num_classes, device=target.device).view((1, num_classes) + (1, ) *
+                                                    (target.dim() - 1))
         onehot = ((target.unsqueeze(1) == classes) & valid).to(probs.dtype)
         dims = tuple(range(2, probs.dim()))
         if self.batch_dice:

@@ -2,8 +2,8 @@
 import torch
 
 
-def check_seg_target(name: str, seg_logits: torch.Tensor,
-                     target: torch.Tensor, ignore_index: int) -> int:
+def check_seg_target(name: str, seg_logits: torch.Tensor, target: torch.Tensor,
+                     ignore_index: int) -> int:
     """Check logits ``(N, C, *S)`` against labels ``(N, *S)``.
 
     Args:

@@ -44,8 +44,8 @@ class DepthCollapseNeck(BaseModule):
             DepthCollapse(c, d, mode=mode, init=collapse_init)
             for c, d in zip(in_channels, num_slices))
 
-    def forward(self, inputs: Sequence[torch.Tensor]
-                ) -> Tuple[torch.Tensor, ...]:
+    def forward(self,
+                inputs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
         if len(inputs) != len(self.collapses):
             raise ValueError(f'DepthCollapseNeck expects '
                              f'{len(self.collapses)} levels, got '

@@ -52,20 +52,21 @@ class FPN3D(BaseModule):
         ``(N, out_channels, h_l, w_l)`` (``num_outs`` levels).
     """
 
-    def __init__(self,
-                 in_channels: Sequence[int],
-                 out_channels: int,
-                 num_outs: int,
-                 num_slices: Optional[Union[int, Sequence[int]]] = 9,
-                 collapse: str = 'gtm',
-                 start_level: int = 0,
-                 add_extra_convs: Union[bool, str] = False,
-                 fpn_kernel: Sequence[int] = (1, 3, 3),
-                 conv_cfg: Optional[dict] = None,
-                 norm_cfg: Optional[dict] = None,
-                 init_cfg: Optional[Union[dict, List[dict]]] = dict(
-                     type='Xavier', layer=['Conv2d', 'Conv3d'],
-                     distribution='uniform')) -> None:
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        out_channels: int,
+        num_outs: int,
+        num_slices: Optional[Union[int, Sequence[int]]] = 9,
+        collapse: str = 'gtm',
+        start_level: int = 0,
+        add_extra_convs: Union[bool, str] = False,
+        fpn_kernel: Sequence[int] = (1, 3, 3),
+        conv_cfg: Optional[dict] = None,
+        norm_cfg: Optional[dict] = None,
+        init_cfg: Optional[Union[dict, List[dict]]] = dict(
+            type='Xavier', layer=['Conv2d', 'Conv3d'], distribution='uniform')
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         in_channels = list(in_channels)
         if collapse == 'none':
@@ -126,8 +127,8 @@ class FPN3D(BaseModule):
                         norm_cfg=None,
                         act_cfg=None))
 
-    def forward(self, inputs: Sequence[torch.Tensor]
-                ) -> Tuple[torch.Tensor, ...]:
+    def forward(self,
+                inputs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
         if len(inputs) != len(self.in_channels):
             raise ValueError(f'FPN3D expects {len(self.in_channels)} levels, '
                              f'got {len(inputs)}')

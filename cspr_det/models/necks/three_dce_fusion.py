@@ -33,14 +33,16 @@ class ThreeDCEFusion(BaseModule):
         tuple of ``(N, G*C_l, h, w)`` -> tuple of ``(N, out_l, h, w)``.
     """
 
-    def __init__(self,
-                 in_channels: Sequence[int],
-                 out_channels: Union[int, Sequence[int]],
-                 norm_cfg: Optional[dict] = None,
-                 act_cfg: Optional[dict] = dict(type='ReLU'),
-                 shared: bool = False,
-                 init_cfg: Optional[Union[dict, List[dict]]] = dict(
-                     type='Kaiming', layer='Conv2d')) -> None:
+    def __init__(
+        self,
+        in_channels: Sequence[int],
+        out_channels: Union[int, Sequence[int]],
+        norm_cfg: Optional[dict] = None,
+        act_cfg: Optional[dict] = dict(type='ReLU'),
+        shared: bool = False,
+        init_cfg: Optional[Union[dict, List[dict]]] = dict(
+            type='Kaiming', layer='Conv2d')
+    ) -> None:
         super().__init__(init_cfg=init_cfg)
         in_channels = list(in_channels)
         if isinstance(out_channels, int):
@@ -62,8 +64,8 @@ class ThreeDCEFusion(BaseModule):
             ConvModule(c_in, c_out, 1, norm_cfg=norm_cfg, act_cfg=act_cfg)
             for c_in, c_out in (pairs[:1] if shared else pairs))
 
-    def forward(self, inputs: Sequence[torch.Tensor]
-                ) -> Tuple[torch.Tensor, ...]:
+    def forward(self,
+                inputs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
         """Args: inputs: one ``(N, G*C_l, h, w)`` per level.
         Returns: tuple of ``(N, out_l, h, w)``."""
         if len(inputs) != len(self.in_channels):

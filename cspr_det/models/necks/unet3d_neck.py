@@ -101,8 +101,8 @@ class UNet3DNeck(BaseModule):
                     ConvModule(
                         channels[lvl], channels[lvl], 3, padding=1, **cfg)))
 
-    def forward(self, inputs: Sequence[torch.Tensor]
-                ) -> Tuple[torch.Tensor, ...]:
+    def forward(self,
+                inputs: Sequence[torch.Tensor]) -> Tuple[torch.Tensor, ...]:
         """Decode the encoder maps.
 
         Args:

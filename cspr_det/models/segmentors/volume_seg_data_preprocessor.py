@@ -13,8 +13,8 @@ VDT_MEAN = 114.495
 VDT_STD = 57.63
 
 
-def _per_channel(name: str, value: Union[float, Sequence[float]]
-                 ) -> List[float]:
+def _per_channel(name: str, value: Union[float,
+                                         Sequence[float]]) -> List[float]:
     values = [value] if isinstance(value, (int, float)) else list(value)
     if not values or any(not isinstance(v, (int, float)) for v in values):
         raise ValueError('VolumeSegDataPreprocessor: '
@@ -75,8 +75,7 @@ class VolumeSegDataPreprocessor(BaseDataPreprocessor):
                              f'{pad_size_divisor!r}')
         self.register_buffer('mean',
                              torch.tensor(mean).view(-1, 1, 1, 1), False)
-        self.register_buffer('std', torch.tensor(std).view(-1, 1, 1, 1),
-                             False)
+        self.register_buffer('std', torch.tensor(std).view(-1, 1, 1, 1), False)
         self.pad_size_divisor = pad_size_divisor
         self.pad_value = float(pad_value)
         self.seg_pad_value = int(seg_pad_value)

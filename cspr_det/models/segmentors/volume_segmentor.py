@@ -192,9 +192,9 @@ class VolumeSegmentor(BaseModel):
         raise RuntimeError(f'VolumeSegmentor: invalid mode {mode!r}; '
                            "expected 'loss', 'predict' or 'tensor'")
 
-    def loss(self, inputs: torch.Tensor,
-             data_samples: List[VolumeSegDataSample]
-             ) -> Dict[str, torch.Tensor]:
+    def loss(
+            self, inputs: torch.Tensor, data_samples: List[VolumeSegDataSample]
+    ) -> Dict[str, torch.Tensor]:
         """Losses of the decode head against the padded ``gt_seg``."""
         if data_samples is None:
             raise ValueError("VolumeSegmentor: mode='loss' needs "
@@ -202,10 +202,11 @@ class VolumeSegmentor(BaseModel):
         return self.decode_head.loss(self.extract_feat(inputs), data_samples)
 
     # -- inference -------------------------------------------------------
-    def predict(self,
-                inputs: torch.Tensor,
-                data_samples: Optional[List[VolumeSegDataSample]] = None
-                ) -> List[VolumeSegDataSample]:
+    def predict(
+        self,
+        inputs: torch.Tensor,
+        data_samples: Optional[List[VolumeSegDataSample]] = None
+    ) -> List[VolumeSegDataSample]:
         """Predict labels (and optionally logits) for every sample.
 
         Returns:
@@ -222,8 +223,8 @@ class VolumeSegmentor(BaseModel):
         cfg = self.test_cfg
         div = getattr(self.data_preprocessor, 'pad_size_divisor', 1)
         for i, sample in enumerate(data_samples):
-            img_shape = tuple(sample.metainfo.get('img_shape',
-                                                  inputs.shape[2:]))
+            img_shape = tuple(
+                sample.metainfo.get('img_shape', inputs.shape[2:]))
             ori_shape = tuple(sample.metainfo.get('ori_shape', img_shape))
             # this sample's own padded extent inside the batch
             extent = [

@@ -24,8 +24,8 @@ from .state_dict_io import (format_report, log_report, match_state_dict,
 
 __all__ = [
     'lift_to_5d', 'read_checkpoint', 'read_state_dict', 'split_prefix',
-    'match_state_dict', 'report_is_clean', 'summarize_report',
-    'format_report', 'log_report', 'PretrainedBackbone', 'adapt_in_channels',
+    'match_state_dict', 'report_is_clean', 'summarize_report', 'format_report',
+    'log_report', 'PretrainedBackbone', 'adapt_in_channels',
     'load_pretrained_backbone', 'describe_backbone', 'arch_differences',
     'check_backbone_arch', 'ArchitectureMismatchError', 'inflate_2d_resnet',
     'inflate_conv_weight', 'init_p3d_depth_identity',

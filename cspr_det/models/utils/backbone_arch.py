@@ -106,9 +106,10 @@ def describe_backbone(module: nn.Module) -> Dict[str, Any]:
     return arch
 
 
-def arch_differences(recorded: Mapping[str, Any],
-                     actual: Mapping[str, Any],
-                     waive: Sequence[str] = ()) -> List[str]:
+def arch_differences(
+    recorded: Mapping[str, Any],
+    actual: Mapping[str, Any],
+    waive: Sequence[str] = ()) -> List[str]:
     """Name every architecture key that differs.
 
     Only keys present in both descriptions are compared (a record written
@@ -138,9 +139,9 @@ class ArchitectureMismatchError(CheckpointMismatchError):
     target backbone."""
 
 
-def check_backbone_arch(meta: Optional[Mapping],
-                        backbone: nn.Module,
-                        waive: Sequence[str] = ()) -> List[str]:
+def check_backbone_arch(
+    meta: Optional[Mapping], backbone: nn.Module,
+    waive: Sequence[str] = ()) -> List[str]:
     """Compare ``meta['backbone_arch']`` (when recorded) with ``backbone``.
 
     Args:
@@ -159,10 +160,11 @@ def check_backbone_arch(meta: Optional[Mapping],
     return arch_differences(recorded, describe_backbone(backbone), waive)
 
 
-def arch_error_message(source: str, diffs: Sequence[str],
+def arch_error_message(source: str,
+                       diffs: Sequence[str],
                        hint: str = '') -> str:
     """One line naming every difference."""
-    return (f'{source} was converted for another backbone architecture: '
-            + '; '.join(diffs) + '. Build the backbone with the '
+    return (f'{source} was converted for another backbone architecture: ' +
+            '; '.join(diffs) + '. Build the backbone with the '
             "checkpoint's settings (the converter writes a matching config "
             'next to the checkpoint)' + (f'; {hint}' if hint else ''))

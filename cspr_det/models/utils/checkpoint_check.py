@@ -17,9 +17,8 @@ from mmengine.model import is_model_wrapper
 from .backbone_arch import (ArchitectureMismatchError, arch_error_message,
                             check_backbone_arch)
 from .checkpoint_mismatch_error import CheckpointMismatchError
-from .state_dict_io import (match_state_dict, read_checkpoint,
-                            read_state_dict, report_is_clean,
-                            summarize_report)
+from .state_dict_io import (match_state_dict, read_checkpoint, read_state_dict,
+                            report_is_clean, summarize_report)
 
 
 def check_model_checkpoint(model: nn.Module,
@@ -70,15 +69,19 @@ def check_model_checkpoint(model: nn.Module,
         if check_arch:
             raise ArchitectureMismatchError(
                 arch_error_message(source, report['arch'], hint))
-        print_log(arch_error_message(source, report['arch']),
-                  logger='current', level=logging.WARNING)
+        print_log(
+            arch_error_message(source, report['arch']),
+            logger='current',
+            level=logging.WARNING)
     if not report_is_clean(report):
-        msg = (f'{source} does not match {type(model).__name__}: '
-               + summarize_report(report))
+        msg = (f'{source} does not match {type(model).__name__}: ' +
+               summarize_report(report))
         if strict:
             raise CheckpointMismatchError(msg + tail)
-        print_log(msg + ' (loading the matching tensors only)',
-                  logger='current', level=logging.WARNING)
+        print_log(
+            msg + ' (loading the matching tensors only)',
+            logger='current',
+            level=logging.WARNING)
     return report
 
 
@@ -116,9 +119,11 @@ def load_model_checkpoint(model: nn.Module,
     if is_model_wrapper(model):
         model = model.module
     state = read_state_dict(checkpoint)
-    model.load_state_dict({k: state[k] for k in report['loaded']},
+    model.load_state_dict({k: state[k]
+                           for k in report['loaded']},
                           strict=report_is_clean(report))
-    print_log(f'loaded {len(report["loaded"])}/{len(model.state_dict())} '
-              f'tensors into {type(model).__name__} from {filename}',
-              logger='current')
+    print_log(
+        f'loaded {len(report["loaded"])}/{len(model.state_dict())} '
+        f'tensors into {type(model).__name__} from {filename}',
+        logger='current')
     return checkpoint

@@ -15,8 +15,9 @@ def config_path_for(checkpoint: str) -> str:
 
 def _configs_root() -> str:
     return osp.join(
-        osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-            osp.abspath(__file__))))), 'configs')
+        osp.dirname(
+            osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))),
+        'configs')
 
 
 def resolve_base_config(base_config: str) -> str:

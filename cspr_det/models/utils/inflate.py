@@ -204,8 +204,7 @@ def inflate_2d_resnet(model: nn.Module,
     target = model.state_dict()
     new_sd = {}
     used = set()
-    report = dict(loaded=[], depth_init=[], kept=[], mismatched=[],
-                  unused=[])
+    report = dict(loaded=[], depth_init=[], kept=[], mismatched=[], unused=[])
     for k, t in target.items():
         if '.conv_t.' in k or '.norm_t.' in k:
             new_sd[k] = t
@@ -237,8 +236,7 @@ def inflate_2d_resnet(model: nn.Module,
     if strict:
         bad_kept = [k for k in report['kept'] if not k.startswith('collapse')]
         if bad_kept or report['mismatched'] or (set(sd2d) - used):
-            raise ValueError(
-                'inflation did not match: kept=' + str(bad_kept) +
-                ' mismatched=' + str(report['mismatched']) + ' unused=' +
-                str(sorted(set(sd2d) - used)))
+            raise ValueError('inflation did not match: kept=' + str(bad_kept) +
+                             ' mismatched=' + str(report['mismatched']) +
+                             ' unused=' + str(sorted(set(sd2d) - used)))
     return report

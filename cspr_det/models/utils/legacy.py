@@ -72,13 +72,13 @@ _MP3D_BACKBONE_KEY = re.compile(
 # weights' meaning. Strides and the stem pool are left out, since the CSPR
 # encoder is transferred into networks with other strides on purpose.
 RESNET3D_ARCH_KEYS = ('type', 'depth', 'in_channels', 'base_channels',
-                  'stem_channels', 'stem_kernel', 'norm', 'norm_groups')
+                      'stem_channels', 'stem_kernel', 'norm', 'norm_groups')
 
 
-def split_backbone(state_dict: Union[str, Mapping[str, torch.Tensor]],
-                   backbone_key: re.Pattern = _MP3D_BACKBONE_KEY,
-                   trust_checkpoint: bool = False
-                   ) -> Tuple[StateDict, StateDict]:
+def split_backbone(
+        state_dict: Union[str, Mapping[str, torch.Tensor]],
+        backbone_key: re.Pattern = _MP3D_BACKBONE_KEY,
+        trust_checkpoint: bool = False) -> Tuple[StateDict, StateDict]:
     """Split a legacy checkpoint into backbone keys and the rest.
 
     ``{'state_dict': ...}`` wrappers and a ``module.`` prefix are removed
@@ -97,8 +97,7 @@ def split_backbone(state_dict: Union[str, Mapping[str, torch.Tensor]],
         ``(backbone, rest)``: backbone keys without prefix and every other
         key unchanged.
     """
-    state_dict = read_state_dict(state_dict,
-                                 trust_checkpoint=trust_checkpoint)
+    state_dict = read_state_dict(state_dict, trust_checkpoint=trust_checkpoint)
     backbone, rest = split_prefix(state_dict, 'backbone.')
     if backbone:
         return backbone, rest
@@ -132,16 +131,24 @@ def convert_cspr_resnet3d(
 
 
 _BOTTLENECK_MAP = {
-    'conv1': 'conv1', 'norm_1': 'norm1',
-    'conv2': 'conv2.conv_s', 'norm_2': 'conv2.norm_s',
-    'conv3': 'conv2.conv_t', 'norm_3': 'conv2.norm_t',
-    'conv4': 'conv3', 'norm_4': 'norm3',
+    'conv1': 'conv1',
+    'norm_1': 'norm1',
+    'conv2': 'conv2.conv_s',
+    'norm_2': 'conv2.norm_s',
+    'conv3': 'conv2.conv_t',
+    'norm_3': 'conv2.norm_t',
+    'conv4': 'conv3',
+    'norm_4': 'norm3',
 }
 _BASIC_MAP = {
-    'conv1': 'conv1.conv_s', 'norm_1': 'conv1.norm_s',
-    'conv2': 'conv1.conv_t', 'norm_2': 'conv1.norm_t',
-    'conv3': 'conv2.conv_s', 'norm_3': 'conv2.norm_s',
-    'conv4': 'conv2.conv_t', 'norm_4': 'conv2.norm_t',
+    'conv1': 'conv1.conv_s',
+    'norm_1': 'conv1.norm_s',
+    'conv2': 'conv1.conv_t',
+    'norm_2': 'conv1.norm_t',
+    'conv3': 'conv2.conv_s',
+    'norm_3': 'conv2.norm_s',
+    'conv4': 'conv2.conv_t',
+    'norm_4': 'conv2.norm_t',
 }
 _BLOCK_KEY = re.compile(r'^(layer[1-4]\.\d+)\.(conv\d|norm_\d)\.(.+)$')
 
@@ -185,8 +192,8 @@ def convert_mp3d(
         non-backbone tensors unchanged. Legacy backbone keys that fit no rule
         are kept under their legacy name, so a strict load reports them.
     """
-    backbone, rest = split_backbone(state_dict,
-                                    trust_checkpoint=trust_checkpoint)
+    backbone, rest = split_backbone(
+        state_dict, trust_checkpoint=trust_checkpoint)
     table = _BASIC_MAP if _block_kind(backbone) == 'basic' \
         else _BOTTLENECK_MAP
     out = {}
@@ -228,8 +235,7 @@ def infer_mp3d_config(state_dict: Union[str, Mapping[str, torch.Tensor]],
             allow-list of checkpoint globals (it can run code: only for
             trusted files).
     """
-    backbone, _ = split_backbone(state_dict,
-                                 trust_checkpoint=trust_checkpoint)
+    backbone, _ = split_backbone(state_dict, trust_checkpoint=trust_checkpoint)
     kind = _block_kind(backbone)
     blocks = _stage_blocks(backbone)
     depth = _P3D_DEPTHS.get((kind, blocks))
@@ -247,25 +253,27 @@ def infer_mp3d_config(state_dict: Union[str, Mapping[str, torch.Tensor]],
         stem_pool_kernel=(3, 3, 3),
         act_before_sum=True,
         p3d_types=('A', 'B', 'C'),
-        norm_cfg=dict(type='BN3d', requires_grad=True) if has_stats else
-        dict(type='GN', num_groups=32, requires_grad=True))
+        norm_cfg=dict(type='BN3d', requires_grad=True) if has_stats else dict(
+            type='GN', num_groups=32, requires_grad=True))
     if baseline:
         cfg['num_slices'] = None
         return cfg
     if 'groupconv_1.weight' in backbone:
-        cfg.update(collapse='gtm',
-                   num_slices=int(backbone['groupconv_1.weight'].shape[1]))
+        cfg.update(
+            collapse='gtm',
+            num_slices=int(backbone['groupconv_1.weight'].shape[1]))
     elif 'conv3d_all_1.weight' in backbone:
-        cfg.update(collapse='conv',
-                   num_slices=int(backbone['conv3d_all_1.weight'].shape[2]))
+        cfg.update(
+            collapse='conv',
+            num_slices=int(backbone['conv3d_all_1.weight'].shape[2]))
     else:
         cfg.update(collapse='center', num_slices=None)
     return cfg
 
 
-def infer_cspr_resnet3d_config(
-        state_dict: Union[str, Mapping[str, torch.Tensor]],
-        trust_checkpoint: bool = False) -> dict:
+def infer_cspr_resnet3d_config(state_dict: Union[str, Mapping[str,
+                                                              torch.Tensor]],
+                               trust_checkpoint: bool = False) -> dict:
     """ResNet3D config that a legacy CSPR checkpoint fits (depth from the
     block layout, widths from the stem, BN vs GN from running stats).
 
@@ -296,13 +304,13 @@ def infer_cspr_resnet3d_config(
         in_channels=int(stem.shape[1]),
         base_channels=int(stem.shape[0]),
         stem_kernel=tuple(stem.shape[2:]),
-        norm_cfg=dict(type='BN3d', requires_grad=True) if has_stats else
-        dict(type='GN', num_groups=32, requires_grad=True))
+        norm_cfg=dict(type='BN3d', requires_grad=True) if has_stats else dict(
+            type='GN', num_groups=32, requires_grad=True))
 
 
-def load_strict_with_report(model: nn.Module,
-                            state_dict: Mapping[str, torch.Tensor]
-                            ) -> Dict[str, List[str]]:
+def load_strict_with_report(
+        model: nn.Module,
+        state_dict: Mapping[str, torch.Tensor]) -> Dict[str, List[str]]:
     """Compare ``state_dict`` with ``model`` key by key and shape by shape
     (:func:`~cspr_det.models.utils.match_state_dict`) and load it only if
     everything matches.
@@ -364,16 +372,23 @@ def save_converted(backbone: StateDict,
             arch = {k: v for k, v in arch.items() if k in arch_keys}
         sd = {f'backbone.{k}': v for k, v in backbone.items()}
         sd.update(others)
-        torch.save(dict(state_dict=sd,
-                        meta=dict(backbone_cfg=cfg, backbone_arch=arch,
-                                  converter=converter, source=source)), dst)
+        torch.save(
+            dict(
+                state_dict=sd,
+                meta=dict(
+                    backbone_cfg=cfg,
+                    backbone_arch=arch,
+                    converter=converter,
+                    source=source)), dst)
         config = config_path_for(dst)
         write_converted_config(
-            config, cfg, dst,
+            config,
+            cfg,
+            dst,
             base_config or default_base_config(cfg),
             out_channels=list(model.out_channels),
-            header=f'Written by tools/model_converters/{converter}.py'
-            + (f' from {source}' if source else '') + '.')
+            header=f'Written by tools/model_converters/{converter}.py' +
+            (f' from {source}' if source else '') + '.')
         report['written'] = [dst, config]
     return report
 
@@ -401,8 +416,7 @@ def conversion_summary(report: Mapping[str, List[str]],
                        dst: str) -> Tuple[str, int]:
     """The text a converter tool prints for ``report`` and its exit status
     (0 when ``dst`` was written, 1 when the layout did not match)."""
-    text = format_report(
-        {k: v for k, v in report.items() if k != 'written'})
+    text = format_report({k: v for k, v in report.items() if k != 'written'})
     if not report_is_clean(report):
         return (text + '\nNOT converted: the checkpoint does not match the '
                 'assumed legacy layout (see the keys above)', 1)

@@ -13,12 +13,11 @@ from mmengine.model.weight_init import update_init_info
 from cspr_det.registry import WEIGHT_INITIALIZERS
 from .backbone_arch import (ARCH_KEY_TENSORS, ArchitectureMismatchError,
                             arch_error_message, check_backbone_arch)
-from .state_dict_io import (match_state_dict, read_checkpoint,
-                            read_state_dict, split_prefix)
+from .state_dict_io import (match_state_dict, read_checkpoint, read_state_dict,
+                            split_prefix)
 
 
-def adapt_in_channels(weight: torch.Tensor,
-                      in_channels: int) -> torch.Tensor:
+def adapt_in_channels(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
     """Tile a conv weight over a new number of input channels.
 
     Output channel ``o`` of the result sees input channel ``j`` through
@@ -56,16 +55,16 @@ def _waived_arch_keys(target_keys: Sequence[str],
     return waived
 
 
-def load_pretrained_backbone(module: nn.Module,
-                             checkpoint: str,
-                             prefix: Optional[str] = 'backbone.',
-                             exclude: Sequence[str] = (),
-                             strict_shapes: bool = True,
-                             map_location: str = 'cpu',
-                             adapt_in_channels_keys: Sequence[str] = (),
-                             check_arch: bool = True,
-                             trust_checkpoint: bool = False
-                             ) -> Dict[str, list]:
+def load_pretrained_backbone(
+        module: nn.Module,
+        checkpoint: str,
+        prefix: Optional[str] = 'backbone.',
+        exclude: Sequence[str] = (),
+        strict_shapes: bool = True,
+        map_location: str = 'cpu',
+        adapt_in_channels_keys: Sequence[str] = (),
+        check_arch: bool = True,
+        trust_checkpoint: bool = False) -> Dict[str, list]:
     """Copy the tensors under ``prefix`` of ``checkpoint`` into ``module``.
 
     Args:
@@ -128,8 +127,8 @@ def load_pretrained_backbone(module: nn.Module,
     loaded = set(report['loaded'])
     report['adapted'] = sorted(k for k in adapted if k in loaded)
     if check_arch and isinstance(ckpt, dict):
-        waive = _waived_arch_keys(list(target),
-                                  report['excluded'] + report['adapted'])
+        waive = _waived_arch_keys(
+            list(target), report['excluded'] + report['adapted'])
         diffs = check_backbone_arch(ckpt.get('meta'), module, waive)
         if diffs:
             raise ArchitectureMismatchError(
@@ -140,8 +139,8 @@ def load_pretrained_backbone(module: nn.Module,
     if report['mismatched'] and strict_shapes:
         raise ValueError(
             f'{checkpoint} (prefix {prefix!r}): {len(report["mismatched"])} '
-            f'tensor(s) have a different shape in {type(module).__name__}: '
-            + '; '.join(report['mismatched'][:5]) +
+            f'tensor(s) have a different shape in {type(module).__name__}: ' +
+            '; '.join(report['mismatched'][:5]) +
             '. Use exclude=[...] for modules whose shape depends on the '
             'input (e.g. depth-collapsing layers) or strict_shapes=False.')
     if not report['loaded']:
@@ -275,8 +274,8 @@ class PretrainedBackbone:
         for name in ('missing', 'unexpected', 'mismatched'):
             if report[name]:
                 print_log(
-                    f'PretrainedBackbone: {name} keys: {report[name][:20]}'
-                    + (' ...' if len(report[name]) > 20 else ''),
+                    f'PretrainedBackbone: {name} keys: {report[name][:20]}' +
+                    (' ...' if len(report[name]) > 20 else ''),
                     logger='current',
                     level=logging.WARNING)
         if hasattr(module, '_params_init_info'):

@@ -65,8 +65,7 @@ def _triple_ints(name: str, value: Sequence[int]) -> Tuple[int, int, int]:
     if isinstance(value, int):
         value = (value, ) * 3
     value = tuple(value)
-    if len(value) != 3 or any(not isinstance(v, int) or v < 1
-                              for v in value):
+    if len(value) != 3 or any(not isinstance(v, int) or v < 1 for v in value):
         raise ValueError(f'sliding window: {name} needs 3 positive ints, '
                          f'got {value!r}')
     return value
@@ -173,8 +172,7 @@ def sliding_window_inference(
     size = tuple(inputs.shape[2:])
     window = tuple(min(w, n) for w, n in zip(window, size))
     stride = tuple(min(s, w) for s, w in zip(stride, window))
-    sw_device = inputs.device if sw_device is None else torch.device(
-        sw_device)
+    sw_device = inputs.device if sw_device is None else torch.device(sw_device)
     accum_device = inputs.device if accum_device is None else torch.device(
         accum_device)
     starts = [window_starts(n, w, s) for n, w, s in zip(size, window, stride)]
@@ -185,10 +183,8 @@ def sliding_window_inference(
         importance = (axis_w[0][:, None, None] * axis_w[1][None, :, None] *
                       axis_w[2][None, None, :]).to(accum_device, accum_dtype)
     # 1 / (total weight) per axis, broadcast over the volume when used
-    inv = [
-        (1.0 / _axis_sums(n, w, st, aw)).to(accum_device, accum_dtype)
-        for n, w, st, aw in zip(size, window, starts, axis_w)
-    ]
+    inv = [(1.0 / _axis_sums(n, w, st, aw)).to(accum_device, accum_dtype)
+           for n, w, st, aw in zip(size, window, starts, axis_w)]
     results = []
     for n in range(inputs.size(0)):
         results.append(

@@ -47,8 +47,7 @@ def read_checkpoint(src: str,
             allow-list and is not trusted.
     """
     with trusted_checkpoints(trust_checkpoint):
-        return CheckpointLoader.load_checkpoint(
-            src, map_location=map_location)
+        return CheckpointLoader.load_checkpoint(src, map_location=map_location)
 
 
 def read_state_dict(src: Union[str, Mapping],
@@ -116,9 +115,11 @@ def shape_mismatch(key: str, source: torch.Tensor,
             f'{tuple(target.shape)}')
 
 
-def match_state_dict(target: Mapping[str, torch.Tensor],
-                     source: Mapping[str, torch.Tensor],
-                     exclude: Sequence[str] = ()) -> Dict[str, List[str]]:
+def match_state_dict(
+    target: Mapping[str, torch.Tensor],
+    source: Mapping[str, torch.Tensor],
+    exclude: Sequence[str] = ()
+) -> Dict[str, List[str]]:
     """Compare a checkpoint's tensors with a model's, key by key and shape
     by shape.
 
@@ -134,8 +135,8 @@ def match_state_dict(target: Mapping[str, torch.Tensor],
         ``mismatched`` (:func:`shape_mismatch` strings) and ``excluded``.
     """
     patterns = [re.compile(p) for p in exclude]
-    report = dict(loaded=[], missing=[], unexpected=[], mismatched=[],
-                  excluded=[])
+    report = dict(
+        loaded=[], missing=[], unexpected=[], mismatched=[], excluded=[])
     for key, value in target.items():
         if any(p.search(key) for p in patterns):
             report['excluded'].append(key)
@@ -194,5 +195,5 @@ def log_report(report: Mapping[str, List],
     print_log(f'{title}: {counts}', logger='current', level=level or 20)
     for section in ('unused', 'mismatched', 'missing', 'unexpected'):
         for k in report.get(section, []):
-            print_log(f'{title}: {section} {k}', logger='current',
-                      level=level or 20)
+            print_log(
+                f'{title}: {section} {k}', logger='current', level=level or 20)

@@ -14,8 +14,7 @@ H, W = 6, 5
 
 def _hu(index):
     """HU of slice ``index``: 10 * index everywhere, plus a ramp in x."""
-    return 10.0 * index + np.arange(W, dtype=np.float32)[None, :].repeat(
-        H, 0)
+    return 10.0 * index + np.arange(W, dtype=np.float32)[None, :].repeat(H, 0)
 
 
 def _make_series(root, indices, name='000001_01_01'):
@@ -51,20 +50,20 @@ def test_exact_hu_native_neighbours(tmp_path):
     for s, idx in enumerate((4, 5, 6)):
         np.testing.assert_allclose(_raw(out)[..., s], _hu(idx), atol=1e-3)
     # known voxel: slice 5, column 3 -> HU 53 -> (53 + 1024) / 2074 * 255
-    assert out['img'][2, 3, 1] == pytest.approx((53 + 1024) / 2074 * 255,
-                                                 abs=1e-4)
+    assert out['img'][2, 3, 1] == pytest.approx(
+        (53 + 1024) / 2074 * 255, abs=1e-4)
 
 
 def test_interpolation_5mm_series_at_2_5mm(tmp_path):
     folder = _make_series(tmp_path, range(1, 21))
-    out = LoadDeepLesionSlices(num_slices=5, slice_interval=2.5)(
-        _results(folder, 10, 5.0, 1, 20))
+    out = LoadDeepLesionSlices(
+        num_slices=5, slice_interval=2.5)(
+            _results(folder, 10, 5.0, 1, 20))
     # positions 9, 9.5, 10, 10.5, 11: half-way slices are means of two
     assert out['slice_positions'] == [9.0, 9.5, 10.0, 10.5, 11.0]
     hu = _raw(out)
     np.testing.assert_allclose(hu[..., 1], (_hu(9) + _hu(10)) / 2, atol=1e-3)
-    np.testing.assert_allclose(hu[..., 3], (_hu(10) + _hu(11)) / 2,
-                               atol=1e-3)
+    np.testing.assert_allclose(hu[..., 3], (_hu(10) + _hu(11)) / 2, atol=1e-3)
     np.testing.assert_allclose(hu[..., 0], _hu(9), atol=1e-3)
     # 3 PNGs (9, 10, 11), each decoded once
     assert out['num_decoded_slices'] == 3
@@ -73,21 +72,24 @@ def test_interpolation_5mm_series_at_2_5mm(tmp_path):
 def test_interpolation_1mm_and_2mm_series(tmp_path):
     folder = _make_series(tmp_path, range(1, 41))
     # 1 mm at 2 mm: exact slices key +- 2, +- 4
-    out = LoadDeepLesionSlices(num_slices=5, slice_interval=2.0)(
-        _results(folder, 20, 1.0, 1, 40))
+    out = LoadDeepLesionSlices(
+        num_slices=5, slice_interval=2.0)(
+            _results(folder, 20, 1.0, 1, 40))
     for s, idx in enumerate((16, 18, 20, 22, 24)):
         np.testing.assert_allclose(_raw(out)[..., s], _hu(idx), atol=1e-3)
     assert out['num_decoded_slices'] == 5
     # 1 mm at 2.5 mm: position 17.5 = 0.5 * (17 + 18)
-    out = LoadDeepLesionSlices(num_slices=3, slice_interval=2.5)(
-        _results(folder, 20, 1.0, 1, 40))
-    np.testing.assert_allclose(_raw(out)[..., 0], (_hu(17) + _hu(18)) / 2,
-                               atol=1e-3)
+    out = LoadDeepLesionSlices(
+        num_slices=3, slice_interval=2.5)(
+            _results(folder, 20, 1.0, 1, 40))
+    np.testing.assert_allclose(
+        _raw(out)[..., 0], (_hu(17) + _hu(18)) / 2, atol=1e-3)
     # 2 mm at 2.5 mm: position 20 + 1.25 = 0.75 * 21 + 0.25 * 22
-    out = LoadDeepLesionSlices(num_slices=3, slice_interval=2.5)(
-        _results(folder, 20, 2.0, 1, 40))
-    np.testing.assert_allclose(_raw(out)[..., 2],
-                               0.75 * _hu(21) + 0.25 * _hu(22), atol=1e-3)
+    out = LoadDeepLesionSlices(
+        num_slices=3, slice_interval=2.5)(
+            _results(folder, 20, 2.0, 1, 40))
+    np.testing.assert_allclose(
+        _raw(out)[..., 2], 0.75 * _hu(21) + 0.25 * _hu(22), atol=1e-3)
 
 
 def test_interpolation_plan_weights():
@@ -102,8 +104,9 @@ def test_interpolation_plan_weights():
 
 def test_edge_fallback_repeats_end_slices(tmp_path):
     folder = _make_series(tmp_path, range(3, 8))
-    out = LoadDeepLesionSlices(num_slices=9, slice_interval=None)(
-        _results(folder, 4, 5.0, 3, 7))
+    out = LoadDeepLesionSlices(
+        num_slices=9, slice_interval=None)(
+            _results(folder, 4, 5.0, 3, 7))
     expected = [3, 3, 3, 3, 4, 5, 6, 7, 7]  # positions 0..8 clamped to 3..7
     for s, idx in enumerate(expected):
         np.testing.assert_allclose(_raw(out)[..., s], _hu(idx), atol=1e-3)
@@ -114,8 +117,9 @@ def test_disjoint_runs_use_the_key_run(tmp_path):
     # folder holds runs 1-5 and 20-24; a key in the second run never reads
     # the first (the slice range of the sample is its own run)
     folder = _make_series(tmp_path, list(range(1, 6)) + list(range(20, 25)))
-    out = LoadDeepLesionSlices(num_slices=9, slice_interval=None)(
-        _results(folder, 21, 5.0, 20, 24))
+    out = LoadDeepLesionSlices(
+        num_slices=9, slice_interval=None)(
+            _results(folder, 21, 5.0, 20, 24))
     for s, idx in enumerate([20, 20, 20, 20, 21, 22, 23, 24, 24]):
         np.testing.assert_allclose(_raw(out)[..., s], _hu(idx), atol=1e-3)
 
@@ -178,16 +182,17 @@ def test_wrong_dtype_png_is_broken(tmp_path):
     folder = _make_series(tmp_path, range(1, 4))
     cv2.imwrite(str(folder / '003.png'), np.zeros((H, W), np.uint8))
     with pytest.warns(UserWarning, match='003.png'):
-        out = LoadDeepLesionSlices(num_slices=3, slice_interval=None)(
-            _results(folder, 2, 5.0, 1, 3))
+        out = LoadDeepLesionSlices(
+            num_slices=3, slice_interval=None)(
+                _results(folder, 2, 5.0, 1, 3))
     np.testing.assert_allclose(_raw(out)[..., 2], _hu(2), atol=1e-3)
 
 
 def test_self_unchanged_and_deterministic(tmp_path):
     folder = _make_series(tmp_path, range(1, 11))
     os.remove(folder / '006.png')
-    t = LoadDeepLesionSlices(num_slices=5, slice_interval=2.5,
-                             windows=((-100, 200), (-1000, 0)))
+    t = LoadDeepLesionSlices(
+        num_slices=5, slice_interval=2.5, windows=((-100, 200), (-1000, 0)))
     before = copy.deepcopy(t.__dict__)
     with pytest.warns(UserWarning):
         a = t(_results(folder, 5, 5.0, 1, 10))

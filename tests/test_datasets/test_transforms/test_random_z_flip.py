@@ -9,8 +9,8 @@ from cspr_det.datasets.transforms import RandomZFlip
 
 def _stack(s=3, k=2):
     # channel c holds value c everywhere
-    return np.broadcast_to(
-        np.arange(s * k, dtype=np.float32), (4, 5, s * k)).copy()
+    return np.broadcast_to(np.arange(s * k, dtype=np.float32),
+                           (4, 5, s * k)).copy()
 
 
 def test_flip_within_window_groups():
@@ -35,11 +35,15 @@ def test_probability_seeded_and_self_unchanged():
     t = RandomZFlip(prob=0.5)
     before = copy.deepcopy(t.__dict__)
     np.random.seed(0)
-    flips = [t(dict(img=_stack(), num_slices=3,
-                    num_windows=2))['z_flip'] for _ in range(200)]
+    flips = [
+        t(dict(img=_stack(), num_slices=3, num_windows=2))['z_flip']
+        for _ in range(200)
+    ]
     np.random.seed(0)
-    again = [t(dict(img=_stack(), num_slices=3,
-                    num_windows=2))['z_flip'] for _ in range(200)]
+    again = [
+        t(dict(img=_stack(), num_slices=3, num_windows=2))['z_flip']
+        for _ in range(200)
+    ]
     assert flips == again and 60 < sum(flips) < 140
     assert t.__dict__ == before
 
@@ -48,5 +52,4 @@ def test_bad_input():
     with pytest.raises(ValueError, match='prob'):
         RandomZFlip(prob=2)
     with pytest.raises(ValueError, match='channels'):
-        RandomZFlip(prob=1.0)(dict(img=_stack(), num_slices=4,
-                                   num_windows=2))
+        RandomZFlip(prob=1.0)(dict(img=_stack(), num_slices=4, num_windows=2))

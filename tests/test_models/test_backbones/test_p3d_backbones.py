@@ -21,10 +21,9 @@ def test_mp3d_shapes(depth, chans, s):
     m = MP3DResNet(depth, base_channels=8, num_slices=s).eval()
     with torch.no_grad():
         outs = m(_x(1, s))
-    assert [tuple(o.shape) for o in outs] == [
-        (1, c, SIZE // 2**(i + 2), SIZE // 2**(i + 2))
-        for i, c in enumerate(chans)
-    ]
+    assert [tuple(o.shape)
+            for o in outs] == [(1, c, SIZE // 2**(i + 2), SIZE // 2**(i + 2))
+                               for i, c in enumerate(chans)]
     assert m.out_channels == chans
 
 
@@ -38,18 +37,26 @@ def test_p3d_shapes_and_depth_schedule(s):
     with torch.no_grad():
         outs = m(_x(2, s))
     assert [tuple(o.shape) for o in outs] == [(2, 32, 8, 8), (2, 64, 4, 4),
-                                             (2, 128, 2, 2), (2, 256, 1, 1)]
-    expected = {1: [1, 1, 1, 1], 3: [3, 1, 1, 1], 9: [9, 5, 3, 1],
-                27: [27, 13, 7, 3]}[s]
+                                              (2, 128, 2, 2), (2, 256, 1, 1)]
+    expected = {
+        1: [1, 1, 1, 1],
+        3: [3, 1, 1, 1],
+        9: [9, 5, 3, 1],
+        27: [27, 13, 7, 3]
+    }[s]
     assert depths == expected
 
 
 def test_mp3d_keeps_depth_and_none_collapse_is_5d():
-    m = MP3DResNet('18ba', base_channels=8, num_slices=5, collapse='none',
-                   out_indices=(1, 3))
+    m = MP3DResNet(
+        '18ba',
+        base_channels=8,
+        num_slices=5,
+        collapse='none',
+        out_indices=(1, 3))
     outs = m(_x(1, 5))
     assert [tuple(o.shape) for o in outs] == [(1, 16, 5, 4, 4),
-                                             (1, 64, 5, 1, 1)]
+                                              (1, 64, 5, 1, 1)]
 
 
 def test_p3d_centre_slice_output():
@@ -62,8 +69,8 @@ def test_p3d_centre_slice_output():
 
 
 def test_scaled_widths_and_stem_channels():
-    m = MP3DResNet(63, base_channels=16, stem_channels=8, num_slices=3,
-                   collapse='mean')
+    m = MP3DResNet(
+        63, base_channels=16, stem_channels=8, num_slices=3, collapse='mean')
     assert m.conv1.out_channels == 8
     assert m.out_channels == [64, 128, 256, 512]
     m = P3DResNet('34ba', base_channels=4, num_slices=3)
@@ -113,8 +120,11 @@ def test_frozen_stages_stay_frozen():
     m.train()
     assert not m.norm1.training and not m.layer1[0].conv1.norm_s.training
     assert m.layer2[0].conv1.norm_s.training
-    frozen = {k: v.clone() for k, v in m.state_dict().items()
-              if k.startswith(('conv1.', 'norm1.', 'layer1.'))}
+    frozen = {
+        k: v.clone()
+        for k, v in m.state_dict().items()
+        if k.startswith(('conv1.', 'norm1.', 'layer1.'))
+    }
     assert all(not p.requires_grad for n, p in m.named_parameters()
                if n.startswith(('conv1.', 'norm1.', 'layer1.')))
     opt = torch.optim.SGD([p for p in m.parameters() if p.requires_grad],
@@ -131,8 +141,10 @@ def test_frozen_stages_stay_frozen():
 def test_norm_eval_keeps_bn_in_eval():
     m = P3DResNet(63, base_channels=8, num_slices=3, norm_eval=True)
     m.train()
-    bns = [mod for mod in m.modules()
-           if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm)]
+    bns = [
+        mod for mod in m.modules()
+        if isinstance(mod, torch.nn.modules.batchnorm._BatchNorm)
+    ]
     assert bns and all(not b.training for b in bns)
     stats = m.norm1.running_mean.clone()
     m(_x(2, 3))
@@ -170,8 +182,13 @@ def test_other_norms(norm_cfg):
 
 
 def test_build_from_config_and_init_weights():
-    cfg = dict(type='cspr_det.MP3DResNet', depth=63, base_channels=8,
-               num_slices=3, collapse='gtm', out_indices=(0, 1, 2, 3))
+    cfg = dict(
+        type='cspr_det.MP3DResNet',
+        depth=63,
+        base_channels=8,
+        num_slices=3,
+        collapse='gtm',
+        out_indices=(0, 1, 2, 3))
     m = MODELS.build(cfg)
     assert isinstance(m, MP3DResNet)
     m.init_weights()
@@ -179,6 +196,10 @@ def test_build_from_config_and_init_weights():
     torch.testing.assert_close(m.collapse1.conv.weight,
                                torch.full_like(m.collapse1.conv.weight, 1 / 3))
     assert m.norm1.weight.eq(1).all()
-    p = MODELS.build(dict(type='cspr_det.P3DResNet', depth='18ba',
-                          base_channels=8, num_slices=None))
+    p = MODELS.build(
+        dict(
+            type='cspr_det.P3DResNet',
+            depth='18ba',
+            base_channels=8,
+            num_slices=None))
     assert p(_x(2, 7))[0].shape == (2, 8, 8, 8)

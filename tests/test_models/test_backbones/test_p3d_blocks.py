@@ -50,10 +50,12 @@ def test_p3d_type_cycle_and_bad_type():
 def test_backbone_counts_blocks_across_stages(p3d_types):
     # '34ba' has 3+4+6+3 blocks: the cycle runs over the whole network, it
     # does not restart at every stage (stage 2 starts with block 3).
-    net = MP3DResNet('34ba', base_channels=4, num_slices=3,
-                     p3d_types=p3d_types)
-    got = [blk.conv1.p3d_type for i in range(1, 5)
-           for blk in getattr(net, f'layer{i}')]
+    net = MP3DResNet(
+        '34ba', base_channels=4, num_slices=3, p3d_types=p3d_types)
+    got = [
+        blk.conv1.p3d_type for i in range(1, 5)
+        for blk in getattr(net, f'layer{i}')
+    ]
     expected = [p3d_types[i % len(p3d_types)] for i in range(16)]
     assert got == expected
     assert [blk.conv2.p3d_type for blk in net.layer2] == expected[3:7]
@@ -104,8 +106,8 @@ def test_centred_depth_pool_sizes(d, expected):
     for _ in range(3):
         x = pool(x)
         sizes.append(x.size(2))
-        assert centred_depth_out_size(
-            sizes[-2] if len(sizes) > 1 else d) == sizes[-1]
+        assert centred_depth_out_size(sizes[-2] if len(sizes) >
+                                      1 else d) == sizes[-1]
     assert sizes == expected
 
 

@@ -28,17 +28,24 @@ WORLD_SIZE = 2
 
 def _build(norm_type: str, norm_eval: bool) -> MP3DResNet:
     torch.manual_seed(0)
-    return MP3DResNet('18ba', base_channels=4, num_slices=3,
-                      collapse='gtm', norm_eval=norm_eval,
-                      norm_cfg=dict(type=norm_type, requires_grad=True))
+    return MP3DResNet(
+        '18ba',
+        base_channels=4,
+        num_slices=3,
+        collapse='gtm',
+        norm_eval=norm_eval,
+        norm_cfg=dict(type=norm_type, requires_grad=True))
 
 
 def _worker(rank: int, init_file: str, out_dir: str) -> None:
     import pytest
 
     torch.set_num_threads(1)
-    dist.init_process_group('gloo', init_method=f'file://{init_file}',
-                            rank=rank, world_size=WORLD_SIZE)
+    dist.init_process_group(
+        'gloo',
+        init_method=f'file://{init_file}',
+        rank=rank,
+        world_size=WORLD_SIZE)
     try:
         sync = _build('SyncBN', norm_eval=True)
         norms = [m for m in sync.modules() if isinstance(m, _BatchNorm)]
@@ -56,8 +63,8 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
         plain.load_state_dict(sync.state_dict(), strict=True)
 
         # each rank has its own data, as under DistributedSampler
-        x = torch.randn(2, 3, 32, 32,
-                        generator=torch.Generator().manual_seed(10 + rank))
+        x = torch.randn(
+            2, 3, 32, 32, generator=torch.Generator().manual_seed(10 + rank))
         xs, xp = x.clone().requires_grad_(), x.clone().requires_grad_()
         sync.train()
         plain.train()
@@ -79,11 +86,13 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
 
         # training statistics would be synchronised: CPU tensors are refused
         live = _build('SyncBN', norm_eval=False).train()
-        with pytest.raises(ValueError, match='expected input tensor to be on '
-                           'GPU'):
+        with pytest.raises(
+                ValueError, match='expected input tensor to be on '
+                'GPU'):
             live(x)
-        torch.save(dict(rank=rank, outs=[o.detach() for o in out_s]),
-                   osp.join(out_dir, f'rank{rank}.pth'))
+        torch.save(
+            dict(rank=rank, outs=[o.detach() for o in out_s]),
+            osp.join(out_dir, f'rank{rank}.pth'))
     finally:
         dist.destroy_process_group()
 
@@ -91,11 +100,15 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
 def test_syncbn_backbone_in_two_process_gloo_group(tmp_path):
     # fork: the children inherit the imported stack (spawn would re-import
     # torch, mmcv and mmdet in each child, most of this test's time)
-    mp.start_processes(_worker, args=(str(tmp_path / 'pg_init'),
-                                      str(tmp_path)),
-                       nprocs=WORLD_SIZE, join=True, start_method='fork')
-    results = [torch.load(tmp_path / f'rank{r}.pth') for r in
-               range(WORLD_SIZE)]
+    mp.start_processes(
+        _worker,
+        args=(str(tmp_path / 'pg_init'), str(tmp_path)),
+        nprocs=WORLD_SIZE,
+        join=True,
+        start_method='fork')
+    results = [
+        torch.load(tmp_path / f'rank{r}.pth') for r in range(WORLD_SIZE)
+    ]
     assert [r['rank'] for r in results] == [0, 1]
     # different data per rank: the two processes did not compute one thing
     assert not torch.allclose(results[0]['outs'][3], results[1]['outs'][3])

@@ -9,8 +9,12 @@ def _build(num_slices=9, group_size=3):
     return MODELS.build(
         dict(
             type='cspr_det.ThreeDCEBackbone',
-            backbone=dict(type='mmdet.ResNet', depth=18, base_channels=4,
-                          in_channels=group_size, out_indices=(0, 3)),
+            backbone=dict(
+                type='mmdet.ResNet',
+                depth=18,
+                base_channels=4,
+                in_channels=group_size,
+                out_indices=(0, 3)),
             num_slices=num_slices,
             group_size=group_size)).eval()
 
@@ -20,8 +24,7 @@ def test_shapes_and_group_major_concatenation():
     x = torch.randn(2, 9, 32, 32)
     with torch.no_grad():
         outs = m(x)
-        assert [tuple(o.shape) for o in outs] == [(2, 12, 8, 8),
-                                                 (2, 96, 1, 1)]
+        assert [tuple(o.shape) for o in outs] == [(2, 12, 8, 8), (2, 96, 1, 1)]
         # group g of sample n == backbone on slices 3g..3g+2 of sample n
         ref = m.backbone(x[1:2, 3:6])
     torch.testing.assert_close(outs[0][1:2, 4:8], ref[0])

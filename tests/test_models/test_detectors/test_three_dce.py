@@ -15,30 +15,50 @@ STRIDES = (4, 8, 16, 32, 64)
 
 
 def _config(num_slices=9, norm_eval=True, fusion=None, **overrides):
-    box_coder = dict(type='DeltaXYWHBBoxCoder', target_means=[0.] * 4,
-                     target_stds=[1.] * 4)
-    assigner = dict(type='MaxIoUAssigner', pos_iou_thr=0.5, neg_iou_thr=0.3,
-                    min_pos_iou=0.3, ignore_iof_thr=-1)
+    box_coder = dict(
+        type='DeltaXYWHBBoxCoder', target_means=[0.] * 4, target_stds=[1.] * 4)
+    assigner = dict(
+        type='MaxIoUAssigner',
+        pos_iou_thr=0.5,
+        neg_iou_thr=0.3,
+        min_pos_iou=0.3,
+        ignore_iof_thr=-1)
     num_groups = num_slices // 3
     cfg = dict(
         type='cspr_det.ThreeDCE',
         num_slices=num_slices,
         group_size=3,
-        data_preprocessor=dict(type='DetDataPreprocessor', mean=[128.],
-                               std=[50.], bgr_to_rgb=False,
-                               pad_size_divisor=32),
-        backbone=dict(type='ResNet', depth=18, base_channels=8,
-                      norm_cfg=dict(type='BN', requires_grad=True),
-                      norm_eval=norm_eval),
-        neck=dict(type='FPN', in_channels=[8, 16, 32, 64], out_channels=C,
-                  num_outs=5),
-        fusion=fusion or dict(type='cspr_det.ThreeDCEFusion',
-                              in_channels=[num_groups * C] * 4,
-                              out_channels=C, shared=True),
+        data_preprocessor=dict(
+            type='DetDataPreprocessor',
+            mean=[128.],
+            std=[50.],
+            bgr_to_rgb=False,
+            pad_size_divisor=32),
+        backbone=dict(
+            type='ResNet',
+            depth=18,
+            base_channels=8,
+            norm_cfg=dict(type='BN', requires_grad=True),
+            norm_eval=norm_eval),
+        neck=dict(
+            type='FPN',
+            in_channels=[8, 16, 32, 64],
+            out_channels=C,
+            num_outs=5),
+        fusion=fusion or dict(
+            type='cspr_det.ThreeDCEFusion',
+            in_channels=[num_groups * C] * 4,
+            out_channels=C,
+            shared=True),
         rpn_head=dict(
-            type='RPNHead', in_channels=C, feat_channels=C,
-            anchor_generator=dict(type='AnchorGenerator', scales=[4],
-                                  ratios=[0.5, 1.0, 2.0], strides=STRIDES),
+            type='RPNHead',
+            in_channels=C,
+            feat_channels=C,
+            anchor_generator=dict(
+                type='AnchorGenerator',
+                scales=[4],
+                ratios=[0.5, 1.0, 2.0],
+                strides=STRIDES),
             bbox_coder=box_coder,
             loss_cls=dict(type='CrossEntropyLoss', use_sigmoid=True),
             loss_bbox=dict(type='L1Loss')),
@@ -46,33 +66,50 @@ def _config(num_slices=9, norm_eval=True, fusion=None, **overrides):
             type='StandardRoIHead',
             bbox_roi_extractor=dict(
                 type='SingleRoIExtractor',
-                roi_layer=dict(type='RoIAlign', output_size=7,
-                               sampling_ratio=0),
-                out_channels=C, featmap_strides=list(STRIDES[:4])),
+                roi_layer=dict(
+                    type='RoIAlign', output_size=7, sampling_ratio=0),
+                out_channels=C,
+                featmap_strides=list(STRIDES[:4])),
             bbox_head=dict(
-                type='Shared2FCBBoxHead', in_channels=C, fc_out_channels=32,
-                roi_feat_size=7, num_classes=1, bbox_coder=box_coder,
+                type='Shared2FCBBoxHead',
+                in_channels=C,
+                fc_out_channels=32,
+                roi_feat_size=7,
+                num_classes=1,
+                bbox_coder=box_coder,
                 loss_cls=dict(type='CrossEntropyLoss'),
                 loss_bbox=dict(type='L1Loss'))),
         train_cfg=dict(
-            rpn=dict(assigner=assigner,
-                     sampler=dict(type='RandomSampler', num=64,
-                                  pos_fraction=0.5),
-                     allowed_border=-1, pos_weight=-1, debug=False),
-            rpn_proposal=dict(nms_pre=200, max_per_img=100,
-                              nms=dict(type='nms', iou_threshold=0.7),
-                              min_bbox_size=0),
-            rcnn=dict(assigner=assigner,
-                      sampler=dict(type='RandomSampler', num=64,
-                                   pos_fraction=0.25,
-                                   add_gt_as_proposals=True),
-                      pos_weight=-1, debug=False)),
+            rpn=dict(
+                assigner=assigner,
+                sampler=dict(type='RandomSampler', num=64, pos_fraction=0.5),
+                allowed_border=-1,
+                pos_weight=-1,
+                debug=False),
+            rpn_proposal=dict(
+                nms_pre=200,
+                max_per_img=100,
+                nms=dict(type='nms', iou_threshold=0.7),
+                min_bbox_size=0),
+            rcnn=dict(
+                assigner=assigner,
+                sampler=dict(
+                    type='RandomSampler',
+                    num=64,
+                    pos_fraction=0.25,
+                    add_gt_as_proposals=True),
+                pos_weight=-1,
+                debug=False)),
         test_cfg=dict(
-            rpn=dict(nms_pre=200, max_per_img=100,
-                     nms=dict(type='nms', iou_threshold=0.7),
-                     min_bbox_size=0),
-            rcnn=dict(score_thr=0.0, nms=dict(type='nms', iou_threshold=0.5),
-                      max_per_img=10)))
+            rpn=dict(
+                nms_pre=200,
+                max_per_img=100,
+                nms=dict(type='nms', iou_threshold=0.7),
+                min_bbox_size=0),
+            rcnn=dict(
+                score_thr=0.0,
+                nms=dict(type='nms', iou_threshold=0.5),
+                max_per_img=10)))
     cfg.update(overrides)
     return cfg
 
@@ -86,9 +123,12 @@ def _build(**kwargs):
 
 def _samples(n=2):
     from mmdet.structures import DetDataSample
-    meta = dict(img_shape=(SIZE, SIZE), pad_shape=(SIZE, SIZE),
-                ori_shape=(SIZE, SIZE), batch_input_shape=(SIZE, SIZE),
-                scale_factor=(1., 1.))
+    meta = dict(
+        img_shape=(SIZE, SIZE),
+        pad_shape=(SIZE, SIZE),
+        ori_shape=(SIZE, SIZE),
+        batch_input_shape=(SIZE, SIZE),
+        scale_factor=(1., 1.))
     samples = []
     for _ in range(n):
         ds = DetDataSample(metainfo=meta)
@@ -104,8 +144,8 @@ def test_per_group_features_central_rpn_maps_and_fusion():
     x = torch.randn(2, 9, SIZE, SIZE)
     with torch.no_grad():
         feats = model.extract_feat(x)
-        assert [tuple(f.shape) for f in feats] == [
-            (2, 3, C, SIZE // s, SIZE // s) for s in STRIDES]
+        assert [tuple(f.shape) for f in feats
+                ] == [(2, 3, C, SIZE // s, SIZE // s) for s in STRIDES]
         # group g == the shared backbone + FPN on slices 3g..3g+2 alone
         for g in range(3):
             ref = model.neck(model.backbone(x[:, 3 * g:3 * g + 3]))
@@ -115,8 +155,8 @@ def test_per_group_features_central_rpn_maps_and_fusion():
         assert len(rpn_feats) == 5
         for level, r in zip(feats, rpn_feats):
             assert torch.equal(r, level[:, 1])  # the central group only
-        assert [tuple(f.shape) for f in rcnn_feats] == [
-            (2, C, SIZE // s, SIZE // s) for s in STRIDES[:4]]
+        assert [tuple(f.shape) for f in rcnn_feats
+                ] == [(2, C, SIZE // s, SIZE // s) for s in STRIDES[:4]]
         # the fusion sees the groups concatenated group-major: 0, 1, 2
         conv = model.fusion.fusions[0]
         for level, fused in zip(feats, rcnn_feats):
@@ -129,8 +169,10 @@ def test_heads_receive_the_central_group_and_the_fusion():
     seen = {}
 
     def spy(name):
+
         def hook(module, args):
             seen[name] = args[0]
+
         return hook
 
     model.rpn_head.register_forward_pre_hook(spy('rpn'))
@@ -167,8 +209,8 @@ def test_non_central_groups_reach_the_rcnn_loss_but_not_the_rpn_loss():
     losses = model.loss(x, _samples())
     assert {'loss_rpn_cls', 'loss_rpn_bbox', 'loss_cls',
             'loss_bbox'} <= set(losses)
-    rpn_grad, = torch.autograd.grad(_summed(losses, rpn=True), x,
-                                    retain_graph=True)
+    rpn_grad, = torch.autograd.grad(
+        _summed(losses, rpn=True), x, retain_graph=True)
     rcnn_grad, = torch.autograd.grad(_summed(losses, rpn=False), x)
     per_group = lambda g: g.abs().reshape(2, 3, 3, SIZE, SIZE).sum(  # noqa
         dim=(0, 2, 3, 4))
@@ -200,31 +242,47 @@ def test_bad_configurations_raise_clear_errors():
     with pytest.raises(ValueError, match='multiple of group_size'):
         _build(num_slices=10)
     with pytest.raises(ValueError, match='odd number'):
-        _build(num_slices=6, fusion=dict(type='cspr_det.ThreeDCEFusion',
-                                         in_channels=[2 * C] * 4,
-                                         out_channels=C))
+        _build(
+            num_slices=6,
+            fusion=dict(
+                type='cspr_det.ThreeDCEFusion',
+                in_channels=[2 * C] * 4,
+                out_channels=C))
     with pytest.raises(ValueError, match=r'num_groups x neck out_channels'):
-        _build(fusion=dict(type='cspr_det.ThreeDCEFusion',
-                           in_channels=[C] * 4, out_channels=C))
+        _build(
+            fusion=dict(
+                type='cspr_det.ThreeDCEFusion',
+                in_channels=[C] * 4,
+                out_channels=C))
     with pytest.raises(ValueError, match='RoI extractor reads 4'):
-        _build(fusion=dict(type='cspr_det.ThreeDCEFusion',
-                           in_channels=[3 * C] * 5, out_channels=C))
+        _build(
+            fusion=dict(
+                type='cspr_det.ThreeDCEFusion',
+                in_channels=[3 * C] * 5,
+                out_channels=C))
     with pytest.raises(ValueError, match=r'\(N, 9, H, W\)'):
         _build().extract_feat(torch.randn(1, 27, SIZE, SIZE))
 
 
 def test_shared_fusion_has_one_conv():
     from cspr_det.registry import MODELS
-    shared = MODELS.build(dict(type='cspr_det.ThreeDCEFusion',
-                               in_channels=[12, 12], out_channels=4,
-                               shared=True))
+    shared = MODELS.build(
+        dict(
+            type='cspr_det.ThreeDCEFusion',
+            in_channels=[12, 12],
+            out_channels=4,
+            shared=True))
     assert len(shared.fusions) == 1
     x = torch.randn(1, 12, 4, 4)
     a, b = shared((x, x))
     torch.testing.assert_close(a, b)  # the same conv at both levels
     with pytest.raises(ValueError, match='one width at every level'):
-        MODELS.build(dict(type='cspr_det.ThreeDCEFusion',
-                          in_channels=[12, 24], out_channels=4, shared=True))
+        MODELS.build(
+            dict(
+                type='cspr_det.ThreeDCEFusion',
+                in_channels=[12, 24],
+                out_channels=4,
+                shared=True))
 
 
 def test_three_dce_config_trains_a_few_iterations(tiny_deeplesion, tmp_path):
@@ -237,11 +295,11 @@ def test_three_dce_config_trains_a_few_iterations(tiny_deeplesion, tmp_path):
 
     from mmengine.config import Config
     from mmengine.runner import Runner
-    repo = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-        osp.abspath(__file__)))))
-    cfg = Config.fromfile(osp.join(
-        repo, 'configs', 'deeplesion',
-        'faster-rcnn_3dce-r50_fpn_8xb2-24e_deeplesion-27slice.py'))
+    repo = osp.dirname(
+        osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+    cfg = Config.fromfile(
+        osp.join(repo, 'configs', 'deeplesion',
+                 'faster-rcnn_3dce-r50_fpn_8xb2-24e_deeplesion-27slice.py'))
     cfg.work_dir = str(tmp_path / 'work')
     model = cfg.model
     model.backbone.update(depth=18, base_channels=8, init_cfg=None)
@@ -284,8 +342,9 @@ def test_three_dce_config_trains_a_few_iterations(tiny_deeplesion, tmp_path):
         'fusion': net.fusion.fusions[0].conv.weight.detach().clone(),
     }
     runner.train()
-    with open(osp.join(tiny_deeplesion, 'annotations',
-                       'deeplesion_train.json')) as f:
+    with open(
+            osp.join(tiny_deeplesion, 'annotations',
+                     'deeplesion_train.json')) as f:
         num_train = len(json.load(f)['images'])
     assert runner.iter == -(-num_train // 2) > 0
     assert torch.equal(net.backbone.conv1.weight, frozen['stem'])

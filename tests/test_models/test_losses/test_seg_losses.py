@@ -26,8 +26,8 @@ def test_cross_entropy_hand_value_ignores_padding():
     loss = VoxelCrossEntropyLoss()(logits, target)
     expected = (math.log(2.0) + math.log(4.0 / 3.0)) / 2
     assert loss.item() == pytest.approx(expected, abs=1e-6)
-    weighted = VoxelCrossEntropyLoss(class_weight=[1.0, 3.0],
-                                     loss_weight=2.0)(logits, target)
+    weighted = VoxelCrossEntropyLoss(
+        class_weight=[1.0, 3.0], loss_weight=2.0)(logits, target)
     assert weighted.item() == pytest.approx(
         2.0 * (math.log(4.0 / 3.0) + 3 * math.log(2.0)) / 4, abs=1e-6)
 
@@ -41,17 +41,17 @@ def test_soft_dice_foreground_and_with_background_hand_values():
     dice0 = (2 * 0.75 + s) / (1.25 + 1 + s)
     fg = SoftDiceLoss(include_background=False, smooth=s)(logits, target)
     assert fg.item() == pytest.approx(1 - dice1, abs=1e-6)
-    both = SoftDiceLoss(include_background=True, smooth=s,
-                        loss_weight=0.3)(logits, target)
-    assert both.item() == pytest.approx(0.3 * (1 - (dice0 + dice1) / 2),
-                                        abs=1e-6)
+    both = SoftDiceLoss(
+        include_background=True, smooth=s, loss_weight=0.3)(logits, target)
+    assert both.item() == pytest.approx(
+        0.3 * (1 - (dice0 + dice1) / 2), abs=1e-6)
 
 
 def test_soft_dice_per_sample_versus_batch():
     # sample a: p1 = 1/2 on its single foreground voxel;
     # sample b: no foreground, predicts p1 = 1/4 on one voxel.
-    logits = torch.tensor([[0.0, 0.0], [math.log(3.0), 0.0]]).view(
-        2, 2, 1, 1, 1)
+    logits = torch.tensor([[0.0, 0.0], [math.log(3.0),
+                                        0.0]]).view(2, 2, 1, 1, 1)
     target = torch.tensor([1, 0]).view(2, 1, 1, 1)
     s = 1e-3
     da = (2 * 0.5 + s) / (0.5 + 1 + s)
@@ -94,8 +94,9 @@ def test_bad_labels_and_arguments():
     with pytest.raises(ValueError, match='does not match'):
         VoxelCrossEntropyLoss()(logits, torch.zeros(1, 1, 3).long())
     with pytest.raises(ValueError, match='class_weight has 3 entries'):
-        VoxelCrossEntropyLoss(class_weight=[1, 1, 1])(
-            logits, torch.zeros(1, 1, 1, 3).long())
+        VoxelCrossEntropyLoss(class_weight=[1, 1, 1])(logits,
+                                                      torch.zeros(1, 1, 1,
+                                                                  3).long())
     with pytest.raises(ValueError, match='smooth must be > 0'):
         SoftDiceLoss(smooth=0)
     with pytest.raises(ValueError, match="must contain 'loss'"):

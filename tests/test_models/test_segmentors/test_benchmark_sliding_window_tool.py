@@ -11,10 +11,18 @@ bench = load_tool('tools/analysis_tools/benchmark_sliding_window.py')
 
 
 def _spec(method, tmp_path):
-    return dict(method=method, size=[16, 16, 28], window=[16, 16, 16],
-                stride=[8, 8, 8], sw_batch_size=2, num_classes=3,
-                base_channels=4, repeat=1, device='cpu', threads=0,
-                out=str(tmp_path / f'{method}.npy'))
+    return dict(
+        method=method,
+        size=[16, 16, 28],
+        window=[16, 16, 16],
+        stride=[8, 8, 8],
+        sw_batch_size=2,
+        num_classes=3,
+        base_channels=4,
+        repeat=1,
+        device='cpu',
+        threads=0,
+        out=str(tmp_path / f'{method}.npy'))
 
 
 def test_measure_outputs_and_checks(tmp_path, capsys):
@@ -43,9 +51,16 @@ def test_measure_outputs_and_checks(tmp_path, capsys):
         for key in ('time_ratio', 'cpu_time_ratio', 'memory_ratio'):
             res['cspr_det'][key] = 1.0
     bench._print_table(
-        dict(device='cpu', torch='x', threads=1, size=[16, 16, 28],
-             window=[16, 16, 16], stride=[8, 8, 8], sw_batch_size=2,
-             base_channels=4, num_classes=3), res)
+        dict(
+            device='cpu',
+            torch='x',
+            threads=1,
+            size=[16, 16, 28],
+            window=[16, 16, 16],
+            stride=[8, 8, 8],
+            sw_batch_size=2,
+            base_channels=4,
+            num_classes=3), res)
     out = capsys.readouterr().out
     assert 'cspr_det-labels' in out and 'windows' in out
     json.dumps({m: {k: v for k, v in r.items()} for m, r in res.items()})

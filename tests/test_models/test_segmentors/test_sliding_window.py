@@ -37,8 +37,8 @@ def _brute_force(x, predict, window, stride, weighting):
         for y in window_starts(size[1], wh, stride[1]):
             for v in window_starts(size[2], ww, stride[2]):
                 sl = (slice(z, z + wd), slice(y, y + wh), slice(v, v + ww))
-                out[(Ellipsis, ) + sl] += predict(
-                    x[(Ellipsis, ) + sl]).double() * imp
+                out[(Ellipsis, ) +
+                    sl] += predict(x[(Ellipsis, ) + sl]).double() * imp
                 wsum[sl] += imp
     assert wsum.min() > 0
     return out / wsum
@@ -66,11 +66,20 @@ def test_equals_brute_force_reference(weighting, batch):
     with torch.no_grad():
         ref = _brute_force(x, predict, window, stride, weighting)
         out = sliding_window_inference(
-            x, predict, window, stride, sw_batch_size=batch,
+            x,
+            predict,
+            window,
+            stride,
+            sw_batch_size=batch,
             weighting=weighting)
         labels = sliding_window_inference(
-            x, predict, window, stride, sw_batch_size=batch,
-            weighting=weighting, output='labels')
+            x,
+            predict,
+            window,
+            stride,
+            sw_batch_size=batch,
+            weighting=weighting,
+            output='labels')
     assert out.shape == (2, 3, 13, 19, 17) and out.dtype == torch.float32
     assert (out.double() - ref).abs().max() < 1e-5
     # the bounded-memory label path is exactly the arg-max of the logits
@@ -102,8 +111,8 @@ def test_labels_path_holds_only_a_slab(monkeypatch):
     predict = _predictor()
     monkeypatch.setattr(torch, 'zeros', spy)
     with torch.no_grad():
-        labels = sliding_window_inference(x, predict, (8, 8, 8), (4, 8, 8),
-                                          sw_batch_size=2, output='labels')
+        labels = sliding_window_inference(
+            x, predict, (8, 8, 8), (4, 8, 8), sw_batch_size=2, output='labels')
     monkeypatch.undo()
     with torch.no_grad():
         logits = sliding_window_inference(x, predict, (8, 8, 8), (4, 8, 8))
@@ -116,15 +125,17 @@ def test_accumulation_device_and_errors():
     x = torch.randn(1, 2, 8, 8, 8)
     predict = _predictor()
     with torch.no_grad():
-        out = sliding_window_inference(x, predict, (4, 4, 4), (2, 2, 2),
-                                       accum_device='cpu',
-                                       accum_dtype=torch.float64)
+        out = sliding_window_inference(
+            x,
+            predict, (4, 4, 4), (2, 2, 2),
+            accum_device='cpu',
+            accum_dtype=torch.float64)
     assert out.device.type == 'cpu' and out.dtype == torch.float64
     with pytest.raises(ValueError, match='exceeds the window'):
         sliding_window_inference(x, predict, (4, 4, 4), (5, 2, 2))
     with pytest.raises(ValueError, match='weighting must be one of'):
-        sliding_window_inference(x, predict, (4, 4, 4), (2, 2, 2),
-                                 weighting='cosine')
+        sliding_window_inference(
+            x, predict, (4, 4, 4), (2, 2, 2), weighting='cosine')
     with pytest.raises(ValueError, match=r'inputs must be \(N, C, D, H, W\)'):
         sliding_window_inference(x[0], predict, (4, 4, 4), (2, 2, 2))
     with pytest.raises(ValueError, match='predictor returned'):
@@ -142,6 +153,6 @@ def test_equals_monai_constant_mode():
     with torch.no_grad():
         ref = inferers.sliding_window_inference(
             x, window, 5, predict, overlap=overlap, mode='constant')
-        out = sliding_window_inference(x, predict, window, stride,
-                                       sw_batch_size=5)
+        out = sliding_window_inference(
+            x, predict, window, stride, sw_batch_size=5)
     assert (out - ref).abs().max() < 1e-5

@@ -8,8 +8,11 @@ from cspr_det.models.heads import FCNHead3D
 from cspr_det.models.necks import UNet3DNeck
 from cspr_det.registry import MODELS
 
-STD_UNET = dict(stem_stride=(1, 1, 1), pool_stride=(2, 2, 2),
-                depth_strides=(1, 2, 2, 2), stem_skip=True)
+STD_UNET = dict(
+    stem_stride=(1, 1, 1),
+    pool_stride=(2, 2, 2),
+    depth_strides=(1, 2, 2, 2),
+    stem_skip=True)
 
 
 def test_std_unet_reference_shapes_full_width():
@@ -24,9 +27,11 @@ def test_std_unet_reference_shapes_full_width():
         outs = dec(skips)
         logits = head(outs)
     assert enc.out_channels == [64, 64, 128, 256, 512]
-    assert [tuple(s.shape) for s in skips] == [
-        (1, 64, 32, 256, 256), (1, 64, 16, 128, 128), (1, 128, 8, 64, 64),
-        (1, 256, 4, 32, 32), (1, 512, 2, 16, 16)]
+    assert [tuple(s.shape) for s in skips] == [(1, 64, 32, 256, 256),
+                                               (1, 64, 16, 128, 128),
+                                               (1, 128, 8, 64, 64),
+                                               (1, 256, 4, 32, 32),
+                                               (1, 512, 2, 16, 16)]
     assert [tuple(o.shape) for o in outs] == [tuple(s.shape) for s in skips]
     assert tuple(logits.shape) == (1, 3, 32, 256, 256)
 
@@ -37,18 +42,15 @@ def test_decoder_layer_layout():
     # level 3: x2 up of 512 -> 1x1x1 conv to 256, concat the 256 skip,
     # two 3x3x3 convs 512 -> 256 -> 256
     assert tuple(dec.up_convs[3].conv.weight.shape) == (256, 512, 1, 1, 1)
-    assert tuple(dec.fuse_convs[3][0].conv.weight.shape) == (256, 512, 3, 3,
-                                                             3)
-    assert tuple(dec.fuse_convs[3][1].conv.weight.shape) == (256, 256, 3, 3,
-                                                             3)
+    assert tuple(dec.fuse_convs[3][0].conv.weight.shape) == (256, 512, 3, 3, 3)
+    assert tuple(dec.fuse_convs[3][1].conv.weight.shape) == (256, 256, 3, 3, 3)
     assert tuple(dec.up_convs[0].conv.weight.shape) == (64, 64, 1, 1, 1)
-    assert tuple(dec.fuse_convs[0][0].conv.weight.shape) == (64, 128, 3, 3,
-                                                             3)
+    assert tuple(dec.fuse_convs[0][0].conv.weight.shape) == (64, 128, 3, 3, 3)
     assert all(m.norm is not None and m.activate is not None
                for m in dec.modules() if hasattr(m, 'activate'))
     head = FCNHead3D(num_classes=14)
-    assert [tuple(c.conv.weight.shape) for c in head.convs] == [
-        (16, 64, 3, 3, 3), (16, 16, 3, 3, 3)]
+    assert [tuple(c.conv.weight.shape)
+            for c in head.convs] == [(16, 64, 3, 3, 3), (16, 16, 3, 3, 3)]
     assert isinstance(head.dropout, torch.nn.Dropout3d)
     assert head.dropout.p == 0.1
     assert tuple(head.conv_seg.weight.shape) == (14, 16, 1, 1, 1)
@@ -60,9 +62,10 @@ def test_tiny_std_unet_forward_backward_shapes():
     head = FCNHead3D(num_classes=2, in_channels=4, channels=4)
     x = torch.randn(2, 1, 16, 32, 48, requires_grad=True)
     outs = dec(enc(x))
-    assert [tuple(o.shape) for o in outs] == [
-        (2, 4, 16, 32, 48), (2, 4, 8, 16, 24), (2, 8, 4, 8, 12),
-        (2, 16, 2, 4, 6), (2, 32, 1, 2, 3)]
+    assert [tuple(o.shape)
+            for o in outs] == [(2, 4, 16, 32, 48), (2, 4, 8, 16, 24),
+                               (2, 8, 4, 8, 12), (2, 16, 2, 4, 6),
+                               (2, 32, 1, 2, 3)]
     logits = head(outs)
     assert logits.shape == (2, 2, 16, 32, 48)
     logits.sum().backward()
@@ -72,24 +75,27 @@ def test_tiny_std_unet_forward_backward_shapes():
 @pytest.mark.parametrize('depth,stage', [('18ba', [4, 8, 16, 32]),
                                          (63, [16, 32, 64, 128])])
 def test_mp3d_5d_encoder_with_decoder(depth, stage):
-    enc = MP3DResNet(depth, base_channels=4, num_slices=None,
-                     collapse='none', stem_pool_kernel=(3, 3, 3),
-                     stem_skip=True)
+    enc = MP3DResNet(
+        depth,
+        base_channels=4,
+        num_slices=None,
+        collapse='none',
+        stem_pool_kernel=(3, 3, 3),
+        stem_skip=True)
     assert enc.out_channels == [4] + stage
-    dec = UNet3DNeck(in_channels=enc.out_channels,
-                     channels=(4, 4, 8, 16, 32))
+    dec = UNet3DNeck(in_channels=enc.out_channels, channels=(4, 4, 8, 16, 32))
     assert isinstance(dec.bottom, torch.nn.Identity) == (depth == '18ba')
     head = FCNHead3D(num_classes=3, in_channels=4, channels=4)
     x = torch.randn(1, 1, 6, 64, 64)
     skips = enc(x)
     # depth kept everywhere; stem at 1/2, stages at 1/4 .. 1/32 in-plane
-    assert [tuple(s.shape) for s in skips] == [
-        (1, c, 6, 64 // 2**(i + 1), 64 // 2**(i + 1))
-        for i, c in enumerate([4] + stage)]
+    assert [tuple(s.shape)
+            for s in skips] == [(1, c, 6, 64 // 2**(i + 1), 64 // 2**(i + 1))
+                                for i, c in enumerate([4] + stage)]
     outs = dec(skips)
-    assert [tuple(o.shape) for o in outs] == [
-        (1, c, 6, 64 // 2**(i + 1), 64 // 2**(i + 1))
-        for i, c in enumerate((4, 4, 8, 16, 32))]
+    assert [tuple(o.shape)
+            for o in outs] == [(1, c, 6, 64 // 2**(i + 1), 64 // 2**(i + 1))
+                               for i, c in enumerate((4, 4, 8, 16, 32))]
     logits = head(outs)
     assert logits.shape == (1, 3, 6, 32, 32)
     logits.mean().backward()
@@ -97,13 +103,15 @@ def test_mp3d_5d_encoder_with_decoder(depth, stage):
 
 
 def test_p3d_5d_encoder_with_decoder_upsamples_depth():
-    enc = P3DResNet('18ba', base_channels=4, num_slices=9, collapse='none',
-                    stem_skip=True)
+    enc = P3DResNet(
+        '18ba', base_channels=4, num_slices=9, collapse='none', stem_skip=True)
     skips = enc(torch.randn(1, 1, 9, 64, 64))
     # depth pooling 9 -> 5 -> 3 -> 1 between stages
-    assert [tuple(s.shape) for s in skips] == [
-        (1, 4, 9, 32, 32), (1, 4, 9, 16, 16), (1, 8, 5, 8, 8),
-        (1, 16, 3, 4, 4), (1, 32, 1, 2, 2)]
+    assert [tuple(s.shape) for s in skips] == [(1, 4, 9, 32, 32),
+                                               (1, 4, 9, 16, 16),
+                                               (1, 8, 5, 8, 8),
+                                               (1, 16, 3, 4, 4),
+                                               (1, 32, 1, 2, 2)]
     outs = UNet3DNeck(in_channels=enc.out_channels)(skips)
     assert [tuple(o.shape) for o in outs] == [tuple(s.shape) for s in skips]
     # the default collapse keeps the 2D centre-slice outputs
@@ -116,9 +124,9 @@ def test_p3d_5d_encoder_with_decoder_upsamples_depth():
 def test_mp3d_stem_skip_with_gtm_collapse_is_2d():
     enc = MP3DResNet('18ba', base_channels=4, num_slices=3, stem_skip=True)
     outs = enc(torch.randn(2, 3, 32, 32))
-    assert [tuple(o.shape) for o in outs] == [
-        (2, 4, 16, 16), (2, 4, 8, 8), (2, 8, 4, 4), (2, 16, 2, 2),
-        (2, 32, 1, 1)]
+    assert [tuple(o.shape) for o in outs] == [(2, 4, 16, 16), (2, 4, 8, 8),
+                                              (2, 8, 4, 4), (2, 16, 2, 2),
+                                              (2, 32, 1, 1)]
     assert hasattr(enc, 'collapse0')
 
 
@@ -136,7 +144,11 @@ def test_neck_and_head_errors():
         FCNHead3D(num_classes=0)
     with pytest.raises(ValueError, match='dropout_ratio'):
         FCNHead3D(num_classes=2, dropout_ratio=1.0)
-    head = MODELS.build(dict(type='cspr_det.FCNHead3D', num_classes=2,
-                             in_channels=4, channels=4))
+    head = MODELS.build(
+        dict(
+            type='cspr_det.FCNHead3D',
+            num_classes=2,
+            in_channels=4,
+            channels=4))
     with pytest.raises(ValueError, match=r'expected \(N, 4, D, H, W\)'):
         head(torch.randn(1, 5, 2, 2, 2))

@@ -16,8 +16,8 @@ from cspr_det.models.segmentors import (VolumeSegDataPreprocessor,
 from cspr_det.registry import MODELS
 from cspr_det.structures import VolumeSegDataSample
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 BASE = osp.join(REPO, 'configs', '_base_', 'models')
 
 
@@ -36,35 +36,39 @@ def tiny_cfg(**test_cfg):
 def sphere_case(shape=(16, 32, 32), seed=0, case_id='c0'):
     """A bright sphere in noise (0-255 units) and its mask."""
     g = torch.Generator().manual_seed(seed)
-    zz, yy, xx = torch.meshgrid(*[torch.arange(s).float() for s in shape],
-                                indexing='ij')
+    zz, yy, xx = torch.meshgrid(
+        *[torch.arange(s).float() for s in shape], indexing='ij')
     c = [s / 2 for s in shape]
     r = min(shape) / 3
     mask = ((zz - c[0])**2 + (yy - c[1])**2 + (xx - c[2])**2) < r * r
     img = 60 + 20 * torch.randn(shape, generator=g) + 120 * mask.float()
-    sample = VolumeSegDataSample(metainfo=dict(
-        case_id=case_id, spacing=(1.0, 1.0, 1.0), img_shape=tuple(shape),
-        ori_shape=tuple(shape)))
+    sample = VolumeSegDataSample(
+        metainfo=dict(
+            case_id=case_id,
+            spacing=(1.0, 1.0, 1.0),
+            img_shape=tuple(shape),
+            ori_shape=tuple(shape)))
     sample.gt_seg = mask.long()
     return img[None], sample
 
 
 def batch(*cases):
-    return dict(inputs=[c[0] for c in cases],
-                data_samples=[copy.deepcopy(c[1]) for c in cases])
+    return dict(
+        inputs=[c[0] for c in cases],
+        data_samples=[copy.deepcopy(c[1]) for c in cases])
 
 
 def test_data_preprocessor_pads_normalises_and_pads_gt():
-    pre = VolumeSegDataPreprocessor(mean=100.0, std=50.0, pad_size_divisor=8,
-                                    pad_value=0)
+    pre = VolumeSegDataPreprocessor(
+        mean=100.0, std=50.0, pad_size_divisor=8, pad_value=0)
     a, sa = sphere_case((5, 9, 8))
     b, sb = sphere_case((3, 16, 6), case_id='c1')
     out = pre(dict(inputs=[a, b], data_samples=[sa, sb]))
     x, samples = out['inputs'], out['data_samples']
     assert x.shape == (2, 1, 8, 16, 8) and x.dtype == torch.float32
     torch.testing.assert_close(x[0, :, :5, :9, :8], (a - 100) / 50)
-    assert torch.all(x[0, :, 5:] == -2.0) and torch.all(x[1, :, :, :, 6:] ==
-                                                       -2.0)
+    assert torch.all(x[0, :, 5:] == -2.0) and torch.all(x[1, :, :, :,
+                                                          6:] == -2.0)
     assert samples[0].gt_seg.shape == (8, 16, 8)
     assert torch.all(samples[0].gt_seg[5:] == 255)
     assert torch.equal(samples[0].gt_seg[:5, :9, :8], sa.gt_seg)
@@ -82,8 +86,8 @@ def test_modes_loss_tensor_predict():
     torch.manual_seed(0)
     model = MODELS.build(tiny_cfg(mode='whole'))
     model.init_weights()
-    data = model.data_preprocessor(batch(sphere_case(), sphere_case(seed=1)),
-                                   True)
+    data = model.data_preprocessor(
+        batch(sphere_case(), sphere_case(seed=1)), True)
     losses = model(**data, mode='loss')
     assert set(losses) == {'loss_ce', 'loss_dice', 'acc_seg'}
     assert all(torch.isfinite(v) for v in losses.values())
@@ -120,8 +124,11 @@ def test_runner_free_training_iterations_reduce_the_loss():
 
 def test_predict_crops_padding_and_slide_equals_whole_for_one_window():
     torch.manual_seed(0)
-    cfg = tiny_cfg(mode='slide', window=(32, 64, 64), stride=(16, 32, 32),
-                   return_logits=True)
+    cfg = tiny_cfg(
+        mode='slide',
+        window=(32, 64, 64),
+        stride=(16, 32, 32),
+        return_logits=True)
     slide = MODELS.build(cfg).eval()
     cfg['test_cfg']['mode'] = 'whole'
     whole = MODELS.build(cfg).eval()
@@ -131,8 +138,7 @@ def test_predict_crops_padding_and_slide_equals_whole_for_one_window():
         a = slide.test_step(batch((img, sample)))[0]
         b = whole.test_step(batch((img, sample)))[0]
     # one window covers the padded (16, 32, 32) extent: identical passes
-    assert a.pred_seg.shape == (13, 30, 27) and a.gt_seg.shape == (13, 30,
-                                                                   27)
+    assert a.pred_seg.shape == (13, 30, 27) and a.gt_seg.shape == (13, 30, 27)
     assert a.seg_logits.shape == (2, 13, 30, 27)
     torch.testing.assert_close(a.seg_logits, b.seg_logits)
     assert torch.equal(a.gt_seg, sample.gt_seg)
@@ -140,8 +146,12 @@ def test_predict_crops_padding_and_slide_equals_whole_for_one_window():
 
 def test_sliding_window_labels_path_matches_logits_path():
     torch.manual_seed(0)
-    cfg = tiny_cfg(mode='slide', window=(16, 32, 32), stride=(8, 16, 16),
-                   sw_batch_size=3, weighting='gaussian')
+    cfg = tiny_cfg(
+        mode='slide',
+        window=(16, 32, 32),
+        stride=(8, 16, 16),
+        sw_batch_size=3,
+        weighting='gaussian')
     labels_only = MODELS.build(cfg).eval()
     cfg['test_cfg']['return_logits'] = True
     with_logits = MODELS.build(cfg).eval()
@@ -191,8 +201,8 @@ def test_largest_component_modes_and_test_cfg():
 
 
 def test_predict_applies_largest_component():
-    model = MODELS.build(tiny_cfg(mode='whole',
-                                  largest_component='foreground')).eval()
+    model = MODELS.build(
+        tiny_cfg(mode='whole', largest_component='foreground')).eval()
     img, sample = sphere_case((16, 32, 32))
 
     def fake_logits(x):  # two foreground blobs, the larger one kept
@@ -211,15 +221,21 @@ def test_pretrained_encoder_through_init_cfg(tmp_path):
     # a VDT-style checkpoint: ResNet3D-18 with pre-training strides under
     # the 'backbone.' prefix, plus a classifier head
     torch.manual_seed(1)
-    src = MODELS.build(dict(type='cspr_det.ResNet3D', depth=18,
-                            base_channels=4, stem_stride=(1, 2, 2)))
+    src = MODELS.build(
+        dict(
+            type='cspr_det.ResNet3D',
+            depth=18,
+            base_channels=4,
+            stem_stride=(1, 2, 2)))
     state = {f'backbone.{k}': v for k, v in src.state_dict().items()}
     state['head.fc.weight'] = torch.zeros(10, 32)
     ckpt = str(tmp_path / 'vdt.pth')
     torch.save(dict(state_dict=state), ckpt)
     cfg = tiny_cfg()
-    cfg['backbone']['init_cfg'] = dict(type='cspr_det.PretrainedBackbone',
-                                       checkpoint=ckpt, prefix='backbone.')
+    cfg['backbone']['init_cfg'] = dict(
+        type='cspr_det.PretrainedBackbone',
+        checkpoint=ckpt,
+        prefix='backbone.')
     model = MODELS.build(cfg)
     logger = MMLogger.get_current_instance()
     records = []
@@ -233,8 +249,9 @@ def test_pretrained_encoder_through_init_cfg(tmp_path):
     loaded = model.backbone.state_dict()
     assert all(torch.equal(loaded[k], v) for k, v in src.state_dict().items())
     total = len(loaded)
-    assert any(f'loaded {total}/{total} tensors into ResNet3D' in
-               r.getMessage() for r in records)
+    assert any(
+        f'loaded {total}/{total} tensors into ResNet3D' in r.getMessage()
+        for r in records)
     # decoder and head are not in the checkpoint: their init is random
     assert model.decode_head.conv_seg.weight.std() > 0
 
@@ -251,5 +268,5 @@ def test_model_base_configs_build(name, encoder):
     assert model.test_cfg['window'] == (32, 256, 256)
     assert model.test_cfg['stride'] == (12, 128, 128)
     assert model.data_preprocessor.pad_size_divisor == 16
-    assert [type(m).__name__ for m in model.decode_head.losses] == [
-        'VoxelCrossEntropyLoss', 'SoftDiceLoss']
+    assert [type(m).__name__ for m in model.decode_head.losses
+            ] == ['VoxelCrossEntropyLoss', 'SoftDiceLoss']

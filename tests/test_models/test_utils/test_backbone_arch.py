@@ -4,55 +4,78 @@ import os.path as osp
 
 import pytest
 import torch
-from legacy_checkpoints import legacy_mp3d
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+
+from cspr_det.models.utils import (ArchitectureMismatchError, arch_differences,
+                                   describe_backbone, load_model_checkpoint)
+from cspr_det.registry import MODELS
+from legacy_checkpoints import legacy_mp3d
 from tool_loader import load_tool
 
-from cspr_det.models.utils import (ArchitectureMismatchError,
-                                   arch_differences, describe_backbone)
-from cspr_det.registry import MODELS
-from cspr_det.models.utils import load_model_checkpoint
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(
-    osp.abspath(__file__)))))
+REPO = osp.dirname(
+    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
 convert_mp3d_tool = load_tool('tools/model_converters/convert_mp3d.py')
 extract_backbone = load_tool('tools/misc/extract_backbone.py')
 
-TINY = dict(type='cspr_det.MP3DResNet', depth='18ba', base_channels=32,
-            num_slices=9, norm_cfg=dict(type='GN', num_groups=32))
+TINY = dict(
+    type='cspr_det.MP3DResNet',
+    depth='18ba',
+    base_channels=32,
+    num_slices=9,
+    norm_cfg=dict(type='GN', num_groups=32))
 
 
 def test_describe_backbone_sees_what_shapes_do_not():
     """caffe vs pytorch style and the stem pool leave every tensor shape
     unchanged; the description tells them apart, and only them."""
-    ref = MODELS.build(dict(TINY, depth=63, base_channels=8,
-                            norm_cfg=dict(type='GN', num_groups=8),
-                            style='caffe', stem_pool_kernel=(3, 3, 3)))
-    plain = MODELS.build(dict(TINY, depth=63, base_channels=8,
-                              norm_cfg=dict(type='GN', num_groups=8)))
-    assert {k: v.shape for k, v in ref.state_dict().items()} == {
-        k: v.shape for k, v in plain.state_dict().items()}
+    ref = MODELS.build(
+        dict(
+            TINY,
+            depth=63,
+            base_channels=8,
+            norm_cfg=dict(type='GN', num_groups=8),
+            style='caffe',
+            stem_pool_kernel=(3, 3, 3)))
+    plain = MODELS.build(
+        dict(
+            TINY,
+            depth=63,
+            base_channels=8,
+            norm_cfg=dict(type='GN', num_groups=8)))
+    assert {
+        k: v.shape
+        for k, v in ref.state_dict().items()
+    } == {
+        k: v.shape
+        for k, v in plain.state_dict().items()
+    }
     arch = describe_backbone(ref)
     assert arch['type'] == 'MP3DResNet' and arch['depth'] == 63
     assert arch['stem_kernel'] == (1, 7, 7)
     assert arch['stem_stride'] == (1, 2, 2)
-    assert arch['stage_strides'] == ((1, 1, 1), (1, 2, 2), (1, 2, 2),
-                                     (1, 2, 2))
+    assert arch['stage_strides'] == ((1, 1, 1), (1, 2, 2), (1, 2, 2), (1, 2,
+                                                                       2))
     assert arch['norm'] == 'GN' and arch['norm_groups'] == 8
     assert arch_differences(arch, describe_backbone(plain)) == [
         "style: checkpoint 'caffe', model 'pytorch'",
         'stem_pool_kernel: checkpoint (3, 3, 3), model (1, 3, 3)'
     ]
-    assert arch_differences(arch, describe_backbone(plain),
-                            waive=['style', 'stem_pool_kernel']) == []
+    assert arch_differences(
+        arch, describe_backbone(plain), waive=['style',
+                                               'stem_pool_kernel']) == []
     bn = describe_backbone(MODELS.build(dict(TINY, norm_cfg=None)))
     sync = describe_backbone(
         MODELS.build(dict(TINY, norm_cfg=dict(type='SyncBN'))))
     assert bn['norm'] == sync['norm'] == 'BN' and 'norm_groups' not in bn
-    r3d = describe_backbone(MODELS.build(dict(
-        type='cspr_det.ResNet3D', depth=18, base_channels=8,
-        depth_strides=(1, 2, 2, 2), with_pool=False)))
+    r3d = describe_backbone(
+        MODELS.build(
+            dict(
+                type='cspr_det.ResNet3D',
+                depth=18,
+                base_channels=8,
+                depth_strides=(1, 2, 2, 2),
+                with_pool=False)))
     assert r3d['stem_kernel'] == (7, 7, 7) and r3d['stem_pool_kernel'] is None
     assert r3d['stage_strides'][1] == (2, 2, 2)
 
@@ -80,9 +103,13 @@ class Detector(torch.nn.Module):
 
 def _init(cfg, checkpoint, **kwargs):
     init_default_scope('mmdet')
-    model = MODELS.build(dict(cfg, init_cfg=dict(
-        type='cspr_det.PretrainedBackbone', checkpoint=checkpoint,
-        **kwargs)))
+    model = MODELS.build(
+        dict(
+            cfg,
+            init_cfg=dict(
+                type='cspr_det.PretrainedBackbone',
+                checkpoint=checkpoint,
+                **kwargs)))
     model.init_weights()
     return model
 
@@ -90,8 +117,9 @@ def _init(cfg, checkpoint, **kwargs):
 def test_converted_checkpoint_refused_by_a_mismatching_backbone(converted):
     dst, state = converted
     with pytest.raises(ArchitectureMismatchError) as info:
-        _init(dict(TINY, num_slices=3, norm_cfg=dict(type='GN',
-                                                     num_groups=16)), dst)
+        _init(
+            dict(TINY, num_slices=3, norm_cfg=dict(type='GN', num_groups=16)),
+            dst)
     msg = str(info.value)
     assert msg.startswith(f'{dst} was converted for another backbone '
                           'architecture: ')
@@ -129,8 +157,8 @@ def test_converted_checkpoint_accepted_by_the_matching_backbone(converted):
         osp.join(REPO, 'configs', 'deeplesion',
                  'faster-rcnn_mp3d18ba-gtm_fpn_8xb2-24e_deeplesion-9slice.py'))
     with pytest.raises(ArchitectureMismatchError) as info:
-        load_model_checkpoint(Detector(MODELS.build(plain.model.backbone)),
-                              dst, strict=False)
+        load_model_checkpoint(
+            Detector(MODELS.build(plain.model.backbone)), dst, strict=False)
     msg = str(info.value)
     for diff in ("style: checkpoint 'caffe', model 'pytorch'",
                  'stem_pool_kernel: checkpoint (3, 3, 3), model (1, 3, 3)',
@@ -147,8 +175,10 @@ def test_differences_of_excluded_or_adapted_tensors_are_allowed(converted):
     model = _init(dict(matching, num_slices=3), dst, exclude=['collapse'])
     torch.testing.assert_close(model.layer2[0].conv1.conv_s.weight,
                                state['backbone.layer2.0.conv1.conv_s.weight'])
-    model = _init(dict(matching, in_channels=2), dst,
-                  adapt_in_channels=[r'^conv1\.weight$'])
+    model = _init(
+        dict(matching, in_channels=2),
+        dst,
+        adapt_in_channels=[r'^conv1\.weight$'])
     assert model.conv1.weight.shape[1] == 2
     with pytest.raises(ArchitectureMismatchError, match='num_slices'):
         _init(dict(matching, num_slices=3), dst)  # GTM shapes differ too

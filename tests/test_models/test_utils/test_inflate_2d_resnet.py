@@ -27,8 +27,13 @@ def _randomise_bn(model):
 
 def _resnet2d(depth):
     torch.manual_seed(0)
-    m = MODELS.build(dict(type='mmdet.ResNet', depth=depth, base_channels=8,
-                          in_channels=3, init_cfg=None))
+    m = MODELS.build(
+        dict(
+            type='mmdet.ResNet',
+            depth=depth,
+            base_channels=8,
+            in_channels=3,
+            init_cfg=None))
     _randomise_bn(m)
     m.eval()  # mmdet's ResNet.train() returns None
     return m
@@ -59,8 +64,8 @@ def test_inflated_p3d63_equals_resnet50_on_identical_slices(cfg):
 @pytest.mark.parametrize('depth', [18, 50])
 def test_inflated_resnet3d_equals_resnet2d_on_every_slice(depth):
     r2d = _resnet2d(depth)
-    m = MODELS.build(dict(type='cspr_det.ResNet3D', depth=depth,
-                          base_channels=8))
+    m = MODELS.build(
+        dict(type='cspr_det.ResNet3D', depth=depth, base_channels=8))
     report = inflate_2d_resnet(m, r2d.state_dict(), strict=True)
     assert report['kept'] == [] and report['depth_init'] == []
     m.eval()
@@ -78,14 +83,16 @@ def test_key_layouts_torchvision_mmcls_timm():
     head = {'fc.weight': torch.randn(10, 64), 'fc.bias': torch.randn(10)}
     torchvision = dict(sd, **head)
     mmcls = {f'backbone.{k}': v for k, v in sd.items()}
-    mmcls.update({'head.fc.weight': head['fc.weight'],
-                  'head.fc.bias': head['fc.bias']})
+    mmcls.update({
+        'head.fc.weight': head['fc.weight'],
+        'head.fc.bias': head['fc.bias']
+    })
     wrapped = {'state_dict': mmcls, 'meta': {}}
     ddp = {f'module.{k}': v for k, v in torchvision.items()}
     reports = []
     for layout in (torchvision, wrapped, ddp):
-        m = MODELS.build(dict(type='cspr_det.ResNet3D', depth=18,
-                              base_channels=8))
+        m = MODELS.build(
+            dict(type='cspr_det.ResNet3D', depth=18, base_channels=8))
         rep = inflate_2d_resnet(m, layout)
         assert len(rep['loaded']) == len(sd)
         assert len(rep['unused']) == 2
@@ -94,9 +101,12 @@ def test_key_layouts_torchvision_mmcls_timm():
     for k in reports[0]:
         torch.testing.assert_close(reports[0][k], reports[1][k])
         torch.testing.assert_close(reports[0][k], reports[2][k])
-    norm, dropped = normalize_2d_resnet_keys(
-        {'backbone.layer1.0.gn1.weight': torch.ones(2),
-         'neck.x': torch.ones(1)})
+    norm, dropped = normalize_2d_resnet_keys({
+        'backbone.layer1.0.gn1.weight':
+        torch.ones(2),
+        'neck.x':
+        torch.ones(1)
+    })
     assert list(norm) == ['layer1.0.bn1.weight'] and dropped == ['neck.x']
     with pytest.raises(ValueError, match='no 2D ResNet keys'):
         normalize_2d_resnet_keys({'fc.weight': torch.ones(1)})
@@ -126,12 +136,18 @@ def test_cli_writes_loadable_checkpoint(tmp_path):
     src, dst = tmp_path / 'r18.pth', tmp_path / 'out.pth'
     r2d = _resnet2d(50)
     torch.save({'state_dict': r2d.state_dict()}, src)
-    assert cli.main([str(src), str(dst), '--arch', 'mp3d', '--depth', '63',
-                     '--base-channels', '8']) == 0
-    m = MODELS.build(dict(
-        type='cspr_det.MP3DResNet', depth=63, base_channels=8, num_slices=9,
-        init_cfg=dict(type='Pretrained', checkpoint=str(dst),
-                      prefix='backbone.')))
+    assert cli.main([
+        str(src),
+        str(dst), '--arch', 'mp3d', '--depth', '63', '--base-channels', '8'
+    ]) == 0
+    m = MODELS.build(
+        dict(
+            type='cspr_det.MP3DResNet',
+            depth=63,
+            base_channels=8,
+            num_slices=9,
+            init_cfg=dict(
+                type='Pretrained', checkpoint=str(dst), prefix='backbone.')))
     m.init_weights()
     m.eval()
     grey = torch.randn(1, 1, 64, 64)

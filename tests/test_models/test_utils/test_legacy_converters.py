@@ -3,9 +3,7 @@
 ``cspr_det/models/utils/legacy.py``)."""
 import pytest
 import torch
-from legacy_checkpoints import legacy_cspr_r3d, legacy_mp3d
 from mmengine.config import Config
-from tool_loader import load_tool
 
 from cspr_det.models.utils import (convert_cspr_resnet3d, convert_mp3d,
                                    infer_cspr_resnet3d_config,
@@ -13,15 +11,17 @@ from cspr_det.models.utils import (convert_cspr_resnet3d, convert_mp3d,
                                    report_is_clean)
 from cspr_det.registry import MODELS
 from cspr_det.utils.checkpoint_loading import load_local_checkpoint
+from legacy_checkpoints import legacy_cspr_r3d, legacy_mp3d
+from tool_loader import load_tool
 
 convert_mp3d_tool = load_tool('tools/model_converters/convert_mp3d.py')
 convert_cspr_tool = load_tool(
     'tools/model_converters/convert_cspr_resnet3d.py')
 
 
-@pytest.mark.parametrize('kind,blocks,depth', [
-    ('bottleneck', (3, 4, 6, 3), 63), ('basic', (2, 2, 2, 2), '18ba')
-])
+@pytest.mark.parametrize('kind,blocks,depth',
+                         [('bottleneck', (3, 4, 6, 3), 63),
+                          ('basic', (2, 2, 2, 2), '18ba')])
 @pytest.mark.parametrize('collapse', ['gtm', 'conv'])
 def test_mp3d_converts_and_loads_strictly(kind, blocks, depth, collapse):
     legacy = legacy_mp3d(kind, blocks, collapse=collapse)
@@ -29,24 +29,29 @@ def test_mp3d_converts_and_loads_strictly(kind, blocks, depth, collapse):
     assert cfg['depth'] == depth and cfg['num_slices'] == 3
     assert cfg['collapse'] == collapse and cfg['style'] == 'caffe'
     backbone, others = convert_mp3d(legacy)
-    assert sorted(others) == ['neck.lateral_convs.0.conv.weight',
-                              'roi_head.bbox_head.fc_cls.weight']
+    assert sorted(others) == [
+        'neck.lateral_convs.0.conv.weight', 'roi_head.bbox_head.fc_cls.weight'
+    ]
     model = MODELS.build(cfg)
     report = load_strict_with_report(model, backbone)
     assert report_is_clean(report), report
     assert len(report['loaded']) == len(model.state_dict())
     sd = model.state_dict()
     if kind == 'bottleneck':
-        pairs = {'layer2.0.conv3.weight': 'layer2.0.conv2.conv_t.weight',
-                 'layer2.0.norm_4.running_var': 'layer2.0.norm3.running_var',
-                 'layer3.1.conv2.weight': 'layer3.1.conv2.conv_s.weight'}
+        pairs = {
+            'layer2.0.conv3.weight': 'layer2.0.conv2.conv_t.weight',
+            'layer2.0.norm_4.running_var': 'layer2.0.norm3.running_var',
+            'layer3.1.conv2.weight': 'layer3.1.conv2.conv_s.weight'
+        }
     else:
-        pairs = {'layer2.0.conv2.weight': 'layer2.0.conv1.conv_t.weight',
-                 'layer4.1.conv3.weight': 'layer4.1.conv2.conv_s.weight',
-                 'layer1.0.norm_4.bias': 'layer1.0.conv2.norm_t.bias'}
+        pairs = {
+            'layer2.0.conv2.weight': 'layer2.0.conv1.conv_t.weight',
+            'layer4.1.conv3.weight': 'layer4.1.conv2.conv_s.weight',
+            'layer1.0.norm_4.bias': 'layer1.0.conv2.norm_t.bias'
+        }
     pairs['conv1_custom.weight'] = 'conv1.weight'
-    pairs['groupconv_2.weight' if collapse == 'gtm' else
-          'conv3d_all_2.weight'] = 'collapse2.conv.weight'
+    pairs['groupconv_2.weight' if collapse ==
+          'gtm' else 'conv3d_all_2.weight'] = 'collapse2.conv.weight'
     for old, new in pairs.items():
         torch.testing.assert_close(sd[new], legacy[f'backbone.{old}'])
     model.eval()
@@ -74,11 +79,11 @@ def test_mp3d_gn_and_p3d_baseline_cli(tmp_path, capsys):
     assert arch['collapse'] == 'gtm' and arch['num_slices'] == 3
     assert arch['base_channels'] == 32
     assert saved['meta']['source'] == str(src)
-    report = convert_mp3d_tool.convert(str(src), str(tmp_path / 'p3d.pth'),
-                                       baseline=True)
+    report = convert_mp3d_tool.convert(
+        str(src), str(tmp_path / 'p3d.pth'), baseline=True)
     assert report_is_clean(report)
-    arch = load_local_checkpoint(
-        str(tmp_path / 'p3d.pth'))['meta']['backbone_arch']
+    arch = load_local_checkpoint(str(tmp_path /
+                                     'p3d.pth'))['meta']['backbone_arch']
     assert arch['type'] == 'P3DResNet' and arch['num_slices'] is None
 
 
@@ -92,8 +97,8 @@ def test_mp3d_written_config_builds_the_converted_backbone(tmp_path):
     assert report['written'] == [str(dst), str(tmp_path / 'mp3d18ba.py')]
     cfg = Config.fromfile(str(tmp_path / 'mp3d18ba.py'))
     assert cfg.load_from == str(dst)
-    assert cfg.model.backbone.norm_cfg == dict(type='GN', num_groups=32,
-                                               requires_grad=True)
+    assert cfg.model.backbone.norm_cfg == dict(
+        type='GN', num_groups=32, requires_grad=True)
     assert cfg.model.neck.in_channels == [32, 64, 128, 256]
     backbone = MODELS.build(cfg.model.backbone)
     from cspr_det.models.utils import describe_backbone
@@ -103,8 +108,8 @@ def test_mp3d_written_config_builds_the_converted_backbone(tmp_path):
     assert detector.neck.lateral_convs[0].conv.in_channels == 32
 
 
-def test_mp3d_unmatched_keys_are_reported_and_nothing_written(tmp_path,
-                                                              capsys):
+def test_mp3d_unmatched_keys_are_reported_and_nothing_written(
+        tmp_path, capsys):
     legacy = legacy_mp3d('basic', (2, 2, 2, 2))
     del legacy['backbone.layer3.1.norm_2.weight']
     legacy['backbone.layer1.0.conv5.weight'] = torch.randn(1)
@@ -113,8 +118,8 @@ def test_mp3d_unmatched_keys_are_reported_and_nothing_written(tmp_path,
     model = MODELS.build(infer_mp3d_config(legacy))
     report = load_strict_with_report(model, backbone)
     assert report['missing'] == ['layer3.1.conv1.norm_t.weight']
-    assert sorted(report['unexpected']) == ['extra_fc.weight',
-                                            'layer1.0.conv5.weight']
+    assert sorted(
+        report['unexpected']) == ['extra_fc.weight', 'layer1.0.conv5.weight']
     src, dst = tmp_path / 'legacy.pth', tmp_path / 'new.pth'
     torch.save(legacy, src)
     assert convert_mp3d_tool.main([str(src), str(dst)]) == 1
@@ -136,21 +141,26 @@ def test_cspr_resnet3d_converts_and_loads_strictly(tmp_path, gn):
     assert report_is_clean(report), report
     saved = load_local_checkpoint(str(dst))
     new = saved['state_dict']
-    torch.testing.assert_close(new['backbone.layer2.0.norm1.weight'],
-                               legacy[f'backbone.layer2.0.'
-                                      f'{"gn" if gn else "bn"}1.weight'])
+    torch.testing.assert_close(
+        new['backbone.layer2.0.norm1.weight'],
+        legacy[f'backbone.layer2.0.'
+               f'{"gn" if gn else "bn"}1.weight'])
     torch.testing.assert_close(new['head.fc.weight'], legacy['head.fc.weight'])
     # the ResNet3D record leaves strides and pooling out (the encoder is
     # transferred into networks with other strides on purpose)
     assert set(saved['meta']['backbone_arch']) == {
         'type', 'depth', 'in_channels', 'base_channels', 'stem_channels',
-        'stem_kernel', 'norm'} | ({'norm_groups'} if gn else set())
-    model = MODELS.build(dict(
-        type='cspr_det.ResNet3D', depth=18, base_channels=32 if gn else 8,
-        depth_strides=(1, 2, 2, 2),
-        norm_cfg=dict(type='GN', num_groups=32) if gn else None,
-        init_cfg=dict(type='cspr_det.PretrainedBackbone',
-                      checkpoint=str(dst))))
+        'stem_kernel', 'norm'
+    } | ({'norm_groups'} if gn else set())
+    model = MODELS.build(
+        dict(
+            type='cspr_det.ResNet3D',
+            depth=18,
+            base_channels=32 if gn else 8,
+            depth_strides=(1, 2, 2, 2),
+            norm_cfg=dict(type='GN', num_groups=32) if gn else None,
+            init_cfg=dict(
+                type='cspr_det.PretrainedBackbone', checkpoint=str(dst))))
     model.init_weights()
     torch.testing.assert_close(model.layer4[1].conv2.weight,
                                legacy['backbone.layer4.1.conv2.weight'])
@@ -169,8 +179,10 @@ def _wrap(sd, layout):
     """The same tensors in the layouts a released file can have."""
     if layout == 'prefixed':
         return dict(sd)
-    plain = {k[len('backbone.'):] if k.startswith('backbone.') else k: v
-             for k, v in sd.items()}
+    plain = {
+        k[len('backbone.'):] if k.startswith('backbone.') else k: v
+        for k, v in sd.items()
+    }
     if layout == 'prefix-less':
         return plain
     if layout == 'prefix-less+state_dict':
@@ -195,8 +207,8 @@ def test_cspr_resnet3d_released_layouts(tmp_path, layout):
     assert report_is_clean(convert_cspr_tool.convert(legacy, str(ref)))
     src, dst = tmp_path / 'released.pth', tmp_path / 'out.pth'
     torch.save(_wrap(legacy, layout), src)
-    assert infer_cspr_resnet3d_config(
-        torch.load(src, weights_only=False))['depth'] == 18
+    assert infer_cspr_resnet3d_config(torch.load(
+        src, weights_only=False))['depth'] == 18
     report = convert_cspr_tool.convert(str(src), str(dst))
     assert report_is_clean(report), report
     assert report['passed_through'] == ['head.fc.bias', 'head.fc.weight']

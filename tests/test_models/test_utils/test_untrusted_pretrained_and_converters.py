@@ -3,20 +3,19 @@ unpickling would run code (its marker file never appears), and load an
 old-format file they are told to trust."""
 import pytest
 import torch
-from checkpoint_files import PAYLOAD_GLOBAL, save_malicious, save_old_format
-from legacy_checkpoints import legacy_cspr_r3d, legacy_mp3d
-from tool_loader import load_tool
 
 from cspr_det.models.utils import PretrainedBackbone, convert_mp3d
 from cspr_det.registry import MODELS
 from cspr_det.utils.checkpoint_loading import (UnsafeCheckpointError,
                                                load_local_checkpoint)
+from checkpoint_files import PAYLOAD_GLOBAL, save_malicious, save_old_format
+from legacy_checkpoints import legacy_cspr_r3d, legacy_mp3d
+from tool_loader import load_tool
 
 R3D = dict(type='cspr_det.ResNet3D', depth=18, base_channels=8)
 TOOLS = {
     'convert_mp3d': 'tools/model_converters/convert_mp3d.py',
-    'convert_cspr_resnet3d':
-    'tools/model_converters/convert_cspr_resnet3d.py',
+    'convert_cspr_resnet3d': 'tools/model_converters/convert_cspr_resnet3d.py',
     'inflate_2d_resnet': 'tools/model_converters/inflate_2d_resnet.py',
     'extract_backbone': 'tools/misc/extract_backbone.py',
 }
@@ -24,8 +23,10 @@ TOOLS = {
 
 def _backbone_state():
     torch.manual_seed(1)
-    return {f'backbone.{k}': v
-            for k, v in MODELS.build(R3D).state_dict().items()}
+    return {
+        f'backbone.{k}': v
+        for k, v in MODELS.build(R3D).state_dict().items()
+    }
 
 
 def _assert_refusal(text, path):
@@ -34,13 +35,14 @@ def _assert_refusal(text, path):
     assert '\n' not in text.strip() and '--trust-checkpoint' in text
 
 
-@pytest.mark.parametrize('init', ['cspr_det.PretrainedBackbone',
-                                  'Pretrained'])
+@pytest.mark.parametrize('init', ['cspr_det.PretrainedBackbone', 'Pretrained'])
 def test_init_cfg_refuses_a_malicious_checkpoint(init, tmp_path):
     marker = tmp_path / 'marker'
     path = save_malicious(tmp_path / 'evil.pth', marker, _backbone_state())
-    model = MODELS.build(dict(R3D, init_cfg=dict(
-        type=init, checkpoint=path, prefix='backbone.')))
+    model = MODELS.build(
+        dict(
+            R3D, init_cfg=dict(type=init, checkpoint=path,
+                               prefix='backbone.')))
     with pytest.raises(UnsafeCheckpointError) as info:
         model.init_weights()
     _assert_refusal(str(info.value), path)
@@ -58,9 +60,13 @@ def test_pretrained_backbone_trusts_only_when_told(tmp_path):
     torch.testing.assert_close(module.conv1.weight,
                                state['backbone.conv1.weight'])
     # the same through a config
-    built = MODELS.build(dict(R3D, init_cfg=dict(
-        type='cspr_det.PretrainedBackbone', checkpoint=path,
-        trust_checkpoint=True)))
+    built = MODELS.build(
+        dict(
+            R3D,
+            init_cfg=dict(
+                type='cspr_det.PretrainedBackbone',
+                checkpoint=path,
+                trust_checkpoint=True)))
     built.init_weights()
     torch.testing.assert_close(built.conv1.weight,
                                state['backbone.conv1.weight'])
@@ -97,8 +103,8 @@ def test_converter_functions_refuse_and_trust(tmp_path):
     assert 'layer1.0.conv1.conv_s.weight' in backbone
 
 
-@pytest.mark.parametrize('name', ['convert_mp3d', 'convert_cspr_resnet3d',
-                                  'extract_backbone'])
+@pytest.mark.parametrize(
+    'name', ['convert_mp3d', 'convert_cspr_resnet3d', 'extract_backbone'])
 def test_trust_checkpoint_converts_an_old_format_file(name, tmp_path):
     state = legacy_mp3d('basic', (2, 2, 2, 2)) if name == 'convert_mp3d' \
         else legacy_cspr_r3d() if name == 'convert_cspr_resnet3d' \
