@@ -21,7 +21,7 @@ Adding a format is one reader class and a test: subclass
 :class:`BaseCTReader` in a file named after the class, decorate it with
 ``@CT_READERS.register_module()``, import it below, and test that it reads
 a file someone else wrote into the expected HU and geometry (see
-``docs/fileio.md``).
+``docs/reference/fileio.md``).
 
 Layering: this package imports only third-party packages and
 ``cspr_det.registry`` (never datasets, models, evaluation, apis, engine or
