@@ -12,7 +12,7 @@ import torch.nn as nn
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
 
-from cspr_det.fileio import CTVolume, read_ct_volume
+from cspr_det.fileio import CTVolume, as_ct_volume
 from .init_model import init_model
 from .lesion_linking import build_candidates
 from .slice_inference import SliceStacker, config_test_pipeline, predict_rows
@@ -204,10 +204,7 @@ def inference_ct(model: nn.Module,
         CTResult: 2D detections, 3D candidates, settings and timings.
     """
     start = time.perf_counter()
-    if isinstance(volume_or_path, CTVolume):
-        volume = volume_or_path
-    else:
-        volume = read_ct_volume(str(volume_or_path), series_uid, spacing)
+    volume = as_ct_volume(volume_or_path, series_uid, spacing)
     read_s = time.perf_counter() - start
     if not hasattr(model, 'cfg'):
         raise ValueError('the model has no cfg; build it with init_detector')

@@ -24,7 +24,7 @@ import torch.nn as nn
 from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import init_default_scope
 
-from cspr_det.fileio import CTVolume, read_ct_volume
+from cspr_det.fileio import CTVolume, as_ct_volume
 from .init_model import model_task
 from .slice_inference import _bare_type, config_test_pipeline
 from .volume_inference import canonical_image
@@ -196,10 +196,7 @@ def inference_nodule(
                          '(inference_nodule needs a classification config)')
     if batch_size < 1:
         raise ValueError(f'batch_size must be >= 1, got {batch_size}')
-    if isinstance(scan, CTVolume):
-        volume = scan
-    else:
-        volume = read_ct_volume(str(scan), series_uid, spacing)
+    volume = as_ct_volume(scan, series_uid, spacing)
     read_s = time.perf_counter() - start
     tic = time.perf_counter()
     init_default_scope(model.cfg.get('default_scope', 'mmdet'))

@@ -26,7 +26,7 @@ from mmengine.logging import print_log
 from mmengine.registry import init_default_scope
 
 from cspr_det.fileio import (CANONICAL_ORIENTATION, CTVolume, VolumeError,
-                             geometry_of, image_from_array, read_ct_volume,
+                             as_ct_volume, geometry_of, image_from_array,
                              reference_image, reorient, resample_intensity,
                              target_grid, to_source_geometry)
 from .init_model import model_task
@@ -244,10 +244,7 @@ def inference_volume(
     if model_task(model) != 'segmentation':
         raise ValueError(f'{type(model).__name__} is not a volume segmentor '
                          '(inference_volume needs a segmentation config)')
-    if isinstance(scan, CTVolume):
-        volume = scan
-    else:
-        volume = read_ct_volume(str(scan), series_uid, spacing)
+    volume = as_ct_volume(scan, series_uid, spacing)
     read_s = time.perf_counter() - start
     tic = time.perf_counter()
     init_default_scope(model.cfg.get('default_scope', 'mmdet'))

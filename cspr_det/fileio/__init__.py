@@ -41,7 +41,8 @@ from .image_io import (CANONICAL_ORIENTATION, check_nifti_file,
                        reference_image, reorient, write_image, write_volume)
 from .png_series_reader import (DeepLesionPNGReader, find_series_spacing,
                                 read_png_series, slice_numbers)
-from .read_ct import ct_readers, find_reader, read_ct_image, read_ct_volume
+from .read_ct import (as_ct_volume, ct_readers, find_reader, read_ct_image,
+                      read_ct_volume)
 from .resampling import (label_values_of, parse_spacing, resample_intensity,
                          resample_labels, target_grid)
 from .source_geometry_writer import (to_source_geometry, volume_to_source,
@@ -51,14 +52,15 @@ from .volume_error import VolumeError
 __all__ = [
     'CTVolume', 'volume_from_image', 'BaseCTReader', 'ImageFileReader',
     'DicomSeriesReader', 'DeepLesionPNGReader', 'read_ct_volume',
-    'read_ct_image', 'ct_readers', 'find_reader', 'read_dicom_series',
-    'read_dicom_image', 'list_dicom_series', 'order_slices', 'is_dicom_file',
-    'read_png_series', 'find_series_spacing', 'slice_numbers', 'HU_OFFSET',
-    'PNG_SLICE_NAME', 'SliceReadError', 'decode_ct_png', 'encode_ct_png',
-    'CANONICAL_ORIENTATION', 'check_nifti_file', 'read_image', 'read_volume',
-    'write_image', 'write_volume', 'geometry_of', 'geometry_difference',
-    'image_from_array', 'orientation_of', 'reference_image', 'reorient',
-    'parse_spacing', 'target_grid', 'label_values_of', 'resample_intensity',
-    'resample_labels', 'to_source_geometry', 'write_prediction',
-    'volume_to_source', 'write_volume_in_source', 'VolumeError'
+    'as_ct_volume', 'read_ct_image', 'ct_readers', 'find_reader',
+    'read_dicom_series', 'read_dicom_image', 'list_dicom_series',
+    'order_slices', 'is_dicom_file', 'read_png_series', 'find_series_spacing',
+    'slice_numbers', 'HU_OFFSET', 'PNG_SLICE_NAME', 'SliceReadError',
+    'decode_ct_png', 'encode_ct_png', 'CANONICAL_ORIENTATION',
+    'check_nifti_file', 'read_image', 'read_volume', 'write_image',
+    'write_volume', 'geometry_of', 'geometry_difference', 'image_from_array',
+    'orientation_of', 'reference_image', 'reorient', 'parse_spacing',
+    'target_grid', 'label_values_of', 'resample_intensity', 'resample_labels',
+    'to_source_geometry', 'write_prediction', 'volume_to_source',
+    'write_volume_in_source', 'VolumeError'
 ]

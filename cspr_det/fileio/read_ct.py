@@ -3,7 +3,7 @@ registered readers (:data:`cspr_det.registry.CT_READERS`) which one reads a
 path and uses it."""
 import logging
 import os.path as osp
-from typing import List, Optional
+from typing import List, Optional, Union
 
 import SimpleITK as sitk
 from mmengine.logging import print_log
@@ -97,6 +97,25 @@ def read_ct_volume(path: str,
     chosen = find_reader(path, reader)
     options = dict(options, series_uid=series_uid, spacing=spacing)
     return chosen.read(path, **_options(chosen, path, options))
+
+
+def as_ct_volume(scan: Union[str, CTVolume],
+                 series_uid: Optional[str] = None,
+                 spacing=None) -> CTVolume:
+    """``scan`` itself when it is already a :class:`CTVolume`, else
+    :func:`read_ct_volume` of it: what every inference function takes.
+
+    Args:
+        scan: A :class:`CTVolume` or anything :func:`read_ct_volume` reads.
+        series_uid: See :func:`read_ct_volume`.
+        spacing: See :func:`read_ct_volume`.
+
+    Returns:
+        CTVolume: The volume.
+    """
+    if isinstance(scan, CTVolume):
+        return scan
+    return read_ct_volume(str(scan), series_uid, spacing)
 
 
 def read_ct_image(path: str,
