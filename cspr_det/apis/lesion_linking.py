@@ -170,12 +170,31 @@ def group_detections(grid_z: np.ndarray,
     """
     check_link_options(iou_thr, max_step, min_slices, candidate_score,
                        full_length)
+    rows = np.asarray(rows, np.int64).reshape(-1)
+    track = link_detections(np.asarray(grid_z)[rows], boxes, iou_thr,
+                            max_step)
+    return select_tracks(track, rows, boxes, scores, top_k, score_thr,
+                         min_slices, candidate_score, full_length)
+
+
+def select_tracks(track: np.ndarray,
+                  rows: np.ndarray,
+                  boxes: np.ndarray,
+                  scores: np.ndarray,
+                  top_k: Optional[int] = None,
+                  score_thr: Optional[float] = None,
+                  min_slices: int = 1,
+                  candidate_score: str = 'max',
+                  full_length: int = 3
+                  ) -> Tuple[List[np.ndarray], List[float]]:
+    """The second half of :func:`group_detections`: from the ``(N,)`` track
+    id of every detection (:func:`link_detections`), the tracks that
+    qualify, scored and ranked (same arguments and result)."""
     raw = np.asarray(scores).reshape(-1)
     rows = np.asarray(rows, np.int64).reshape(-1)
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
     scores = raw.astype(np.float64)
-    grid_z = np.asarray(grid_z)
-    track = link_detections(grid_z[rows], boxes, iou_thr, max_step)
+    track = np.asarray(track, np.int64).reshape(-1)
     order = np.argsort(track, kind='stable')
     groups = np.split(order, np.flatnonzero(np.diff(track[order])) + 1) \
         if len(track) else []

@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Optional, Tuple
 import numpy as np
 
 from .inference import CTResult, inference_ct
-from .lesion_linking import group_detections
+from .lesion_linking import (check_link_options, link_detections,
+                             select_tracks)
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import CTVolume
@@ -111,7 +112,8 @@ def link_subvolume(grid_z: np.ndarray,
                    extend_thr: Optional[float] = None,
                    min_slices: int = 1,
                    candidate_score: str = 'max',
-                   full_length: int = 3) -> np.ndarray:
+                   full_length: int = 3,
+                   memo: Optional[dict] = None) -> np.ndarray:
     """The ``(n, 7)`` predictions of :func:`predict_subvolume` (every
     slice run) from 2D detections kept at a lower score: re-linking
     without the model, for studies of the linking options.
@@ -124,6 +126,8 @@ def link_subvolume(grid_z: np.ndarray,
             (as :func:`~cspr_det.apis.predict_rows` gives them, float32
             scores) at a score threshold no higher than ``extend_thr`` (or
             ``score_thr`` without it).
+        memo: A dict kept across calls on the same detections: the
+            linking of each (threshold, IoU, gap) is computed once.
         Others: as in :func:`inference_ct`.
 
     Returns:
@@ -133,14 +137,23 @@ def link_subvolume(grid_z: np.ndarray,
     if extend_thr is not None and not extend_thr <= score_thr:
         raise ValueError(f'extend_thr ({extend_thr}) must be <= score_thr '
                          f'({score_thr})')
+    check_link_options(link_iou, max_gap + 1, min_slices, candidate_score,
+                       full_length)
     scores = np.asarray(scores).reshape(-1)
     low = score_thr if extend_thr is None else extend_thr
     keep = scores >= np.asarray(low, scores.dtype)  # the detector's filter
     rows = np.asarray(rows, np.int64).reshape(-1)[keep]
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)[keep]
     scores = scores[keep]
-    groups, values = group_detections(
-        grid_z, rows, boxes, scores, link_iou, max_gap + 1, top_k,
+    key = (float(low), float(link_iou), int(max_gap))
+    track = None if memo is None else memo.get(key)
+    if track is None:
+        track = link_detections(np.asarray(grid_z)[rows], boxes, link_iou,
+                                max_gap + 1)
+        if memo is not None:
+            memo[key] = track
+    groups, values = select_tracks(
+        track, rows, boxes, scores, top_k,
         None if extend_thr is None else score_thr, min_slices,
         candidate_score, full_length)
     numbers = np.asarray(numbers, np.int64).reshape(-1)
