@@ -1,13 +1,19 @@
 """Options of 3D linking (candidate score rules, minimum slice count,
 hysteresis extension, gap, link IoU) on hand-made detections, with the
 exact candidates expected; and the re-linking of sub-volume detections."""
+import argparse
+
 import numpy as np
 import pytest
+from tool_loader import load_tool
 
 from cspr_det.apis import CTVolume, build_candidates
 from cspr_det.apis.lesion_linking import (CANDIDATE_SCORES, group_detections,
                                           score_candidate)
 from cspr_det.apis.subvolume_boxes import link_subvolume
+from cspr_det.cli.errors import CLIError
+from cspr_det.cli.infer import (add_detection_args, check_detection_args,
+                                link_kwargs)
 
 BOX = [10, 10, 30, 30]
 FAR = [60, 50, 70, 60]
@@ -174,3 +180,34 @@ def test_link_subvolume_in_slice_numbers():
     with pytest.raises(ValueError, match='extend_thr'):
         link_subvolume(grid_z, numbers, rows, boxes, scores, score_thr=0.1,
                        extend_thr=0.2)
+
+
+def test_command_line_options():
+    """The linking options of tools/infer_ct.py and tools/test_3d.py."""
+    parser = argparse.ArgumentParser()
+    add_detection_args(parser)
+    args = parser.parse_args(['--score-thr', '0.5', '--extend-thr', '0.1',
+                              '--min-slices', '2', '--candidate-score',
+                              'mean_len', '--full-length', '4'])
+    check_detection_args(args)
+    assert link_kwargs(args) == dict(extend_thr=0.1, min_slices=2,
+                                     candidate_score='mean_len',
+                                     full_length=4)
+    defaults = parser.parse_args([])
+    assert link_kwargs(defaults) == dict(extend_thr=None, min_slices=1,
+                                         candidate_score='max',
+                                         full_length=3)
+    for argv, words in ((['--extend-thr', '0.6'], 'invalid --extend-thr'),
+                        (['--min-slices', '0'], 'invalid --min-slices'),
+                        (['--full-length', '0'], 'invalid --full-length')):
+        with pytest.raises(CLIError, match=words):
+            check_detection_args(parser.parse_args(argv))
+    test_3d = load_tool('tools/test_3d.py')
+    args = test_3d.parse_args(['c.py', 'k.pth', '--subvolumes', 'd',
+                               '--annotations', 'a.json',
+                               '--candidate-score', 'sum'])
+    assert link_kwargs(args)['candidate_score'] == 'sum'
+    # the defaults keep the resume key of earlier runs
+    plain = test_3d.parse_args(['c.py', 'k.pth', '--annotations', 'a'])
+    key = test_3d._settings_key(plain)
+    assert test_3d._settings_key(args) != key
