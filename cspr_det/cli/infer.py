@@ -10,8 +10,8 @@ from mmengine.config import DictAction
 
 from cspr_det.apis.ct_outputs import write_ct_outputs
 from cspr_det.apis.inference import inference_ct
-from cspr_det.apis.lesion_linking import CANDIDATE_SCORES
 from cspr_det.apis.init_model import init_model
+from cspr_det.apis.lesion_linking import CANDIDATE_SCORES
 from cspr_det.apis.nodule_inference import inference_nodule
 from cspr_det.apis.nodule_outputs import (read_centres_csv,
                                           write_nodule_outputs)

@@ -5,7 +5,6 @@ import argparse
 
 import numpy as np
 import pytest
-from tool_loader import load_tool
 
 from cspr_det.apis import CTVolume, build_candidates
 from cspr_det.apis.lesion_linking import (CANDIDATE_SCORES, group_detections,
@@ -14,6 +13,7 @@ from cspr_det.apis.subvolume_boxes import link_subvolume
 from cspr_det.cli.errors import CLIError
 from cspr_det.cli.infer import (add_detection_args, check_detection_args,
                                 link_kwargs)
+from tool_loader import load_tool
 
 BOX = [10, 10, 30, 30]
 FAR = [60, 50, 70, 60]
@@ -21,15 +21,19 @@ FAR = [60, 50, 70, 60]
 
 def _volume(depth=12):
     spacing, origin = (0.5, 0.8, 2.0), (0.0, 0.0, 0.0)
-    geo = dict(size_xyz=[100, 80, depth], spacing_xyz=list(spacing),
-               origin=list(origin),
-               direction=[1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0])
-    return CTVolume(hu=np.zeros((depth, 80, 100), np.float32),
-                    spacing=spacing, origin=origin,
-                    direction=tuple(geo['direction']),
-                    grid_z=np.arange(depth),
-                    source=dict(kind='nifti', path='x.nii', geometry=geo,
-                                orientation='LPS'))
+    geo = dict(
+        size_xyz=[100, 80, depth],
+        spacing_xyz=list(spacing),
+        origin=list(origin),
+        direction=[1.0, 0, 0, 0, 1.0, 0, 0, 0, 1.0])
+    return CTVolume(
+        hu=np.zeros((depth, 80, 100), np.float32),
+        spacing=spacing,
+        origin=origin,
+        direction=tuple(geo['direction']),
+        grid_z=np.arange(depth),
+        source=dict(
+            kind='nifti', path='x.nii', geometry=geo, orientation='LPS'))
 
 
 def _track_and_single():
@@ -41,17 +45,19 @@ def _track_and_single():
     return rows, boxes, scores
 
 
-@pytest.mark.parametrize('rule, track_score, single_score', [
-    ('max', 0.8, 0.9),
-    ('mean', 0.5, 0.9),
-    ('sum', 2.0, 0.9),
-    ('max_len', 0.8, 0.3),  # 0.9 * min(1, 1 / 3)
-    ('mean_len', 0.5, 0.3),
-])
+@pytest.mark.parametrize(
+    'rule, track_score, single_score',
+    [
+        ('max', 0.8, 0.9),
+        ('mean', 0.5, 0.9),
+        ('sum', 2.0, 0.9),
+        ('max_len', 0.8, 0.3),  # 0.9 * min(1, 1 / 3)
+        ('mean_len', 0.5, 0.3),
+    ])
 def test_candidate_score_rules(rule, track_score, single_score):
     rows, boxes, scores = _track_and_single()
-    cands, ids = build_candidates(_volume(), rows, boxes, scores,
-                                  candidate_score=rule, full_length=3)
+    cands, ids = build_candidates(
+        _volume(), rows, boxes, scores, candidate_score=rule, full_length=3)
     by_slices = {c['num_slices']: c for c in cands}
     assert by_slices[4]['score'] == pytest.approx(track_score)
     assert by_slices[1]['score'] == pytest.approx(single_score)
@@ -70,21 +76,20 @@ def test_length_weight_saturates_at_full_length():
     assert score_candidate(s, 'mean_len', 4) == pytest.approx(0.45 * 0.5)
     assert score_candidate(s, 'max_len', 2) == pytest.approx(0.6)
     assert score_candidate(s, 'max_len', 1) == pytest.approx(0.6)
-    assert set(CANDIDATE_SCORES) == {'max', 'mean', 'sum', 'max_len',
-                                     'mean_len'}
+    assert set(CANDIDATE_SCORES) == {
+        'max', 'mean', 'sum', 'max_len', 'mean_len'
+    }
     with pytest.raises(ValueError, match="candidate_score.*'median'"):
         score_candidate(s, 'median')
 
 
 def test_min_slices_drops_short_tracks():
     rows, boxes, scores = _track_and_single()
-    cands, ids = build_candidates(_volume(), rows, boxes, scores,
-                                  min_slices=2)
+    cands, ids = build_candidates(_volume(), rows, boxes, scores, min_slices=2)
     assert [(c['z_first'], c['z_last'], c['score']) for c in cands] == \
         [(2, 5, 0.8)]
     np.testing.assert_array_equal(ids, [1, 1, 1, 1, 0])
-    cands, _ = build_candidates(_volume(), rows, boxes, scores,
-                                min_slices=5)
+    cands, _ = build_candidates(_volume(), rows, boxes, scores, min_slices=5)
     assert cands == []
     with pytest.raises(ValueError, match='min_slices'):
         build_candidates(_volume(), rows, boxes, scores, min_slices=0)
@@ -134,15 +139,15 @@ def test_link_iou_and_gap():
     rows = np.array([1, 3])
     cands, _ = build_candidates(vol, rows, boxes, scores, iou_thr=0.5)
     assert len(cands) == 2
-    cands, _ = build_candidates(vol, rows, boxes, scores, iou_thr=0.5,
-                                max_step=2)
+    cands, _ = build_candidates(
+        vol, rows, boxes, scores, iou_thr=0.5, max_step=2)
     assert [c['bbox_3d'] for c in cands] == [[10, 10, 1, 35, 30, 3]]
 
 
 def test_group_detections_order_and_top_k():
     rows, boxes, scores = _track_and_single()
-    groups, values = group_detections(np.arange(12), rows, boxes, scores,
-                                      candidate_score='sum', top_k=1)
+    groups, values = group_detections(
+        np.arange(12), rows, boxes, scores, candidate_score='sum', top_k=1)
     assert len(groups) == 1 and values == [pytest.approx(2.0)]
     np.testing.assert_array_equal(groups[0], [0, 1, 2, 3])
 
@@ -155,57 +160,75 @@ def test_link_subvolume_in_slice_numbers():
     scores = scores.astype(np.float32)
     grid_z = np.arange(12)
     numbers = 31 + np.arange(12)
-    out = link_subvolume(grid_z, numbers, rows, boxes, scores,
-                         score_thr=0.5)
-    np.testing.assert_allclose(out, [[10, 10, 35, 30, 30, 35, 0.6]],
-                               rtol=1e-6)
-    out = link_subvolume(grid_z, numbers, rows, boxes, scores,
-                         score_thr=0.5, extend_thr=0.05)
+    out = link_subvolume(grid_z, numbers, rows, boxes, scores, score_thr=0.5)
+    np.testing.assert_allclose(out, [[10, 10, 35, 30, 30, 35, 0.6]], rtol=1e-6)
+    out = link_subvolume(
+        grid_z, numbers, rows, boxes, scores, score_thr=0.5, extend_thr=0.05)
     # the 0.02 and 0.03 end slices are below 0.05: slices 34-36
-    np.testing.assert_allclose(out, [[10, 10, 34, 30, 30, 36, 0.6]],
-                               rtol=1e-6)
-    out = link_subvolume(grid_z, numbers, rows, boxes, scores,
-                         score_thr=0.5, extend_thr=0.01,
-                         candidate_score='mean')
+    np.testing.assert_allclose(out, [[10, 10, 34, 30, 30, 36, 0.6]], rtol=1e-6)
+    out = link_subvolume(
+        grid_z,
+        numbers,
+        rows,
+        boxes,
+        scores,
+        score_thr=0.5,
+        extend_thr=0.01,
+        candidate_score='mean')
     np.testing.assert_allclose(
-        out, [[10, 10, 33, 30, 30, 37, np.mean(scores[:5])]], rtol=1e-6)
+        out,
+        [[10, 10, 33, 30, 30, 37, np.mean(scores[:5])]], rtol=1e-6)
     # at 0.1 both tracks, the far one (0.2 best) second; min_slices 3 drops
     # it; a reversed row order (2020 NIH layout) maps rows the other way
-    out = link_subvolume(grid_z, numbers, rows, boxes, scores,
-                         score_thr=0.1)
+    out = link_subvolume(grid_z, numbers, rows, boxes, scores, score_thr=0.1)
     assert out[:, [2, 5]].tolist() == [[34, 36], [39, 40]]
-    out = link_subvolume(grid_z, numbers[::-1], rows, boxes, scores,
-                         score_thr=0.1, min_slices=3)
+    out = link_subvolume(
+        grid_z,
+        numbers[::-1],
+        rows,
+        boxes,
+        scores,
+        score_thr=0.1,
+        min_slices=3)
     assert out[:, [2, 5]].tolist() == [[37, 39]]  # rows 3-5: 39..37
     with pytest.raises(ValueError, match='extend_thr'):
-        link_subvolume(grid_z, numbers, rows, boxes, scores, score_thr=0.1,
-                       extend_thr=0.2)
+        link_subvolume(
+            grid_z,
+            numbers,
+            rows,
+            boxes,
+            scores,
+            score_thr=0.1,
+            extend_thr=0.2)
 
 
 def test_command_line_options():
     """The linking options of tools/infer_ct.py and tools/test_3d.py."""
     parser = argparse.ArgumentParser()
     add_detection_args(parser)
-    args = parser.parse_args(['--score-thr', '0.5', '--extend-thr', '0.1',
-                              '--min-slices', '2', '--candidate-score',
-                              'mean_len', '--full-length', '4'])
+    args = parser.parse_args([
+        '--score-thr', '0.5', '--extend-thr', '0.1', '--min-slices', '2',
+        '--candidate-score', 'mean_len', '--full-length', '4'
+    ])
     check_detection_args(args)
-    assert link_kwargs(args) == dict(extend_thr=0.1, min_slices=2,
-                                     candidate_score='mean_len',
-                                     full_length=4)
+    assert link_kwargs(args) == dict(
+        extend_thr=0.1,
+        min_slices=2,
+        candidate_score='mean_len',
+        full_length=4)
     defaults = parser.parse_args([])
-    assert link_kwargs(defaults) == dict(extend_thr=None, min_slices=1,
-                                         candidate_score='max',
-                                         full_length=3)
+    assert link_kwargs(defaults) == dict(
+        extend_thr=None, min_slices=1, candidate_score='max', full_length=3)
     for argv, words in ((['--extend-thr', '0.6'], 'invalid --extend-thr'),
                         (['--min-slices', '0'], 'invalid --min-slices'),
                         (['--full-length', '0'], 'invalid --full-length')):
         with pytest.raises(CLIError, match=words):
             check_detection_args(parser.parse_args(argv))
     test_3d = load_tool('tools/test_3d.py')
-    args = test_3d.parse_args(['c.py', 'k.pth', '--subvolumes', 'd',
-                               '--annotations', 'a.json',
-                               '--candidate-score', 'sum'])
+    args = test_3d.parse_args([
+        'c.py', 'k.pth', '--subvolumes', 'd', '--annotations', 'a.json',
+        '--candidate-score', 'sum'
+    ])
     assert link_kwargs(args)['candidate_score'] == 'sum'
     # the defaults keep the resume key of earlier runs
     plain = test_3d.parse_args(['c.py', 'k.pth', '--annotations', 'a'])

@@ -38,7 +38,7 @@ import numpy as np
 from mmengine.config import DictAction
 from mmengine.utils import ProgressBar
 
-from cspr_det.apis import init_detector, inference_ct, read_ct_volume
+from cspr_det.apis import inference_ct, init_detector, read_ct_volume
 from cspr_det.apis.lesion_linking import CANDIDATE_SCORES
 from cspr_det.apis.subvolume_boxes import link_subvolume, row_slice_numbers
 from cspr_det.cli.errors import CLIError, run_cli
@@ -71,33 +71,52 @@ def parse_args(argv=None):
         '(the detector runs once per sub-volume)')
     p.add_argument('config', help='detector config')
     p.add_argument('checkpoint', help='detector checkpoint')
-    p.add_argument('--subvolumes', required=True,
-                   help='folder of the sub-volume NIfTI files')
-    p.add_argument('--annotations', required=True,
-                   help='3D annotations (released .pkl or its .json form)')
-    p.add_argument('--split', default='val',
-                   help='split (default val: choose there, then test)')
-    p.add_argument('--grid', nargs='+', metavar='KEY=V1,V2',
-                   help='values to try per option (others keep the default '
-                   f'grid): {", ".join(PARAMS)}; extend_thr=none is off')
-    p.add_argument('--params', nargs='+', metavar='KEY=V',
-                   help='one combination (options not given: link_iou=0.3 '
-                   'max_gap=0 min_slices=1 candidate_score=max '
-                   'score_thr=0.05 extend_thr=none full_length=3)')
+    p.add_argument(
+        '--subvolumes',
+        required=True,
+        help='folder of the sub-volume NIfTI files')
+    p.add_argument(
+        '--annotations',
+        required=True,
+        help='3D annotations (released .pkl or its .json form)')
+    p.add_argument(
+        '--split',
+        default='val',
+        help='split (default val: choose there, then test)')
+    p.add_argument(
+        '--grid',
+        nargs='+',
+        metavar='KEY=V1,V2',
+        help='values to try per option (others keep the default '
+        f'grid): {", ".join(PARAMS)}; extend_thr=none is off')
+    p.add_argument(
+        '--params',
+        nargs='+',
+        metavar='KEY=V',
+        help='one combination (options not given: link_iou=0.3 '
+        'max_gap=0 min_slices=1 candidate_score=max '
+        'score_thr=0.05 extend_thr=none full_length=3)')
     p.add_argument('--out-dir', default='work_dirs/linking_study')
-    p.add_argument('--det-thr', type=float,
-                   help='2D detections cached down to this score (default: '
-                   'the lowest score_thr / extend_thr of the grid)')
-    p.add_argument('--top-k', type=int, default=50,
-                   help='3D candidates kept per sub-volume (0: all)')
+    p.add_argument(
+        '--det-thr',
+        type=float,
+        help='2D detections cached down to this score (default: '
+        'the lowest score_thr / extend_thr of the grid)')
+    p.add_argument(
+        '--top-k',
+        type=int,
+        default=50,
+        help='3D candidates kept per sub-volume (0: all)')
     p.add_argument('--iou-thr', type=float, default=0.3)
-    p.add_argument('--overlap', default='iobb',
-                   choices=('iou', 'iobb', 'iogt', 'iobbgt'))
+    p.add_argument(
+        '--overlap', default='iobb', choices=('iou', 'iobb', 'iogt', 'iobbgt'))
     p.add_argument('--batch-size', type=int, default=4)
     p.add_argument('--device', default='cpu')
-    p.add_argument('--trust-checkpoint', action='store_true',
-                   help='load CHECKPOINT without the allow-list of '
-                   'checkpoint globals (a file you trust only)')
+    p.add_argument(
+        '--trust-checkpoint',
+        action='store_true',
+        help='load CHECKPOINT without the allow-list of '
+        'checkpoint globals (a file you trust only)')
     p.add_argument('--cfg-options', nargs='+', action=DictAction)
     p.add_argument('--no-progress', action='store_true')
     p.add_argument('--debug', action='store_true')
@@ -150,11 +169,18 @@ def combinations(args) -> tuple:
     if args.grid and args.params:
         raise CLIError('give --grid or --params, not both')
     if args.params:
-        combo = dict(link_iou=0.3, max_gap=0, min_slices=1,
-                     candidate_score='max', score_thr=0.05, extend_thr=None,
-                     full_length=3)
-        combo.update({k: v[0] for k, v in
-                      _parse_pairs(args.params, '--params', True).items()})
+        combo = dict(
+            link_iou=0.3,
+            max_gap=0,
+            min_slices=1,
+            candidate_score='max',
+            score_thr=0.05,
+            extend_thr=None,
+            full_length=3)
+        combo.update({
+            k: v[0]
+            for k, v in _parse_pairs(args.params, '--params', True).items()
+        })
         _check_combo(combo, '--params')
         if combo['extend_thr'] is not None and \
                 combo['extend_thr'] > combo['score_thr']:
@@ -182,12 +208,13 @@ def _low_thr(combo: dict) -> float:
 
 
 def _model_key(args) -> str:
-    keep = dict(config=osp.abspath(args.config),
-                checkpoint=osp.abspath(args.checkpoint),
-                batch_size=args.batch_size,
-                cfg_options=str(args.cfg_options))
-    return hashlib.sha1(json.dumps(keep, sort_keys=True).encode()
-                        ).hexdigest()[:16]
+    keep = dict(
+        config=osp.abspath(args.config),
+        checkpoint=osp.abspath(args.checkpoint),
+        batch_size=args.batch_size,
+        cfg_options=str(args.cfg_options))
+    return hashlib.sha1(json.dumps(keep,
+                                   sort_keys=True).encode()).hexdigest()[:16]
 
 
 def _read_cache(path: str, key: str, det_thr: float):
@@ -220,8 +247,8 @@ def cached_detections(args, entries, det_thr: float) -> tuple:
     cache_dir = osp.join(args.out_dir, 'detections')
     dets, todo, failed = {}, [], {}
     for entry in entries:
-        data = _read_cache(osp.join(cache_dir, entry['name'] + '.npz'), key,
-                           det_thr)
+        data = _read_cache(
+            osp.join(cache_dir, entry['name'] + '.npz'), key, det_thr)
         if data is None:
             todo.append(entry)
         else:
@@ -234,25 +261,35 @@ def cached_detections(args, entries, det_thr: float) -> tuple:
         name = entry['name']
         try:
             volume = read_ct_volume(entry['path'])
-            numbers = row_slice_numbers(volume, entry['first'],
-                                        entry['last'])
+            numbers = row_slice_numbers(volume, entry['first'], entry['last'])
         except (OSError, ValueError, RuntimeError) as exc:
             failed[name] = f'{type(exc).__name__}: ' \
                 f'{str(exc).splitlines()[0]}'
             volume = None
         if volume is not None:
             if model is None:
-                model = init_detector(args.config, args.checkpoint,
-                                      args.device, args.cfg_options,
-                                      trust_checkpoint=args.trust_checkpoint)
-            result = inference_ct(model, volume, batch_size=args.batch_size,
-                                  score_thr=det_thr, top_k=None)
+                model = init_detector(
+                    args.config,
+                    args.checkpoint,
+                    args.device,
+                    args.cfg_options,
+                    trust_checkpoint=args.trust_checkpoint)
+            result = inference_ct(
+                model,
+                volume,
+                batch_size=args.batch_size,
+                score_thr=det_thr,
+                top_k=None)
             det = result.detections
-            data = dict(rows=det['rows'], boxes=det['boxes'],
-                        scores=det['scores'], labels=det['labels'],
-                        grid_z=np.asarray(volume.grid_z), numbers=numbers,
-                        det_thr=np.float64(det_thr),
-                        model_key=np.array(key))
+            data = dict(
+                rows=det['rows'],
+                boxes=det['boxes'],
+                scores=det['scores'],
+                labels=det['labels'],
+                grid_z=np.asarray(volume.grid_z),
+                numbers=numbers,
+                det_thr=np.float64(det_thr),
+                model_key=np.array(key))
             os.makedirs(cache_dir, exist_ok=True)
             _write_cache(osp.join(cache_dir, name + '.npz'), data)
             dets[name] = data
@@ -271,14 +308,20 @@ def relink(dets: dict, names: list, combo: dict, top_k, memos: dict) -> list:
         if d is None:  # unreadable: no prediction
             out.append(np.zeros((0, 7)))
             continue
-        out.append(link_subvolume(
-            d['grid_z'], d['numbers'], d['rows'], d['boxes'], d['scores'],
-            top_k=top_k, memo=memos.setdefault(name, {}), **combo))
+        out.append(
+            link_subvolume(
+                d['grid_z'],
+                d['numbers'],
+                d['rows'],
+                d['boxes'],
+                d['scores'],
+                top_k=top_k,
+                memo=memos.setdefault(name, {}),
+                **combo))
     return out
 
 
-def z_cover(preds: list, gts: list, iou_thr: float,
-            overlap: str) -> float:
+def z_cover(preds: list, gts: list, iou_thr: float, overlap: str) -> float:
     """Mean over the found lesions of the fraction of the lesion's slices
     covered by the highest-scoring box that overlaps it enough."""
     fractions = []
@@ -318,10 +361,14 @@ def write_table(rows: list, stem: str, header: str) -> list:
         writer.writerow(['rank'] + COLUMNS)
         for k, row in enumerate(rows, 1):
             writer.writerow([k] + [_fmt(row[c]) for c in COLUMNS])
-    lines = [header, '', '| rank | ' + ' | '.join(COLUMNS) + ' |',
-             '|' + '---|' * (len(COLUMNS) + 1)]
-    lines += [f'| {k} | ' + ' | '.join(_fmt(row[c]) for c in COLUMNS) + ' |'
-              for k, row in enumerate(rows, 1)]
+    lines = [
+        header, '', '| rank | ' + ' | '.join(COLUMNS) + ' |',
+        '|' + '---|' * (len(COLUMNS) + 1)
+    ]
+    lines += [
+        f'| {k} | ' + ' | '.join(_fmt(row[c]) for c in COLUMNS) + ' |'
+        for k, row in enumerate(rows, 1)
+    ]
     with open(stem + '.md.part', 'w', encoding='utf-8') as f:
         f.write('\n'.join(lines) + '\n')
     for ext in ('.csv', '.md'):
@@ -354,8 +401,8 @@ def main(args) -> int:
         gts = load_3d_annotations(args.annotations, args.split)
     except UnsafePickleError as exc:
         raise CLIError(str(exc)) from None
-    entries = list(DeepLesion3DSubvolumes(args.subvolumes,
-                                          {args.split: gts}, args.split))
+    entries = list(
+        DeepLesion3DSubvolumes(args.subvolumes, {args.split: gts}, args.split))
     dets, failed = cached_detections(args, entries, det_thr)
     names = [e['name'] for e in entries]
     gt_list = [gts[n] for n in names]
@@ -365,14 +412,22 @@ def main(args) -> int:
         if len(combos) > 1 and not args.no_progress else None
     for combo in combos:
         preds = relink(dets, names, combo, top_k, memos)
-        res = froc3d(preds, None, gt_list, iou_thr=args.iou_thr,
-                     overlap=args.overlap, mode='3D')
-        row = dict(combo, mean_sens=res['mean_sens'],
-                   z_cover=z_cover(preds, gt_list, args.iou_thr,
-                                   args.overlap),
-                   boxes=int(res['num_detections']))
-        row.update({f'sens@{f:g}': float(s)
-                    for f, s in zip(res['fps'], res['sens'])})
+        res = froc3d(
+            preds,
+            None,
+            gt_list,
+            iou_thr=args.iou_thr,
+            overlap=args.overlap,
+            mode='3D')
+        row = dict(
+            combo,
+            mean_sens=res['mean_sens'],
+            z_cover=z_cover(preds, gt_list, args.iou_thr, args.overlap),
+            boxes=int(res['num_detections']))
+        row.update({
+            f'sens@{f:g}': float(s)
+            for f, s in zip(res['fps'], res['sens'])
+        })
         rows.append(row)
         best_preds = preds
         if bar is not None:
@@ -386,8 +441,8 @@ def main(args) -> int:
               f'sub-volumes, {sum(len(g) for g in gt_list)} lesions; 3D '
               f'FROC {args.overlap.upper()} >= {args.iou_thr:g}; top-k '
               f'{args.top_k}; 2D detections >= {det_thr:g}')
-    files = write_table(rows, osp.join(args.out_dir,
-                                       f'linking_{args.split}'), header)
+    files = write_table(rows, osp.join(args.out_dir, f'linking_{args.split}'),
+                        header)
     if args.params:
         stem = osp.join(args.out_dir, f'predictions_{args.split}')
         for ext in ('.pkl', '.json'):
@@ -396,8 +451,9 @@ def main(args) -> int:
     print(header)
     for k, row in enumerate(rows[:10], 1):
         print(f'{k:3d}. mean {row["mean_sens"]:.4f}  z_cover '
-              f'{_fmt(row["z_cover"])}  '
-              + _combo_text({c: row[c] for c in PARAMS}))
+              f'{_fmt(row["z_cover"])}  ' +
+              _combo_text({c: row[c]
+                           for c in PARAMS}))
     if skipped:
         print(f'{skipped} combination(s) with extend_thr > score_thr left '
               'out')
@@ -406,11 +462,12 @@ def main(args) -> int:
               'prediction: ' + '; '.join(f'{k} ({v})'
                                          for k, v in failed.items()))
     best = rows[0]
-    print(f'best: mean sensitivity {best["mean_sens"]:.4f} with --params '
-          + _combo_text({c: best[c] for c in PARAMS}))
+    print(f'best: mean sensitivity {best["mean_sens"]:.4f} with --params ' +
+          _combo_text({c: best[c]
+                       for c in PARAMS}))
     print(f'{len(combos)} combination(s) in '
-          f'{time.perf_counter() - tic:.1f} s; files written: '
-          + ', '.join(files))
+          f'{time.perf_counter() - tic:.1f} s; files written: ' +
+          ', '.join(files))
     return 0
 
 
