@@ -36,6 +36,7 @@ from mmengine.utils import ProgressBar
 from cspr_det.apis import init_detector, read_ct_volume
 from cspr_det.apis.subvolume_boxes import predict_subvolume
 from cspr_det.cli.errors import CLIError, run_cli
+from cspr_det.cli.infer import add_link_args, check_link_args, link_kwargs
 from cspr_det.datasets.deeplesion3d_annotations import (AnnotationError,
                                                         load_3d_annotations,
                                                         load_3d_predictions,
@@ -94,6 +95,7 @@ def parse_args(argv=None):
         type=int,
         default=50,
         help='3D candidates kept per sub-volume (0: all)')
+    add_link_args(p)
     p.add_argument('--batch-size', type=int, default=4)
     p.add_argument('--device', default='cpu')
     p.add_argument('--no-progress', action='store_true')
@@ -120,6 +122,8 @@ def _check_args(args) -> None:
         raise CLIError(f'{args.subvolumes}: no such folder')
     if not 0 < args.iou_thr <= 1:
         raise CLIError(f'--iou-thr must be in (0, 1], got {args.iou_thr}')
+    if not args.predictions:
+        check_link_args(args)
 
 
 def _load_inputs(args):
@@ -176,6 +180,11 @@ def _settings_key(args) -> str:
         max_gap=args.max_gap,
         top_k=args.top_k,
         cfg_options=str(args.cfg_options))
+    link = link_kwargs(args)
+    if link != dict(
+            extend_thr=None, min_slices=1, candidate_score='max',
+            full_length=3):  # the defaults keep earlier keys valid
+        keep.update(link)
     return hashlib.sha1(json.dumps(keep,
                                    sort_keys=True).encode()).hexdigest()[:16]
 
@@ -230,7 +239,8 @@ def _run_model(args, data) -> tuple:
                     link_iou=args.link_iou,
                     max_gap=args.max_gap,
                     top_k=args.top_k or None,
-                    batch_size=args.batch_size)
+                    batch_size=args.batch_size,
+                    **link_kwargs(args))
             except (OSError, ValueError, RuntimeError) as exc:
                 error = exc
         if error is not None:

@@ -14,7 +14,7 @@ from mmengine.registry import init_default_scope
 
 from cspr_det.fileio import CTVolume, as_ct_volume
 from .init_model import init_model
-from .lesion_linking import build_candidates
+from .lesion_linking import build_candidates, check_link_options
 from .slice_inference import SliceStacker, config_test_pipeline, predict_rows
 
 
@@ -170,6 +170,10 @@ def inference_ct(model: nn.Module,
                  link_iou: float = 0.3,
                  max_gap: int = 0,
                  top_k: Optional[int] = 50,
+                 extend_thr: Optional[float] = None,
+                 min_slices: int = 1,
+                 candidate_score: str = 'max',
+                 full_length: int = 3,
                  series_uid: Optional[str] = None,
                  spacing: Optional[Sequence[float]] = None,
                  progress: bool = False,
@@ -191,10 +195,21 @@ def inference_ct(model: nn.Module,
         stride: Run every ``stride``-th slice of ``z_range``.
         batch_size: Slices per forward pass.
         score_thr: Keep 2D detections scoring at least this (and link
-            only those).
+            only those); with ``extend_thr``, a 3D candidate needs one.
         link_iou: IoU for linking detections on neighbouring slices.
         max_gap: Processed slices a candidate may skip without a detection.
         top_k: Keep the ``top_k`` best 3D candidates (None: all).
+        extend_thr: Hysteresis: link detections down to this score
+            (<= ``score_thr``), so that weak detections on a lesion's end
+            slices extend a candidate holding one detection >=
+            ``score_thr``; the detections kept are those >= ``score_thr``
+            and the weaker ones inside a kept candidate. None: off.
+        min_slices: A 3D candidate needs detections on at least this many
+            slices.
+        candidate_score: Score of a 3D candidate from its detections:
+            ``'max'``, ``'mean'``, ``'sum'``, ``'max_len'`` or
+            ``'mean_len'`` (see :mod:`cspr_det.apis.lesion_linking`).
+        full_length: ``L`` of the length-weighted scores (slices).
         series_uid, spacing: Passed to :func:`read_ct_volume`.
         progress: Show a progress bar over the slices.
         fast: Reuse windowed/resized slices across stacks when that is
@@ -209,15 +224,27 @@ def inference_ct(model: nn.Module,
     if not hasattr(model, 'cfg'):
         raise ValueError('the model has no cfg; build it with init_detector')
     init_default_scope(model.cfg.get('default_scope', 'mmdet'))
+    if extend_thr is not None and not extend_thr <= score_thr:
+        raise ValueError(f'extend_thr ({extend_thr}) must be <= score_thr '
+                         f'({score_thr})')
+    max_step = stride * (max_gap + 1)
+    check_link_options(link_iou, max_step, min_slices, candidate_score,
+                       full_length)
     chosen = select_rows(volume.num_slices, rows, z_range, stride)
     stacker = SliceStacker(volume, config_test_pipeline(model.cfg), fast=fast)
-    dets, timing = predict_rows(model, stacker, chosen, batch_size, score_thr,
+    low_thr = score_thr if extend_thr is None else extend_thr
+    dets, timing = predict_rows(model, stacker, chosen, batch_size, low_thr,
                                 progress)
     tic = time.perf_counter()
-    candidates, ids = build_candidates(volume, dets['rows'], dets['boxes'],
-                                       dets['scores'], link_iou,
-                                       stride * (max_gap + 1), top_k)
+    candidates, ids = build_candidates(
+        volume, dets['rows'], dets['boxes'], dets['scores'], link_iou,
+        max_step, top_k, None if extend_thr is None else score_thr, min_slices,
+        candidate_score, full_length)
     dets['candidate'] = ids
+    if extend_thr is not None:
+        # the weak detections only as parts of a candidate
+        keep = (dets['scores'] >= np.float32(score_thr)) | (ids > 0)
+        dets = {k: v[keep] for k, v in dets.items()}
     link_s = time.perf_counter() - tic
     total = time.perf_counter() - start
     timings = dict(read_s=read_s, link_s=link_s, total_s=total, **timing)
@@ -233,7 +260,11 @@ def inference_ct(model: nn.Module,
         score_thr=score_thr,
         link_iou=link_iou,
         max_gap=max_gap,
-        top_k=top_k)
+        top_k=top_k,
+        extend_thr=extend_thr,
+        min_slices=min_slices,
+        candidate_score=candidate_score,
+        full_length=full_length)
     classes = tuple(
         getattr(model, 'dataset_meta', {}).get('classes', ('lesion', )))
     return CTResult(volume, chosen, dets, candidates, settings, timings,

@@ -14,11 +14,15 @@ from typing import TYPE_CHECKING, Optional, Tuple
 import numpy as np
 
 from .inference import CTResult, inference_ct
+from .lesion_linking import check_link_options, link_detections, select_tracks
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import CTVolume
 
-__all__ = ['row_slice_numbers', 'candidate_boxes_3d', 'predict_subvolume']
+__all__ = [
+    'row_slice_numbers', 'candidate_boxes_3d', 'predict_subvolume',
+    'link_subvolume'
+]
 
 
 def row_slice_numbers(volume: 'CTVolume', first: int, last: int) -> np.ndarray:
@@ -73,8 +77,13 @@ def predict_subvolume(model,
                       max_gap: int = 0,
                       top_k: Optional[int] = 50,
                       batch_size: int = 4,
-                      progress: bool = False) -> Tuple[np.ndarray, CTResult]:
+                      progress: bool = False,
+                      **link_options) -> Tuple[np.ndarray, CTResult]:
     """Whole-volume inference on one sub-volume (its own slices only).
+
+    Args:
+        link_options: ``extend_thr``, ``min_slices``, ``candidate_score``,
+            ``full_length`` of :func:`inference_ct`.
 
     Returns:
         tuple: ``(n, 7)`` predictions (see :func:`candidate_boxes_3d`) and
@@ -89,5 +98,73 @@ def predict_subvolume(model,
         link_iou=link_iou,
         max_gap=max_gap,
         top_k=top_k,
-        progress=progress)
+        progress=progress,
+        **link_options)
     return candidate_boxes_3d(result, first, last), result
+
+
+def link_subvolume(grid_z: np.ndarray,
+                   numbers: np.ndarray,
+                   rows: np.ndarray,
+                   boxes: np.ndarray,
+                   scores: np.ndarray,
+                   score_thr: float = 0.05,
+                   link_iou: float = 0.3,
+                   max_gap: int = 0,
+                   top_k: Optional[int] = 50,
+                   extend_thr: Optional[float] = None,
+                   min_slices: int = 1,
+                   candidate_score: str = 'max',
+                   full_length: int = 3,
+                   memo: Optional[dict] = None) -> np.ndarray:
+    """The ``(n, 7)`` predictions of :func:`predict_subvolume` (every
+    slice run) from 2D detections kept at a lower score: re-linking
+    without the model, for studies of the linking options.
+
+    Args:
+        grid_z: ``(D,)`` z grid position of every row (``volume.grid_z``).
+        numbers: ``(D,)`` whole-series slice number of every row
+            (:func:`row_slice_numbers`).
+        rows, boxes, scores: ``(N,)``, ``(N, 4)``, ``(N,)`` 2D detections
+            (as :func:`~cspr_det.apis.predict_rows` gives them, float32
+            scores) at a score threshold no higher than ``extend_thr`` (or
+            ``score_thr`` without it).
+        memo: A dict kept across calls on the same detections: the
+            linking of each (threshold, IoU, gap) is computed once.
+        Others: as in :func:`inference_ct`.
+
+    Returns:
+        np.ndarray: ``(n, 7)`` rows ``[x1, y1, z1, x2, y2, z2, score]``,
+        best first.
+    """
+    if extend_thr is not None and not extend_thr <= score_thr:
+        raise ValueError(f'extend_thr ({extend_thr}) must be <= score_thr '
+                         f'({score_thr})')
+    check_link_options(link_iou, max_gap + 1, min_slices, candidate_score,
+                       full_length)
+    scores = np.asarray(scores).reshape(-1)
+    low = score_thr if extend_thr is None else extend_thr
+    keep = scores >= np.asarray(low, scores.dtype)  # the detector's filter
+    rows = np.asarray(rows, np.int64).reshape(-1)[keep]
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)[keep]
+    scores = scores[keep]
+    key = (float(low), float(link_iou), int(max_gap))
+    track = None if memo is None else memo.get(key)
+    if track is None:
+        track = link_detections(
+            np.asarray(grid_z)[rows], boxes, link_iou, max_gap + 1)
+        if memo is not None:
+            memo[key] = track
+    groups, values = select_tracks(track, rows, boxes, scores, top_k,
+                                   None if extend_thr is None else score_thr,
+                                   min_slices, candidate_score, full_length)
+    numbers = np.asarray(numbers, np.int64).reshape(-1)
+    out = []
+    for members, value in zip(groups, values):
+        zs = numbers[rows[members].min():rows[members].max() + 1]
+        out.append([
+            boxes[members, 0].min(), boxes[members, 1].min(),
+            zs.min(), boxes[members, 2].max(), boxes[members, 3].max(),
+            zs.max(), value
+        ])
+    return np.asarray(out, np.float64).reshape(-1, 7)

@@ -11,6 +11,7 @@ from mmengine.config import DictAction
 from cspr_det.apis.ct_outputs import write_ct_outputs
 from cspr_det.apis.inference import inference_ct
 from cspr_det.apis.init_model import init_model
+from cspr_det.apis.lesion_linking import CANDIDATE_SCORES
 from cspr_det.apis.nodule_inference import inference_nodule
 from cspr_det.apis.nodule_outputs import read_centres_csv, write_nodule_outputs
 from cspr_det.apis.volume_inference import inference_volume
@@ -111,6 +112,7 @@ def add_detection_args(parser: argparse.ArgumentParser,
         type=int,
         default=50,
         help='keep the K best 3D candidates (0: all)')
+    add_link_args(parser)
     parser.add_argument(
         '--save-nifti',
         action='store_true',
@@ -124,6 +126,60 @@ def add_detection_args(parser: argparse.ArgumentParser,
         help='candidates in the montage')
     parser.add_argument(
         '--no-progress', action='store_true', help='no progress bar')
+
+
+def add_link_args(parser: argparse.ArgumentParser) -> None:
+    """Which linked tracks become 3D candidates and their score (see
+    :mod:`cspr_det.apis.lesion_linking`)."""
+    parser.add_argument(
+        '--extend-thr',
+        type=float,
+        help='hysteresis: also link 2D detections down to '
+        'this score, so that weak detections on its end '
+        'slices extend a candidate that holds one >= '
+        '--score-thr (default: off)')
+    parser.add_argument(
+        '--min-slices',
+        type=int,
+        default=1,
+        help='a 3D candidate needs detections on at least '
+        'this many slices')
+    parser.add_argument(
+        '--candidate-score',
+        default='max',
+        choices=CANDIDATE_SCORES,
+        help='score of a 3D candidate from the scores s of '
+        'its n slices: max(s), mean(s), sum(s), max(s) or '
+        'mean(s) times min(1, n / --full-length)')
+    parser.add_argument(
+        '--full-length',
+        type=int,
+        default=3,
+        help='slices from which the *_len scores are no '
+        'longer discounted')
+
+
+def check_link_args(args) -> None:
+    """Ranges of the options of :func:`add_link_args` (``args.score_thr``
+    is the seed threshold)."""
+    if args.extend_thr is not None and \
+            not 0 <= args.extend_thr <= args.score_thr:
+        raise CLIError(f'invalid --extend-thr {args.extend_thr}: must be in '
+                       f'[0, --score-thr ({args.score_thr})]')
+    if args.min_slices < 1:
+        raise CLIError(f'invalid --min-slices {args.min_slices}')
+    if args.full_length < 1:
+        raise CLIError(f'invalid --full-length {args.full_length}')
+
+
+def link_kwargs(args) -> dict:
+    """The options of :func:`add_link_args` as keyword arguments of
+    :func:`inference_ct`."""
+    return dict(
+        extend_thr=args.extend_thr,
+        min_slices=args.min_slices,
+        candidate_score=args.candidate_score,
+        full_length=args.full_length)
 
 
 def add_segmentation_args(parser: argparse.ArgumentParser) -> None:
@@ -183,6 +239,7 @@ def check_detection_args(args) -> None:
                                                         >= 0)):
         if not ok:
             raise CLIError(f'invalid {name}')
+    check_link_args(args)
 
 
 def read_input(args):
@@ -247,7 +304,8 @@ def run_detection(args, model, volume, read_s: float) -> Tuple[str, list]:
         link_iou=args.link_iou,
         max_gap=args.max_gap,
         top_k=args.top_k or None,
-        progress=not args.no_progress)
+        progress=not args.no_progress,
+        **link_kwargs(args))
     result.add_read_time(read_s)
     files = write_ct_outputs(result, args.out_dir, args.save_nifti,
                              args.max_overlays, args.montage_size, args.window)
