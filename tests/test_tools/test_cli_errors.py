@@ -84,7 +84,7 @@ def test_a_bug_in_code_keeps_its_traceback(tmp_path):
         '        return {}\n')
     cfg = tmp_path / 'buggy.py'
     cfg.write_text("_base_ = '" +
-                   str(REPO / 'configs/_base_/default_runtime.py') + "'\n"
+                   str(REPO / 'configs/_base_/runtimes/detection.py') + "'\n"
                    "custom_imports = dict(imports=['buggy_model'])\n"
                    "model = dict(type='cspr_det.BuggyModel')\n"
                    "train_dataloader = None\n")
