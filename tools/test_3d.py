@@ -34,7 +34,9 @@ from mmengine.config import DictAction
 from mmengine.utils import ProgressBar
 
 from cspr_det.apis import init_detector, read_ct_volume
-from cspr_det.apis.subvolume_boxes import predict_subvolume
+from cspr_det.apis.subvolume_boxes import (DEEPLESION_BOX_PADDING,
+                                           predict_subvolume,
+                                           remove_box_padding)
 from cspr_det.cli.errors import CLIError, run_cli
 from cspr_det.cli.infer import add_link_args, check_link_args, link_kwargs
 from cspr_det.datasets.deeplesion3d_annotations import (AnnotationError,
@@ -86,16 +88,27 @@ def parse_args(argv=None):
     p.add_argument(
         '--score-thr',
         type=float,
-        default=0.05,
-        help='2D detections kept for linking')
-    p.add_argument('--link-iou', type=float, default=0.3)
+        default=0.3,
+        help='2D detections kept for linking (the linking defaults here '
+        'were chosen on the synthetic validation sub-volumes, see '
+        'docs/user_guides/deeplesion3d.md)')
+    p.add_argument('--link-iou', type=float, default=0.5)
     p.add_argument('--max-gap', type=int, default=0)
     p.add_argument(
         '--top-k',
         type=int,
         default=50,
         help='3D candidates kept per sub-volume (0: all)')
+    p.add_argument(
+        '--box-padding',
+        type=float,
+        default=DEEPLESION_BOX_PADDING,
+        help='pixels removed from every side of the predicted boxes '
+        '(default 5: DL_info.csv boxes, which the detector learned, are the '
+        'RECIST extent padded by 5 px; the 3D annotations are tight; 0 '
+        'keeps the predicted extent)')
     add_link_args(p)
+    p.set_defaults(candidate_score='mean_len')
     p.add_argument('--batch-size', type=int, default=4)
     p.add_argument('--device', default='cpu')
     p.add_argument('--no-progress', action='store_true')
@@ -122,6 +135,8 @@ def _check_args(args) -> None:
         raise CLIError(f'{args.subvolumes}: no such folder')
     if not 0 < args.iou_thr <= 1:
         raise CLIError(f'--iou-thr must be in (0, 1], got {args.iou_thr}')
+    if args.box_padding < 0:
+        raise CLIError(f'--box-padding must be >= 0, got {args.box_padding}')
     if not args.predictions:
         check_link_args(args)
 
@@ -179,6 +194,7 @@ def _settings_key(args) -> str:
         link_iou=args.link_iou,
         max_gap=args.max_gap,
         top_k=args.top_k,
+        box_padding=args.box_padding,
         cfg_options=str(args.cfg_options))
     link = link_kwargs(args)
     if link != dict(
@@ -240,6 +256,7 @@ def _run_model(args, data) -> tuple:
                     max_gap=args.max_gap,
                     top_k=args.top_k or None,
                     batch_size=args.batch_size,
+                    box_padding=args.box_padding,
                     **link_kwargs(args))
             except (OSError, ValueError, RuntimeError) as exc:
                 error = exc
@@ -304,7 +321,14 @@ def _score(args,
             iou_thr=args.iou_thr,
             overlap=args.overlap,
             mode='P3D')
-        strata = size_strata(mark_list, mm)
+        # a key-slice mark is the RECIST extent padded by 5 px
+        # (DL_info.csv): the size strata measure the extent
+        strata = size_strata([
+            remove_box_padding(
+                np.c_[np.asarray(m, np.float64).reshape(-1, 6),
+                      np.zeros(len(m))], DEEPLESION_BOX_PADDING)[:, :6]
+            for m in mark_list
+        ], mm)
         strata.update(_type_strata(types, names))
         out['P3D'] = froc3d_summary(res, strata)
     return out

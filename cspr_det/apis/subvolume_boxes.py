@@ -55,17 +55,52 @@ def row_slice_numbers(volume: 'CTVolume', first: int, last: int) -> np.ndarray:
     return numbers
 
 
-def candidate_boxes_3d(result: CTResult, first: int, last: int) -> np.ndarray:
+#: Pixels by which DeepLesion's 2D boxes (``Bounding_boxes`` of
+#: ``DL_info.csv``) exceed the RECIST extent on every side. A detector trained
+#: on them predicts padded boxes; the 3D protocol's boxes are tight.
+DEEPLESION_BOX_PADDING = 5.0
+
+
+def remove_box_padding(rows: np.ndarray, padding: float) -> np.ndarray:
+    """Shrink the in-plane extent of ``(n, 7)`` 3D boxes by ``padding``
+    pixels on every side (never below a point), e.g.
+    :data:`DEEPLESION_BOX_PADDING` to score a detector trained on
+    DeepLesion's padded 2D boxes against tight 3D boxes.
+
+    Args:
+        rows: ``(n, 7)`` rows ``[x1, y1, z1, x2, y2, z2, score]``.
+        padding: Pixels to remove from each side (0: unchanged).
+
+    Returns:
+        np.ndarray: A new ``(n, 7)`` array.
+    """
+    if padding < 0:
+        raise ValueError(f'box padding must be >= 0, got {padding}')
+    out = np.array(rows, np.float64).reshape(-1, 7)
+    if padding:
+        for lo, hi in ((0, 3), (1, 4)):
+            centre = (out[:, lo] + out[:, hi]) / 2
+            out[:, lo] = np.minimum(out[:, lo] + padding, centre)
+            out[:, hi] = np.maximum(out[:, hi] - padding, centre)
+    return out
+
+
+def candidate_boxes_3d(result: CTResult,
+                       first: int,
+                       last: int,
+                       box_padding: float = 0.0) -> np.ndarray:
     """The 3D candidates of a sub-volume as ``(n, 7)`` rows
     ``[x1, y1, z1, x2, y2, z2, score]`` (pixels; z in whole-series slice
-    numbers), best first."""
+    numbers), best first; ``box_padding`` pixels are removed from every
+    side (see :func:`remove_box_padding`)."""
     numbers = row_slice_numbers(result.volume, first, last)
     rows = []
     for cand in result.candidates:
         x1, y1, r1, x2, y2, r2 = cand['bbox_3d']
         zs = numbers[int(r1):int(r2) + 1]
         rows.append([x1, y1, zs.min(), x2, y2, zs.max(), cand['score']])
-    return np.asarray(rows, np.float64).reshape(-1, 7)
+    return remove_box_padding(
+        np.asarray(rows, np.float64).reshape(-1, 7), box_padding)
 
 
 def predict_subvolume(model,
@@ -78,10 +113,13 @@ def predict_subvolume(model,
                       top_k: Optional[int] = 50,
                       batch_size: int = 4,
                       progress: bool = False,
+                      box_padding: float = 0.0,
                       **link_options) -> Tuple[np.ndarray, CTResult]:
     """Whole-volume inference on one sub-volume (its own slices only).
 
     Args:
+        box_padding: Pixels removed from every side of the 3D boxes (see
+            :func:`remove_box_padding`).
         link_options: ``extend_thr``, ``min_slices``, ``candidate_score``,
             ``full_length`` of :func:`inference_ct`.
 
@@ -100,7 +138,7 @@ def predict_subvolume(model,
         top_k=top_k,
         progress=progress,
         **link_options)
-    return candidate_boxes_3d(result, first, last), result
+    return candidate_boxes_3d(result, first, last, box_padding), result
 
 
 def link_subvolume(grid_z: np.ndarray,
@@ -116,7 +154,8 @@ def link_subvolume(grid_z: np.ndarray,
                    min_slices: int = 1,
                    candidate_score: str = 'max',
                    full_length: int = 3,
-                   memo: Optional[dict] = None) -> np.ndarray:
+                   memo: Optional[dict] = None,
+                   box_padding: float = 0.0) -> np.ndarray:
     """The ``(n, 7)`` predictions of :func:`predict_subvolume` (every
     slice run) from 2D detections kept at a lower score: re-linking
     without the model, for studies of the linking options.
@@ -131,6 +170,8 @@ def link_subvolume(grid_z: np.ndarray,
             ``score_thr`` without it).
         memo: A dict kept across calls on the same detections: the
             linking of each (threshold, IoU, gap) is computed once.
+        box_padding: Pixels removed from every side of the 3D boxes (see
+            :func:`remove_box_padding`).
         Others: as in :func:`inference_ct`.
 
     Returns:
@@ -167,4 +208,5 @@ def link_subvolume(grid_z: np.ndarray,
             zs.min(), boxes[members, 2].max(), boxes[members, 3].max(),
             zs.max(), value
         ])
-    return np.asarray(out, np.float64).reshape(-1, 7)
+    return remove_box_padding(
+        np.asarray(out, np.float64).reshape(-1, 7), box_padding)

@@ -40,7 +40,8 @@ from mmengine.utils import ProgressBar
 
 from cspr_det.apis import inference_ct, init_detector, read_ct_volume
 from cspr_det.apis.lesion_linking import CANDIDATE_SCORES
-from cspr_det.apis.subvolume_boxes import link_subvolume, row_slice_numbers
+from cspr_det.apis.subvolume_boxes import (DEEPLESION_BOX_PADDING,
+                                           link_subvolume, row_slice_numbers)
 from cspr_det.cli.errors import CLIError, run_cli
 from cspr_det.datasets.deeplesion3d_annotations import (load_3d_annotations,
                                                         save_3d_boxes)
@@ -107,6 +108,14 @@ def parse_args(argv=None):
         type=int,
         default=50,
         help='3D candidates kept per sub-volume (0: all)')
+    p.add_argument(
+        '--box-padding',
+        type=float,
+        default=DEEPLESION_BOX_PADDING,
+        help='pixels removed from every side of the predicted boxes '
+        '(default 5: DL_info.csv boxes, which the detector learned, are the '
+        'RECIST extent padded by 5 px; the 3D annotations are tight; 0 '
+        'keeps the predicted extent)')
     p.add_argument('--iou-thr', type=float, default=0.3)
     p.add_argument(
         '--overlap', default='iobb', choices=('iou', 'iobb', 'iogt', 'iobbgt'))
@@ -300,7 +309,12 @@ def cached_detections(args, entries, det_thr: float) -> tuple:
     return dets, failed
 
 
-def relink(dets: dict, names: list, combo: dict, top_k, memos: dict) -> list:
+def relink(dets: dict,
+           names: list,
+           combo: dict,
+           top_k,
+           memos: dict,
+           box_padding: float = 0.0) -> list:
     """The ``(n, 7)`` predictions of every sub-volume under ``combo``."""
     out = []
     for name in names:
@@ -317,6 +331,7 @@ def relink(dets: dict, names: list, combo: dict, top_k, memos: dict) -> list:
                 d['scores'],
                 top_k=top_k,
                 memo=memos.setdefault(name, {}),
+                box_padding=box_padding,
                 **combo))
     return out
 
@@ -390,6 +405,8 @@ def main(args) -> int:
         raise CLIError(f'--iou-thr must be in (0, 1], got {args.iou_thr}')
     if args.top_k < 0 or args.batch_size < 1:
         raise CLIError('invalid --top-k or --batch-size')
+    if args.box_padding < 0:
+        raise CLIError(f'--box-padding must be >= 0, got {args.box_padding}')
     combos, skipped = combinations(args)
     need = min(_low_thr(c) for c in combos)
     det_thr = need if args.det_thr is None else args.det_thr
@@ -411,7 +428,7 @@ def main(args) -> int:
     bar = ProgressBar(len(combos)) \
         if len(combos) > 1 and not args.no_progress else None
     for combo in combos:
-        preds = relink(dets, names, combo, top_k, memos)
+        preds = relink(dets, names, combo, top_k, memos, args.box_padding)
         res = froc3d(
             preds,
             None,
@@ -440,7 +457,8 @@ def main(args) -> int:
     header = (f'Linking study, split {args.split}: {len(entries)} '
               f'sub-volumes, {sum(len(g) for g in gt_list)} lesions; 3D '
               f'FROC {args.overlap.upper()} >= {args.iou_thr:g}; top-k '
-              f'{args.top_k}; 2D detections >= {det_thr:g}')
+              f'{args.top_k}; 2D detections >= {det_thr:g}; box padding '
+              f'removed {args.box_padding:g} px')
     files = write_table(rows, osp.join(args.out_dir, f'linking_{args.split}'),
                         header)
     if args.params:
