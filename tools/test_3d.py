@@ -38,7 +38,9 @@ from cspr_det.apis.subvolume_boxes import (DEEPLESION_BOX_PADDING,
                                            predict_subvolume,
                                            remove_box_padding)
 from cspr_det.cli.errors import CLIError, run_cli
-from cspr_det.cli.infer import add_link_args, check_link_args, link_kwargs
+from cspr_det.cli.infer import (add_box_padding_arg, add_link_args,
+                                check_box_padding_arg, check_link_args,
+                                link_kwargs)
 from cspr_det.datasets.deeplesion3d_annotations import (AnnotationError,
                                                         load_3d_annotations,
                                                         load_3d_predictions,
@@ -99,14 +101,7 @@ def parse_args(argv=None):
         type=int,
         default=50,
         help='3D candidates kept per sub-volume (0: all)')
-    p.add_argument(
-        '--box-padding',
-        type=float,
-        default=DEEPLESION_BOX_PADDING,
-        help='pixels removed from every side of the predicted boxes '
-        '(default 5: DL_info.csv boxes, which the detector learned, are the '
-        'RECIST extent padded by 5 px; the 3D annotations are tight; 0 '
-        'keeps the predicted extent)')
+    add_box_padding_arg(p)
     add_link_args(p)
     p.set_defaults(candidate_score='mean_len')
     p.add_argument('--batch-size', type=int, default=4)
@@ -135,8 +130,7 @@ def _check_args(args) -> None:
         raise CLIError(f'{args.subvolumes}: no such folder')
     if not 0 < args.iou_thr <= 1:
         raise CLIError(f'--iou-thr must be in (0, 1], got {args.iou_thr}')
-    if args.box_padding < 0:
-        raise CLIError(f'--box-padding must be >= 0, got {args.box_padding}')
+    check_box_padding_arg(args)
     if not args.predictions:
         check_link_args(args)
 

@@ -14,6 +14,7 @@ from cspr_det.apis.init_model import init_model
 from cspr_det.apis.lesion_linking import CANDIDATE_SCORES
 from cspr_det.apis.nodule_inference import inference_nodule
 from cspr_det.apis.nodule_outputs import read_centres_csv, write_nodule_outputs
+from cspr_det.apis.subvolume_boxes import DEEPLESION_BOX_PADDING
 from cspr_det.apis.volume_inference import inference_volume
 from cspr_det.apis.volume_outputs import write_volume_outputs
 from cspr_det.fileio import read_ct_volume
@@ -126,6 +127,25 @@ def add_detection_args(parser: argparse.ArgumentParser,
         help='candidates in the montage')
     parser.add_argument(
         '--no-progress', action='store_true', help='no progress bar')
+
+
+def add_box_padding_arg(parser: argparse.ArgumentParser) -> None:
+    """``--box-padding`` of the DeepLesion 3D benchmark tools (see
+    :func:`cspr_det.apis.subvolume_boxes.remove_box_padding`)."""
+    parser.add_argument(
+        '--box-padding',
+        type=float,
+        default=DEEPLESION_BOX_PADDING,
+        help='pixels removed from every side of the predicted boxes '
+        '(default 5: DL_info.csv boxes, which the detector learned, are the '
+        'RECIST extent padded by 5 px; the 3D annotations are tight; 0 '
+        'keeps the predicted extent)')
+
+
+def check_box_padding_arg(args) -> None:
+    """One-line error for a negative ``--box-padding``."""
+    if args.box_padding < 0:
+        raise CLIError(f'--box-padding must be >= 0, got {args.box_padding}')
 
 
 def add_link_args(parser: argparse.ArgumentParser) -> None:

@@ -40,9 +40,9 @@ from mmengine.utils import ProgressBar
 
 from cspr_det.apis import inference_ct, init_detector, read_ct_volume
 from cspr_det.apis.lesion_linking import CANDIDATE_SCORES
-from cspr_det.apis.subvolume_boxes import (DEEPLESION_BOX_PADDING,
-                                           link_subvolume, row_slice_numbers)
+from cspr_det.apis.subvolume_boxes import link_subvolume, row_slice_numbers
 from cspr_det.cli.errors import CLIError, run_cli
+from cspr_det.cli.infer import add_box_padding_arg, check_box_padding_arg
 from cspr_det.datasets.deeplesion3d_annotations import (load_3d_annotations,
                                                         save_3d_boxes)
 from cspr_det.datasets.deeplesion3d_subvolumes import DeepLesion3DSubvolumes
@@ -108,14 +108,7 @@ def parse_args(argv=None):
         type=int,
         default=50,
         help='3D candidates kept per sub-volume (0: all)')
-    p.add_argument(
-        '--box-padding',
-        type=float,
-        default=DEEPLESION_BOX_PADDING,
-        help='pixels removed from every side of the predicted boxes '
-        '(default 5: DL_info.csv boxes, which the detector learned, are the '
-        'RECIST extent padded by 5 px; the 3D annotations are tight; 0 '
-        'keeps the predicted extent)')
+    add_box_padding_arg(p)
     p.add_argument('--iou-thr', type=float, default=0.3)
     p.add_argument(
         '--overlap', default='iobb', choices=('iou', 'iobb', 'iogt', 'iobbgt'))
@@ -405,8 +398,7 @@ def main(args) -> int:
         raise CLIError(f'--iou-thr must be in (0, 1], got {args.iou_thr}')
     if args.top_k < 0 or args.batch_size < 1:
         raise CLIError('invalid --top-k or --batch-size')
-    if args.box_padding < 0:
-        raise CLIError(f'--box-padding must be >= 0, got {args.box_padding}')
+    check_box_padding_arg(args)
     combos, skipped = combinations(args)
     need = min(_low_thr(c) for c in combos)
     det_thr = need if args.det_thr is None else args.det_thr
