@@ -207,7 +207,8 @@ def test_seg_data_efficiency_runs_a_few_iterations(tmp_path_factory, tmp_path,
     ]
     assert tool.main([
         config, '--fractions', '0.33', '--work-dir',
-        str(work), '--in-process', '--cfg-options'
+        str(work), '--in-process', '--report-metrics', 'seg/mHD95',
+        '--cfg-options'
     ] + opts) == 0
     run_dir = work / 'frac_0.33' / 'scratch_seed0'
     with open(run_dir / 'study_result.json') as f:
@@ -224,6 +225,58 @@ def test_seg_data_efficiency_runs_a_few_iterations(tmp_path_factory, tmp_path,
     table = (work / 'data_efficiency.md').read_text()
     assert f'| 33 | 1 | 1 | - | 2 | {dice:.3f} (1) |' in table
     assert osp.getsize(work / 'data_efficiency.png') > 0
+    # --report-metrics: the HD95 beside the Dice in the run table, the
+    # summary and a second markdown table
+    hd95 = result['metrics']['seg/mHD95']
+    with open(work / 'data_efficiency_runs.csv') as f:
+        run_row, = list(csv.DictReader(f))
+    assert run_row['metric'] == 'seg/mDice'
+    assert float(run_row['value']) == dice
+    assert float(run_row['seg/mHD95']) == hd95
+    assert float(summary[0]['seg/mHD95_mean']) == hd95
+    assert 'seg/mHD95 on the test split' in table
+    assert f'| 33 | 1 | 1 | - | 2 | {hd95:.3f} (1) |' in table
+    # and one table of every cell under a root
+    collect = load_tool('tools/analysis_tools/collect_studies.py')
+    assert collect.main([str(tmp_path), '--out', str(tmp_path / 't.md')]) == 0
+    text = (tmp_path / 't.md').read_text()
+    assert '| cell | patients (%) | init | seeds | seg/mDice | seg/mHD95 |' \
+        in text
+    assert f'| study | 33 | scratch | 0 | {dice:.3f} ± 0.000 ({dice:.4g}) | ' \
+        f'{hd95:.1f} ± 0.0 ({hd95:.4g}) |' in text
+
+
+def test_seg_data_efficiency_passes_initializer_options(
+        tmp_path_factory, tmp_path, capsys):
+    """--init-options reach the pre-trained runs' init_cfg (dry run);
+    an option that has its own flag is refused."""
+    lits = tiny_seg_dataset(tmp_path_factory, 'lits')
+    tool = load_tool('tools/analysis_tools/data_efficiency.py')
+    config = ('configs/segmentation/lits/'
+              'unet3d_resnet3d18-c16_1xb2-800i_synthetic-lits-liver.py')
+    ckpt = tmp_path / 'pre.pth'
+    ckpt.write_bytes(b'x')
+    root = lits['converted'] + '/'
+    common = [
+        config, '--fractions', '0.33', '--pretrained',
+        str(ckpt), '--no-scratch', '--dry-run', '--cfg-options',
+        f'train_dataloader.dataset.data_root={root}'
+    ]
+    work = tmp_path / 'study'
+    assert tool.main(
+        common[:-2] +
+        ['--work-dir',
+         str(work), '--init-options', 'bn_stats=reset'] + common[-2:]) == 0
+    from mmengine.config import Config
+    cfg = Config.fromfile(str(work / 'frac_0.33' / 'pretrained_seed0.py'))
+    assert cfg.model.backbone.init_cfg.bn_stats == 'reset'
+    assert cfg.model.backbone.init_cfg.checkpoint == str(ckpt)
+    assert tool.main(
+        common[:-2] +
+        ['--work-dir', str(work), '--init-options', 'prefix=x.'] +
+        common[-2:]) == 2
+    assert '--init-options prefix: set it with its own option' in \
+        capsys.readouterr().err
 
 
 def _cfg(config, root):

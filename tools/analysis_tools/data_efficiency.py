@@ -204,18 +204,24 @@ def resolve_budget(budget: Optional[str], cfg) -> str:
     return budget
 
 
-def backbone_init(
-    pretrained: Optional[str],
-    init_type: str,
-    prefix: str,
-    exclude: Sequence[str] = (),
-    adapt_in_channels: Sequence[str] = ()
-) -> Optional[dict]:
-    """The backbone ``init_cfg`` of one run (None = from scratch)."""
+def backbone_init(pretrained: Optional[str],
+                  init_type: str,
+                  prefix: str,
+                  exclude: Sequence[str] = (),
+                  adapt_in_channels: Sequence[str] = (),
+                  init_options: Optional[dict] = None) -> Optional[dict]:
+    """The backbone ``init_cfg`` of one run (None = from scratch);
+    ``init_options`` are further arguments of the initializer (e.g.
+    ``bn_stats='reset'`` of ``cspr_det.PretrainedBackbone``)."""
     if pretrained is None:
         return None
     init = dict(
         type=init_type, checkpoint=osp.abspath(pretrained), prefix=prefix)
+    for key, value in (init_options or {}).items():
+        if key in init:
+            raise ValueError(f'--init-options {key}: set it with its own '
+                             'option')
+        init[key] = value
     for flag, key, value in (('--exclude', 'exclude', exclude),
                              ('--adapt-in-channels', 'adapt_in_channels',
                               adapt_in_channels)):
@@ -290,7 +296,7 @@ def plan_runs(args, base) -> Tuple[List[StudyRun], List[Dict[str, Any]]]:
                 cfg.model.backbone.init_cfg = backbone_init(
                     args.pretrained if init == 'pretrained' else None,
                     args.init_type, args.prefix, args.exclude,
-                    args.adapt_in_channels)
+                    args.adapt_in_channels, args.init_options)
                 cfg.merge_from_dict({'randomness.seed': seed})
                 run_dir = osp.abspath(
                     osp.join(args.work_dir, f'frac_{fraction:g}',
@@ -308,37 +314,50 @@ def plan_runs(args, base) -> Tuple[List[StudyRun], List[Dict[str, Any]]]:
     return runs, infos
 
 
-def summarize(results, infos: List[dict], metric: str,
-              budget: str) -> List[Dict[str, Any]]:
+def summarize(
+    results,
+    infos: List[dict],
+    metric: str,
+    budget: str,
+    extra_metrics: Sequence[str] = ()) -> List[Dict[str, Any]]:
     """One row per (fraction, init): mean and population std of ``metric``
-    over the successful seeds, with the fraction's sizes and budget."""
+    over the successful seeds, with the fraction's sizes and budget, and
+    ``<m>_mean`` / ``<m>_std`` / ``<m>_values`` for every metric ``m`` of
+    ``extra_metrics``."""
     by_fraction = {i['fraction']: i for i in infos}
     rows = []
-    for agg in aggregate(results, ('fraction', 'init'), [metric]):
+    for agg in aggregate(results, ('fraction', 'init'),
+                         [metric, *extra_metrics]):
         info = by_fraction[agg['fraction']]
-        rows.append(
-            dict(
-                fraction=agg['fraction'],
-                init=agg['init'],
-                budget=budget,
-                epochs=info['epochs'],
-                total_iters=info['total_iters'],
-                patients=info['patients'],
-                train_samples=info['train_samples'],
-                n=agg['n'],
-                mean=agg[metric],
-                std=agg[metric + '_std'],
-                values=';'.join(f'{v:.6g}' for v in agg[metric + '_values'])))
+        row = dict(
+            fraction=agg['fraction'],
+            init=agg['init'],
+            budget=budget,
+            epochs=info['epochs'],
+            total_iters=info['total_iters'],
+            patients=info['patients'],
+            train_samples=info['train_samples'],
+            n=agg['n'],
+            mean=agg[metric],
+            std=agg[metric + '_std'],
+            values=';'.join(f'{v:.6g}' for v in agg[metric + '_values']))
+        for m in extra_metrics:
+            row[f'{m}_mean'] = agg[m]
+            row[f'{m}_std'] = agg[m + '_std']
+            row[f'{m}_values'] = ';'.join(f'{v:.6g}'
+                                          for v in agg[m + '_values'])
+        rows.append(row)
     return sorted(rows, key=lambda r: (r['fraction'], INITS.index(r['init'])))
 
 
 def markdown(summary: List[Dict[str, Any]],
              metric: str,
              budget: str,
-             unit: str = 'training samples') -> str:
+             unit: str = 'training samples',
+             reach_line: bool = True) -> str:
     """The summary as a markdown table (``unit``: what a training sample
-    is), plus where the pre-trained runs reach the full-data scratch
-    mean."""
+    is), plus (``reach_line``) where the pre-trained runs reach the
+    full-data scratch mean."""
     inits = [i for i in INITS if any(r['init'] == i for r in summary)]
     lines = [
         f'{metric} on the test split, {budget} budget; mean ± '
@@ -368,7 +387,7 @@ def markdown(summary: List[Dict[str, Any]],
     ]
     pre = sorted((r for r in summary if r['init'] == 'pretrained'),
                  key=lambda r: r['fraction'])
-    if full and pre:
+    if full and pre and reach_line:
         reach = [r for r in pre if r['mean'] >= full[0]['mean']]
         lines.append('')
         lines.append(
@@ -432,11 +451,13 @@ def _write_csv(path: str, rows: List[Dict[str, Any]]) -> None:
         writer.writerows(rows)
 
 
-def run_rows(runs,
-             results,
-             infos: List[dict],
-             metric: str,
-             runner=None) -> List[Dict[str, Any]]:
+def run_rows(
+    runs,
+    results,
+    infos: List[dict],
+    metric: str,
+    runner=None,
+    extra_metrics: Sequence[str] = ()) -> List[Dict[str, Any]]:
     """One CSV row per run (``results`` None: planned, not run; then the
     training command of each run when ``runner`` is given)."""
     by_fraction = {i['fraction']: i for i in infos}
@@ -448,7 +469,12 @@ def run_rows(runs,
         row.update(
             status='planned' if res is None else
             ('ok' if res.ok else 'failed'),
+            metric=metric,
             value=res.metrics[metric] if res is not None and res.ok else '',
+            **{
+                m: res.metrics.get(m, '') if res is not None and res.ok else ''
+                for m in extra_metrics
+            },
             epochs=info['epochs'],
             train_samples=info['train_samples'],
             unit=info['unit'],
@@ -469,11 +495,18 @@ def write_summary(args, results, infos: List[dict], metric: str) -> str:
     """``data_efficiency.csv``, ``.md`` and ``.png`` in ``args.work_dir``
     from the successful runs; returns the markdown ('' when none
     succeeded)."""
-    summary = summarize(results, infos, metric, args.budget)
+    extra = args.report_metrics
+    summary = summarize(results, infos, metric, args.budget, extra)
     if not summary:
         return ''
     _write_csv(osp.join(args.work_dir, 'data_efficiency.csv'), summary)
     table = markdown(summary, metric, args.budget, infos[0]['unit'])
+    for m in extra:
+        rows = [
+            dict(r, mean=r[f'{m}_mean'], std=r[f'{m}_std']) for r in summary
+        ]
+        table += '\n\n' + markdown(rows, m, args.budget, infos[0]['unit'],
+                                   False)
     with open(
             osp.join(args.work_dir, 'data_efficiency.md'), 'w',
             encoding='utf-8') as f:
@@ -554,6 +587,19 @@ def parse_args(argv=None):
         'a different number of input channels, e.g. a '
         '1-channel pre-trained stem for 2 HU windows')
     parser.add_argument(
+        '--init-options',
+        nargs='+',
+        action=DictAction,
+        default={},
+        help='further KEY=VALUE arguments of the pre-trained runs\' '
+        'initializer, e.g. bn_stats=reset')
+    parser.add_argument(
+        '--report-metrics',
+        nargs='+',
+        default=[],
+        help='further test metrics written beside --metric in the '
+        'run table and the summaries (e.g. seg/mHD95)')
+    parser.add_argument(
         '--dry-run',
         action='store_true',
         help='write the configs and the planned runs; do '
@@ -600,7 +646,7 @@ def main(argv=None) -> int:
             args,
             train_step=TRAIN_STEP,
             test_step=TEST_STEP,
-            required_keys=[metric])
+            required_keys=[metric, *args.report_metrics])
         runs, infos = plan_runs(args, base)
     except (ValueError, KeyError, FileNotFoundError) as e:
         text = e.args[0] if isinstance(e, KeyError) and e.args else e
@@ -609,11 +655,15 @@ def main(argv=None) -> int:
     os.makedirs(args.work_dir, exist_ok=True)
     runs_csv = osp.join(args.work_dir, 'data_efficiency_runs.csv')
     if args.dry_run:
-        _write_csv(runs_csv, run_rows(runs, None, infos, metric, runner))
+        _write_csv(
+            runs_csv,
+            run_rows(runs, None, infos, metric, runner, args.report_metrics))
         print(f'{len(runs)} runs planned, listed in {runs_csv} (dry run)')
         return 0
     results = runner.run_all(runs)
-    _write_csv(runs_csv, run_rows(runs, results, infos, metric))
+    _write_csv(
+        runs_csv,
+        run_rows(runs, results, infos, metric, None, args.report_metrics))
     print(f'wrote {runs_csv}')
     table = write_summary(args, results, infos, metric)
     if table:

@@ -9,12 +9,15 @@ import torch
 import torch.nn as nn
 from mmengine.logging import print_log
 from mmengine.model.weight_init import update_init_info
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from cspr_det.registry import WEIGHT_INITIALIZERS
 from .backbone_arch import (ARCH_KEY_TENSORS, ArchitectureMismatchError,
                             arch_error_message, check_backbone_arch)
 from .state_dict_io import (match_state_dict, read_checkpoint, read_state_dict,
                             split_prefix)
+
+BN_STATS_CHOICES = ('keep', 'reset')
 
 
 def adapt_in_channels(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
@@ -55,16 +58,16 @@ def _waived_arch_keys(target_keys: Sequence[str],
     return waived
 
 
-def load_pretrained_backbone(
-        module: nn.Module,
-        checkpoint: str,
-        prefix: Optional[str] = 'backbone.',
-        exclude: Sequence[str] = (),
-        strict_shapes: bool = True,
-        map_location: str = 'cpu',
-        adapt_in_channels_keys: Sequence[str] = (),
-        check_arch: bool = True,
-        trust_checkpoint: bool = False) -> Dict[str, list]:
+def load_pretrained_backbone(module: nn.Module,
+                             checkpoint: str,
+                             prefix: Optional[str] = 'backbone.',
+                             exclude: Sequence[str] = (),
+                             strict_shapes: bool = True,
+                             map_location: str = 'cpu',
+                             adapt_in_channels_keys: Sequence[str] = (),
+                             check_arch: bool = True,
+                             trust_checkpoint: bool = False,
+                             bn_stats: str = 'keep') -> Dict[str, list]:
     """Copy the tensors under ``prefix`` of ``checkpoint`` into ``module``.
 
     Args:
@@ -96,13 +99,21 @@ def load_pretrained_backbone(
         trust_checkpoint: Read the file without the allow-list of
             checkpoint globals (it can run code: only for trusted files;
             see :mod:`cspr_det.utils.checkpoint_loading`).
+        bn_stats: ``'keep'`` the loaded BatchNorm running statistics, or
+            ``'reset'`` them (mean 0, variance 1, no batches tracked) in
+            every BatchNorm layer whose statistics came from the checkpoint;
+            the affine weights are kept either way. In training mode a
+            BatchNorm layer normalises with the batch's own statistics, so
+            the choice only changes what an evaluation sees before the
+            running averages have followed the new data.
 
     Returns:
         dict: key lists ``loaded``, ``missing`` (in the module, not in the
         checkpoint), ``unexpected`` (in the checkpoint, not in the module),
         ``mismatched`` (different shapes, only when not strict),
-        ``excluded`` and ``adapted`` (loaded through
-        :func:`adapt_in_channels`).
+        ``excluded``, ``adapted`` (loaded through
+        :func:`adapt_in_channels`) and ``bn_reset`` (BatchNorm layers whose
+        loaded statistics were reset).
 
     Raises:
         ArchitectureMismatchError: The recorded architecture differs.
@@ -110,6 +121,9 @@ def load_pretrained_backbone(
         UnsafeCheckpointError: The file needs a global outside the
             allow-list and is not trusted.
     """
+    if bn_stats not in BN_STATS_CHOICES:
+        raise ValueError(f'bn_stats must be one of {BN_STATS_CHOICES}, got '
+                         f'{bn_stats!r}')
     ckpt = read_checkpoint(checkpoint, map_location, trust_checkpoint)
     state = read_state_dict(ckpt)
     if prefix:
@@ -150,6 +164,13 @@ def load_pretrained_backbone(
             f'{sorted(state)[:3]}, module keys with {sorted(target)[:3]}')
     to_load = {k: adapted.get(k, state.get(k)) for k in report['loaded']}
     module.load_state_dict(to_load, strict=False)
+    report['bn_reset'] = []
+    if bn_stats == 'reset':
+        for name, sub in module.named_modules():
+            key = f'{name}.running_mean' if name else 'running_mean'
+            if isinstance(sub, _BatchNorm) and key in loaded:
+                sub.reset_running_stats()
+                report['bn_reset'].append(name)
     return report
 
 
@@ -206,6 +227,9 @@ class PretrainedBackbone:
             checkpoint globals, for an old checkpoint you trust (it can run
             code); a run started with ``tools/train.py --trust-checkpoint``
             trusts it as well. See ``docs/security.md``.
+        bn_stats: ``'keep'`` (default) or ``'reset'`` the BatchNorm running
+            statistics read from the checkpoint (see
+            :func:`load_pretrained_backbone`).
     """
 
     def __init__(self,
@@ -216,7 +240,11 @@ class PretrainedBackbone:
                  map_location: str = 'cpu',
                  adapt_in_channels: Sequence[str] = (),
                  check_arch: bool = True,
-                 trust_checkpoint: bool = False) -> None:
+                 trust_checkpoint: bool = False,
+                 bn_stats: str = 'keep') -> None:
+        if bn_stats not in BN_STATS_CHOICES:
+            raise ValueError(f'bn_stats must be one of {BN_STATS_CHOICES}, '
+                             f'got {bn_stats!r}')
         self.checkpoint = checkpoint
         self.prefix = prefix
         self.exclude = tuple(exclude)
@@ -225,6 +253,7 @@ class PretrainedBackbone:
         self.map_location = map_location
         self.check_arch = check_arch
         self.trust_checkpoint = trust_checkpoint
+        self.bn_stats = bn_stats
         self.wholemodule = False
 
     @staticmethod
@@ -260,7 +289,8 @@ class PretrainedBackbone:
             map_location=self.map_location,
             adapt_in_channels_keys=self.adapt_in_channels,
             check_arch=self.check_arch,
-            trust_checkpoint=self.trust_checkpoint)
+            trust_checkpoint=self.trust_checkpoint,
+            bn_stats=self.bn_stats)
         total = len(module.state_dict())
         print_log(
             f'PretrainedBackbone: loaded {len(report["loaded"])}/{total} '
@@ -269,7 +299,9 @@ class PretrainedBackbone:
             f'unexpected {len(report["unexpected"])}, excluded '
             f'{len(report["excluded"])}, shape-mismatched skipped '
             f'{len(report["mismatched"])}, input channels adapted '
-            f'{len(report["adapted"])})',
+            f'{len(report["adapted"])}' +
+            (f', BatchNorm statistics reset {len(report["bn_reset"])}'
+             if self.bn_stats == 'reset' else '') + ')',
             logger='current')
         for name in ('missing', 'unexpected', 'mismatched'):
             if report[name]:
