@@ -117,3 +117,21 @@ def test_tool_names_a_missing_index_and_bad_arguments(tmp_path, capsys):
         [str(tmp_path),
          str(tmp_path / 'o'), '--window', '5', '1']) == 2
     assert 'HI must exceed LO' in capsys.readouterr().err
+
+
+def test_volume_intensity_stats_equal_numpy_on_the_split(tmp_path, capsys):
+    stats_tool = load_tool('tools/analysis_tools/volume_intensity_stats.py')
+    _converted(tmp_path / 'conv')
+    hu, _ = _volume()
+    w = (np.clip(hu.astype(np.float64), -200, 250) + 200) / 450 * 255
+    both = np.concatenate([w, w])  # the two training cases
+    got = stats_tool.window_stats(str(tmp_path / 'conv'), (-200, 250),
+                                  'train')
+    assert got['cases'] == 2 and got['voxels'] == both.size
+    assert got['mean'] == pytest.approx(both.mean())
+    assert got['std'] == pytest.approx(both.std())
+    assert stats_tool.main([str(tmp_path / 'conv')]) == 0
+    assert f'mean {both.mean():.2f}, std {both.std():.2f}' in \
+        capsys.readouterr().out
+    with pytest.raises(PatchSourceError, match="no 'val' case"):
+        stats_tool.window_stats(str(tmp_path / 'conv'), (-200, 250), 'val')

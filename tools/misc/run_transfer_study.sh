@@ -25,6 +25,9 @@
 #   PRIOR      natural-image VDT checkpoint (Fashion-MNIST 10k, 3 epochs)
 #   PRIOR2     the stronger one (Fashion-MNIST 60k)
 #   CONTROL    the CT-source checkpoint of control-pretrain
+#   NORM_MEAN, NORM_STD   the `norm` cell's statistics (default: the
+#              windowed synthetic LiTS training volumes, 43.43 / 66.20 from
+#              tools/analysis_tools/volume_intensity_stats.py)
 #   FRACTION   fraction of training patients (0.1)
 #   SEEDS      training seeds ("0 1 2")
 #   WORK       output root (work_dirs/transfer_study)
@@ -42,6 +45,8 @@ LITS_OPTIONS=${LITS_OPTIONS-train_cfg.max_iters=300 param_scheduler.1.end=300 tr
 PRIOR=${PRIOR:-work_dirs/vdt_fm_c16/epoch_3.pth}
 PRIOR2=${PRIOR2:-work_dirs/vdt_fm60k_c16/epoch_8.pth}
 CONTROL=${CONTROL:-work_dirs/vdt_btcv_patches_c16/epoch_3.pth}
+NORM_MEAN=${NORM_MEAN:-43.43}
+NORM_STD=${NORM_STD:-66.20}
 FRACTION=${FRACTION:-0.1}
 SEEDS=${SEEDS:-0 1 2}
 WORK=${WORK:-work_dirs/transfer_study}
@@ -77,10 +82,12 @@ lits_cell() {
                   --cfg-options "${opts[@]}" optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mult=0.1 ;;
         warmup) study "$LITS_CONFIG" "$out" --pretrained "$PRIOR" --no-scratch "${metrics[@]}" \
                   --cfg-options "${opts[@]}" param_scheduler.0.end=100 param_scheduler.1.begin=100 ;;
-        # the fine-tuning data's own statistics (windowed synthetic LiTS
-        # volumes: mean 42.4, std 65.9 on 0-255) instead of the pre-training's
+        # the fine-tuning data's own statistics instead of the pre-training's
+        # (114.495 / 57.63): NORM_MEAN / NORM_STD from
+        # tools/analysis_tools/volume_intensity_stats.py on the training split
         norm) study "$LITS_CONFIG" "$out" --pretrained "$PRIOR" --no-scratch "${metrics[@]}" \
-                  --cfg-options "${opts[@]}" model.data_preprocessor.mean=42.4 model.data_preprocessor.std=65.9 ;;
+                  --cfg-options "${opts[@]}" model.data_preprocessor.mean="$NORM_MEAN" \
+                  model.data_preprocessor.std="$NORM_STD" ;;
         control) study "$LITS_CONFIG" "$out" --pretrained "$CONTROL" --no-scratch \
                   "${metrics[@]}" --cfg-options "${opts[@]}" ;;
         prior2) study "$LITS_CONFIG" "$out" --pretrained "$PRIOR2" --no-scratch \
