@@ -17,9 +17,15 @@ CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'pretrain', '*.py')))
 # {algorithm}_{backbone}_{gpus}xb{batch}-cosine-{epochs}e_{dataset}.py
 NAME = re.compile(r'^vdt_(?P<backbone>[a-z]+3d)(?P<depth>\d+(?:ba)?)'
                   r'(?:-[a-z0-9-]+)?_(?P<gpus>\d+)xb(?P<batch>\d+)-cosine-'
-                  r'(?P<epochs>\d+)e_(?P<dataset>[a-z-]+)\.py$')
+                  r'(?P<epochs>\d+)e_(?P<dataset>[a-z0-9-]+)\.py$')
 BACKBONES = {'resnet3d': 'ResNet3D', 'mp3d': 'MP3DResNet', 'p3d': 'P3DResNet'}
-NUM_CLASSES = {'imagenet': 1000, 'fashion-mnist': 10}
+NUM_CLASSES = {
+    'imagenet': 1000,
+    'fashion-mnist': 10,
+    'fashion-mnist-60k': 10,
+    # 13 organs and background (tools/dataset_converters/ct_patches_to_folder)
+    'synthetic-btcv-patches': 14
+}
 # The VDT recipe: SGD lr 0.1 for a total batch of 256 (8 GPUs x 32).
 RECIPE_LR_PER_IMAGE = 0.1 / 256
 

@@ -10,12 +10,15 @@
 #
 # STEP:
 #   lits CELL...   LiTS liver cells: base (prior + scratch), no_stem,
-#                  bn_reset, enc_lr, warmup, norm, control, prior2
+#                  bn_reset, enc_lr, warmup, norm, control, prior2,
+#                  prior_seedK (the prior pre-trained with seed K)
 #   lidc CELL...   LIDC malignancy cells: base, control, prior2
 #   control-data   CT source for the positive control: a synthetic BTCV
 #                  (other patients, other task: 13 organs) cut into 3-slice
 #                  patches labelled with the organ under their centre
 #   control-pretrain   VDT pre-training on those patches
+#   prior-pretrain K...  the PRIOR recipe (Fashion-MNIST 10k, 3 epochs)
+#                  again with training seed K (randomness.seed)
 #   collect        one markdown table of every finished cell
 #
 # Environment (defaults: the synthetic demo data on CPU):
@@ -43,7 +46,7 @@ LITS_CONFIG=${LITS_CONFIG:-configs/segmentation/lits/unet3d_resnet3d18-c16_1xb2-
 LIDC_CONFIG=${LIDC_CONFIG:-configs/classification/lidc/resnet3d18-c16_1xb16-12e_synthetic-lidc-malignancy.py}
 LITS_OPTIONS=${LITS_OPTIONS-train_cfg.max_iters=300 param_scheduler.1.end=300 train_cfg.val_interval=100 default_hooks.checkpoint.interval=100}
 PRIOR=${PRIOR:-work_dirs/vdt_fm_c16/epoch_3.pth}
-PRIOR2=${PRIOR2:-work_dirs/vdt_fm60k_c16/epoch_8.pth}
+PRIOR2=${PRIOR2:-work_dirs/vdt_fm60k_c16/epoch_5.pth}
 CONTROL=${CONTROL:-work_dirs/vdt_btcv_patches_c16/epoch_3.pth}
 NORM_MEAN=${NORM_MEAN:-43.43}
 NORM_STD=${NORM_STD:-66.20}
@@ -92,6 +95,10 @@ lits_cell() {
                   "${metrics[@]}" --cfg-options "${opts[@]}" ;;
         prior2) study "$LITS_CONFIG" "$out" --pretrained "$PRIOR2" --no-scratch \
                   "${metrics[@]}" --cfg-options "${opts[@]}" ;;
+        # the same recipe pre-trained again with another seed (prior-pretrain K)
+        prior_seed[0-9]*) study "$LITS_CONFIG" "$out" --no-scratch "${metrics[@]}" \
+                  --pretrained "$(dirname "$PRIOR")_seed${cell#prior_seed}/$(basename "$PRIOR")" \
+                  --cfg-options "${opts[@]}" ;;
         *) echo "unknown LiTS cell: $cell" >&2; exit 2 ;;
     esac
 }
@@ -118,6 +125,12 @@ case $step in
         "$PY" tools/dataset_converters/ct_patches_to_folder.py \
             data/synthetic_btcv_src/converted data/btcv_patches \
             --per-class 40 --val-per-class 20 ;;
+    prior-pretrain)  # K...: the PRIOR recipe again with training seed K
+        for k in "$@"; do
+            "$PY" tools/train.py \
+                configs/pretrain/vdt_resnet3d18-c16_1xb64-cosine-3e_fashion-mnist.py \
+                --work-dir "$(dirname "$PRIOR")_seed$k" --cfg-options randomness.seed="$k"
+        done ;;
     control-pretrain)
         "$PY" tools/train.py \
             configs/pretrain/vdt_resnet3d18-c16_1xb64-cosine-3e_synthetic-btcv-patches.py \
