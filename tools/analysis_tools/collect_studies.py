@@ -9,7 +9,8 @@ named by its path relative to the root (e.g. ``lits/no_stem``). For every
 (cell, fraction, initialisation) the table gives the runs that finished,
 their seeds, and per metric column of the run table (``value``, the
 study's ``--metric``, and every ``--report-metrics`` column) the mean ±
-population standard deviation and the values in seed order. Failed or
+population standard deviation and the values in seed order (the value
+alone for a single run). Failed or
 planned runs are counted, not averaged.
 """
 import argparse
@@ -101,9 +102,12 @@ def markdown(rows: List[Dict[str, object]]) -> str:
                 cells.append('-')
                 continue
             digits = 1 if 'HD95' in m else 3
-            cells.append(f'{row[m + " mean"]:.{digits}f} ± '
-                         f'{row[m + " std"]:.{digits}f} '
-                         f'({row[m + " values"]})')
+            if row['n'] > 1:
+                cells.append(f'{row[m + " mean"]:.{digits}f} ± '
+                             f'{row[m + " std"]:.{digits}f} '
+                             f'({row[m + " values"]})')
+            else:  # one run: no spread to show
+                cells.append(f'{row[m + " mean"]:.{digits}f}')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
