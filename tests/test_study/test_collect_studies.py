@@ -1,5 +1,6 @@
 """One table of several study cells (tools/analysis_tools/collect_studies)."""
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -14,15 +15,17 @@ HEAD = [
 ]
 
 
-def _cell(path, rows):
-    path.mkdir(parents=True)
+def _cell(path, rows, work_dirs=False):
+    path.mkdir(parents=True, exist_ok=True)
     with open(path / 'data_efficiency_runs.csv', 'w', newline='') as f:
         w = csv.writer(f)
         w.writerow(HEAD)
         for fraction, init, seed, status, value, hd in rows:
+            run = path / f'frac_{fraction:g}' / f'{init}_seed{seed}'
             w.writerow([
                 fraction, init, seed, status, 'seg/mDice', value, hd, '', 2,
-                'cases', '', 300, 2, 18, '', '', ''
+                'cases', '', 300, 2, 18, '',
+                str(run) if work_dirs else '', ''
             ])
 
 
@@ -59,3 +62,35 @@ def test_cells_are_summarised_per_init_with_spread_and_values(tmp_path):
 def test_a_root_without_studies_is_named(tmp_path, capsys):
     assert collect.main([str(tmp_path)]) == 2
     assert 'no data_efficiency_runs.csv under' in capsys.readouterr().err
+
+
+def test_validation_curves_are_averaged_per_point(tmp_path):
+    """Iteration-based runs log step 0 for validation: points are placed at
+    multiples of the config's val_interval; epoch-based ones keep the
+    logged epoch."""
+    root = tmp_path / 'study'
+    runs = []
+    for seed, values in ((0, (0.5, 0.7)), (1, (0.7, 0.9))):
+        run = root / 'cell' / 'frac_0.1' / f'pretrained_seed{seed}'
+        (run / '20261207_000000' / 'vis_data').mkdir(parents=True)
+        lines = [dict(loss=1.0, step=10)
+                 ] + [dict(**{'seg/mDice': v}, step=0) for v in values]
+        (run / '20261207_000000' / 'vis_data' / 'scalars.json').write_text(
+            '\n'.join(json.dumps(x) for x in lines))
+        (tmp_path / 'study' / 'cell' / 'frac_0.1' /
+         f'pretrained_seed{seed}.py').write_text(
+             "train_cfg = dict(type='IterBasedTrainLoop', val_interval=50)\n")
+        runs.append((0.1, 'pretrained', seed, 'ok', values[-1], 1.0))
+    _cell(root / 'cell', runs, work_dirs=True)
+    assert collect.validation_curve(
+        str(root / 'cell' / 'frac_0.1' / 'pretrained_seed0'), 'seg/mDice') == {
+            50: 0.5,
+            100: 0.7
+        }
+    out = tmp_path / 't.md'
+    assert collect.main(
+        [str(root), '--val-curve', 'seg/mDice', '--out',
+         str(out)]) == 0
+    head, _, row = out.read_text().splitlines()
+    assert head.endswith('| val seg/mDice at 50 | val seg/mDice at 100 |')
+    assert row.endswith('| 0.600 | 0.800 |')

@@ -1,7 +1,7 @@
 """Gather the runs of several data-efficiency study work dirs into one table.
 
     python tools/analysis_tools/collect_studies.py ROOT [ROOT ...] \\
-        [--out table.md] [--csv table.csv]
+        [--val-curve seg/mDice] [--out table.md] [--csv table.csv]
 
 Every folder under a ``ROOT`` that holds ``data_efficiency_runs.csv``
 (written by ``tools/analysis_tools/data_efficiency.py``) is one *cell*,
@@ -10,17 +10,22 @@ named by its path relative to the root (e.g. ``lits/no_stem``). For every
 their seeds, and per metric column of the run table (``value``, the
 study's ``--metric``, and every ``--report-metrics`` column) the mean ±
 population standard deviation and the values in seed order (the value
-alone for a single run). Failed or
+alone for a single run). ``--val-curve KEY`` adds the validation value of
+``KEY`` at every validation point (iteration or epoch), averaged over the
+finished seeds: how fast each arm gets there, beside where it ends. Failed or
 planned runs are counted, not averaged.
 """
 import argparse
 import csv
+import glob
+import json
 import os
 import os.path as osp
 import sys
 from typing import Dict, List
 
 import numpy as np
+from mmengine.config import Config
 
 RUNS_FILE = 'data_efficiency_runs.csv'
 # run-table columns that are not metrics
@@ -82,6 +87,48 @@ def summarize_cell(name: str,
     return rows
 
 
+def validation_curve(work_dir: str, key: str) -> Dict[int, float]:
+    """``{iteration or epoch: value}`` of one validation metric of one run,
+    read from the newest ``<timestamp>/vis_data/scalars.json`` of its work
+    dir. Epoch-based runs log the epoch as the step; iteration-based runs
+    log no useful step, so point ``i`` is put at ``i * val_interval`` read
+    from the run's config (``<work_dir>.py``)."""
+    logs = sorted(
+        glob.glob(osp.join(work_dir, '*', 'vis_data', 'scalars.json')))
+    if not logs:
+        return {}
+    values, steps = [], []
+    with open(logs[-1], encoding='utf-8') as f:
+        for line in f:
+            entry = json.loads(line)
+            if key in entry:
+                values.append(float(entry[key]))
+                steps.append(int(entry.get('step', 0)))
+    cfg_path = work_dir.rstrip('/') + '.py'
+    if values and osp.isfile(cfg_path):
+        train_cfg = Config.fromfile(cfg_path).train_cfg
+        if train_cfg.get('type') == 'IterBasedTrainLoop':
+            interval = int(train_cfg.get('val_interval', 1))
+            steps = [interval * (i + 1) for i in range(len(values))]
+    return dict(zip(steps, values))
+
+
+def add_curves(rows: List[Dict[str, object]], runs_by_cell: Dict[str, list],
+               key: str) -> None:
+    """Add ``'<key> at <step>'`` means over the finished seeds to each row."""
+    for row in rows:
+        curves = [
+            validation_curve(r['work_dir'], key)
+            for r in runs_by_cell[row['cell']]
+            if r['status'] == 'ok' and float(r['fraction']) == row['fraction']
+            and r['init'] == row['init']
+        ]
+        steps = sorted(set().union(*curves)) if curves else []
+        for step in steps:
+            got = [c[step] for c in curves if step in c]
+            row[f'val {key} at {step}'] = float(np.mean(got))
+
+
 def markdown(rows: List[Dict[str, object]]) -> str:
     """The rows as one markdown table (mean ± std (values))."""
     metrics: List[str] = []
@@ -89,7 +136,12 @@ def markdown(rows: List[Dict[str, object]]) -> str:
         for key in row:
             if key.endswith(' mean') and key[:-5] not in metrics:
                 metrics.append(key[:-5])
-    head = ['cell', 'patients (%)', 'init', 'seeds'] + metrics
+    curve_keys: List[str] = []
+    for row in rows:
+        curve_keys += [
+            k for k in row if k.startswith('val ') and k not in curve_keys
+        ]
+    head = ['cell', 'patients (%)', 'init', 'seeds'] + metrics + curve_keys
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for row in rows:
         cells = [
@@ -108,6 +160,9 @@ def markdown(rows: List[Dict[str, object]]) -> str:
                              f'({row[m + " values"]})')
             else:  # one run: no spread to show
                 cells.append(f'{row[m + " mean"]:.{digits}f}')
+        for k in curve_keys:
+            cells.append(f'{row[k]:.{1 if "HD95" in k else 3}f}' if k in
+                         row else '-')
         lines.append('| ' + ' | '.join(cells) + ' |')
     return '\n'.join(lines)
 
@@ -116,6 +171,11 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='One table of the runs of several study work dirs')
     parser.add_argument('roots', nargs='+', help='study work dirs or roots')
+    parser.add_argument(
+        '--val-curve',
+        metavar='KEY',
+        help='also the validation KEY (e.g. seg/mDice) at every validation '
+        'point, mean over the finished seeds')
     parser.add_argument('--out', help='write the markdown table here')
     parser.add_argument('--csv', help='write the rows as CSV here')
     return parser.parse_args(argv)
@@ -123,7 +183,7 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    rows = []
+    rows, runs_by_cell = [], {}
     for root in args.roots:
         if not osp.isdir(root):
             print(f'error: not a folder: {root}', file=sys.stderr)
@@ -135,7 +195,10 @@ def main(argv=None) -> int:
         for cell in cells:
             name = osp.relpath(cell, root)
             name = osp.basename(osp.abspath(root)) if name == '.' else name
-            rows += summarize_cell(name, read_runs(cell))
+            runs_by_cell[name] = read_runs(cell)
+            rows += summarize_cell(name, runs_by_cell[name])
+    if args.val_curve:
+        add_curves(rows, runs_by_cell, args.val_curve)
     table = markdown(rows)
     print(table)
     if args.out:

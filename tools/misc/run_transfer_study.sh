@@ -19,7 +19,8 @@
 #   control-pretrain   VDT pre-training on those patches
 #   prior-pretrain K...  the PRIOR recipe (Fashion-MNIST 10k, 3 epochs)
 #                  again with training seed K (randomness.seed)
-#   collect        one markdown table of every finished cell
+#   collect        one markdown table per task of every finished cell, with
+#                  the validation curve (mean over seeds)
 #
 # Environment (defaults: the synthetic demo data on CPU):
 #   LITS_CONFIG, LIDC_CONFIG   fine-tuning configs
@@ -136,7 +137,9 @@ case $step in
             configs/pretrain/vdt_resnet3d18-c16_1xb64-cosine-3e_synthetic-btcv-patches.py \
             --work-dir "$(dirname "$CONTROL")" ;;
     collect)
-        "$PY" tools/analysis_tools/collect_studies.py "$WORK" \
-            --out "$WORK/transfer_study.md" ;;
+        "$PY" tools/analysis_tools/collect_studies.py "$WORK/lits" --val-curve seg/mDice \
+            --out "$WORK/transfer_study_lits.md"
+        "$PY" tools/analysis_tools/collect_studies.py "$WORK/lidc" --val-curve cls/auc \
+            --out "$WORK/transfer_study_lidc.md" ;;
     *) echo "unknown step: $step" >&2; exit 2 ;;
 esac
