@@ -6,9 +6,7 @@ import pytest
 import torch
 from torch.nn.modules.batchnorm import _BatchNorm
 
-from cspr_det.models.utils.pretrained_backbone import (PretrainedBackbone,
-                                                       load_pretrained_backbone
-                                                       )
+from cspr_det.models.utils import PretrainedBackbone, load_pretrained_backbone
 from cspr_det.registry import MODELS
 
 TINY = dict(type='cspr_det.ResNet3D', depth=18, base_channels=4)

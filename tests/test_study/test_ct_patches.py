@@ -125,8 +125,7 @@ def test_volume_intensity_stats_equal_numpy_on_the_split(tmp_path, capsys):
     hu, _ = _volume()
     w = (np.clip(hu.astype(np.float64), -200, 250) + 200) / 450 * 255
     both = np.concatenate([w, w])  # the two training cases
-    got = stats_tool.window_stats(str(tmp_path / 'conv'), (-200, 250),
-                                  'train')
+    got = stats_tool.window_stats(str(tmp_path / 'conv'), (-200, 250), 'train')
     assert got['cases'] == 2 and got['voxels'] == both.size
     assert got['mean'] == pytest.approx(both.mean())
     assert got['std'] == pytest.approx(both.std())
