@@ -38,7 +38,7 @@
 #   JOBS       runs in parallel inside a cell (1)
 #   EXTRA      further data_efficiency.py arguments, e.g.
 #              "--launcher pytorch --gpus 8" on a GPU node
-# Real data: LITS_CONFIG=configs/segmentation/lits/unet3d_resnet3d18-vdt_8xb2-3281i_lits-liver.py
+# Real data (docs/studies.md): LITS_CONFIG=configs/segmentation/lits/unet3d_resnet3d18_8xb2-3281i_lits-liver.py
 # LITS_OPTIONS= PRIOR=<ImageNet VDT ResNet3D-18 checkpoint> and the same steps.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -57,7 +57,7 @@ WORK=${WORK:-work_dirs/transfer_study}
 JOBS=${JOBS:-1}
 EXTRA=${EXTRA:-}
 step=${1:-}
-[ -n "$step" ] || { echo "usage: $0 lits|lidc CELL... | control-data | control-pretrain | collect" >&2; exit 2; }
+[ -n "$step" ] || { echo "usage: $0 lits|lidc CELL... | control-data | control-pretrain | prior-pretrain K... | collect" >&2; exit 2; }
 shift
 
 study() {  # study CONFIG WORK_DIR [data_efficiency.py arguments]
