@@ -8,13 +8,14 @@ Reads a converted volume dataset (``index.json`` + ``images/*.npy`` +
 ``tools/dataset_converters/ct_patches_to_folder.py`` writes them in the
 class-folder layout of :class:`~cspr_det.datasets.ImageFolderDataset`.
 """
-import json
 import os.path as osp
 from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
 from cspr_det.utils.user_input_error import UserInputError
+from .transforms.hu_window_3d import window_hu
+from .volume_converter import load_index
 
 
 class PatchSourceError(UserInputError):
@@ -22,29 +23,25 @@ class PatchSourceError(UserInputError):
 
 
 def read_volume_index(root: str) -> dict:
-    """The ``index.json`` of a converted volume dataset.
+    """The ``index.json`` of a converted volume dataset (read and
+    version-checked by :func:`~cspr_det.datasets.volume_converter.load_index`).
 
     Raises:
-        PatchSourceError: No index, or one without cases.
+        FileNotFoundError: No index.
+        ValueError: Not a converted index, or another format version.
+        PatchSourceError: An index without cases.
     """
     path = osp.join(root, 'index.json')
-    if not osp.isfile(path):
-        raise PatchSourceError(
-            f'{path} not found: expected a converted volume dataset '
-            '(tools/dataset_converters/lits.py or btcv.py output)')
-    with open(path, encoding='utf-8') as f:
-        index = json.load(f)
-    if not index.get('cases'):
+    index = load_index(path)
+    if not index['cases']:
         raise PatchSourceError(f'{path} lists no cases')
     return index
 
 
 def window_to_uint8(hu: np.ndarray, window: Tuple[float, float]) -> np.ndarray:
-    """Clip HU to ``window`` and scale to 0-255 (uint8), the scale of the
-    volume pipelines' ``HUWindow3D``."""
-    lo, hi = window
-    out = (np.clip(hu.astype(np.float32), lo, hi) - lo) / (hi - lo) * 255
-    return np.round(out).astype(np.uint8)
+    """Clip HU to ``window`` and scale to 0-255 (uint8, rounded), the
+    scale of the volume pipelines' ``HUWindow3D``."""
+    return np.round(window_hu(hu, window)).astype(np.uint8)
 
 
 def sample_slice_patches(

@@ -10,6 +10,7 @@ from cspr_det.datasets.ct_slice_patches import (PatchSourceError,
                                                 sample_slice_patches,
                                                 window_to_uint8)
 from cspr_det.datasets.transforms import LoadImageVDT
+from cspr_det.datasets.volume_converter import INDEX_VERSION
 from tool_loader import load_tool
 
 tool = load_tool('tools/dataset_converters/ct_patches_to_folder.py')
@@ -84,6 +85,7 @@ def _converted(root):
     (root / 'index.json').write_text(
         json.dumps(
             dict(
+                version=INDEX_VERSION,
                 label_values=[0, 1, 2],
                 classes=['bg', 'liver', 'lesion'],
                 cases=cases)))
@@ -111,7 +113,7 @@ def test_tool_writes_class_folders_read_back_in_slice_order(tmp_path, capsys):
 
 
 def test_tool_names_a_missing_index_and_bad_arguments(tmp_path, capsys):
-    with pytest.raises(PatchSourceError, match='index.json not found'):
+    with pytest.raises(FileNotFoundError, match='converted index not found'):
         tool.main([str(tmp_path), str(tmp_path / 'o')])
     assert tool.main(
         [str(tmp_path),

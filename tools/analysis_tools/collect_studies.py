@@ -27,6 +27,8 @@ from typing import Dict, List
 import numpy as np
 from mmengine.config import Config
 
+from cspr_det.cli.study_runner import format_mean_std, mean_std
+
 RUNS_FILE = 'data_efficiency_runs.csv'
 # run-table columns that are not metrics
 FIXED = ('fraction', 'init', 'seed', 'status', 'metric', 'epochs',
@@ -77,11 +79,10 @@ def summarize_cell(name: str,
             not_ok=len(members) - len(ok),
             seeds=' '.join(r['seed'] for r in ok))
         for key in metrics:
-            values = np.array([float(r[key]) for r in ok], float)
+            values = [float(r[key]) for r in ok]
             label = members[0].get('metric') or 'value' \
                 if key == 'value' else key
-            row[f'{label} mean'] = float(values.mean())
-            row[f'{label} std'] = float(values.std())
+            row[f'{label} mean'], row[f'{label} std'] = mean_std(values)
             row[f'{label} values'] = ' '.join(f'{v:.4g}' for v in values)
         rows.append(row)
     return rows
@@ -153,13 +154,11 @@ def markdown(rows: List[Dict[str, object]]) -> str:
             if f'{m} mean' not in row:
                 cells.append('-')
                 continue
-            digits = 1 if 'HD95' in m else 3
-            if row['n'] > 1:
-                cells.append(f'{row[m + " mean"]:.{digits}f} ± '
-                             f'{row[m + " std"]:.{digits}f} '
-                             f'({row[m + " values"]})')
-            else:  # one run: no spread to show
-                cells.append(f'{row[m + " mean"]:.{digits}f}')
+            text = format_mean_std(row[m + ' mean'], row[m + ' std'], row['n'],
+                                   1 if 'HD95' in m else 3)
+            # the values only where there is a spread to show
+            cells.append(text +
+                         (f' ({row[m + " values"]})' if row['n'] > 1 else ''))
         for k in curve_keys:
             cells.append(f'{row[k]:.{1 if "HD95" in k else 3}f}' if k in
                          row else '-')

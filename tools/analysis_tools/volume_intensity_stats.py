@@ -18,12 +18,12 @@ import numpy as np
 from cspr_det.cli.errors import run_cli
 from cspr_det.datasets.ct_slice_patches import (PatchSourceError,
                                                 read_volume_index, split_cases)
+from cspr_det.datasets.transforms.hu_window_3d import window_hu
 
 
 def window_stats(root: str, window, split: str) -> dict:
     """``{'mean', 'std', 'voxels', 'cases'}`` of the windowed volumes."""
     index = read_volume_index(root)
-    lo, hi = window
     total, sq, n = 0.0, 0.0, 0
     cases = split_cases(index, split)
     for case in cases:
@@ -32,8 +32,7 @@ def window_stats(root: str, window, split: str) -> dict:
             raise PatchSourceError(f'{case["case_id"]}: missing {path}')
         vol = np.load(path, mmap_mode='r')
         for z in range(vol.shape[0]):  # one slice at a time: bounded memory
-            w = (np.clip(vol[z].astype(np.float64), lo, hi) - lo) / (hi -
-                                                                     lo) * 255
+            w = window_hu(vol[z], window).astype(np.float64)
             total += w.sum()
             sq += np.square(w).sum()
             n += w.size

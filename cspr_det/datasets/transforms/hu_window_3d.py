@@ -7,6 +7,17 @@ from mmcv.transforms import BaseTransform
 from cspr_det.registry import TRANSFORMS
 
 
+def window_hu(hu: np.ndarray, window: Sequence[float]) -> np.ndarray:
+    """``(clip(hu, lo, hi) - lo) / (hi - lo) * 255`` as a new float32 array
+    of ``hu``'s shape (the scale every volume pipeline feeds the model)."""
+    lo, hi = float(window[0]), float(window[1])
+    out = np.array(hu, dtype=np.float32)  # a new array
+    np.clip(out, lo, hi, out=out)
+    out -= lo
+    out *= 255.0 / (hi - lo)
+    return out
+
+
 @TRANSFORMS.register_module()
 class HUWindow3D(BaseTransform):
     """Clip HU to ``window`` and scale linearly to [0, 255] (float32).
@@ -29,12 +40,7 @@ class HUWindow3D(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         """Window ``img``."""
-        lo, hi = self.window
-        out = np.array(results['img'], dtype=np.float32)  # a new array
-        np.clip(out, lo, hi, out=out)
-        out -= lo
-        out *= 255.0 / (hi - lo)
-        results['img'] = out
+        results['img'] = window_hu(results['img'], self.window)
         results['hu_window'] = self.window
         return results
 

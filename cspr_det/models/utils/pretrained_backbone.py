@@ -20,6 +20,12 @@ from .state_dict_io import (match_state_dict, read_checkpoint, read_state_dict,
 BN_STATS_CHOICES = ('keep', 'reset')
 
 
+def _check_bn_stats(bn_stats: str) -> None:
+    if bn_stats not in BN_STATS_CHOICES:
+        raise ValueError(f'bn_stats must be one of {BN_STATS_CHOICES}, got '
+                         f'{bn_stats!r}')
+
+
 def adapt_in_channels(weight: torch.Tensor, in_channels: int) -> torch.Tensor:
     """Tile a conv weight over a new number of input channels.
 
@@ -121,9 +127,7 @@ def load_pretrained_backbone(module: nn.Module,
         UnsafeCheckpointError: The file needs a global outside the
             allow-list and is not trusted.
     """
-    if bn_stats not in BN_STATS_CHOICES:
-        raise ValueError(f'bn_stats must be one of {BN_STATS_CHOICES}, got '
-                         f'{bn_stats!r}')
+    _check_bn_stats(bn_stats)
     ckpt = read_checkpoint(checkpoint, map_location, trust_checkpoint)
     state = read_state_dict(ckpt)
     if prefix:
@@ -242,9 +246,7 @@ class PretrainedBackbone:
                  check_arch: bool = True,
                  trust_checkpoint: bool = False,
                  bn_stats: str = 'keep') -> None:
-        if bn_stats not in BN_STATS_CHOICES:
-            raise ValueError(f'bn_stats must be one of {BN_STATS_CHOICES}, '
-                             f'got {bn_stats!r}')
+        _check_bn_stats(bn_stats)  # at config time, not at the first load
         self.checkpoint = checkpoint
         self.prefix = prefix
         self.exclude = tuple(exclude)
